@@ -1,0 +1,48 @@
+"""Configuration of the ingestion stage (the ``ingest:`` section of a profile)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class IngestConfig(BaseModel):
+    """How files are found, parsed, chunked, rendered and OCR'd."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    include: list[str] = Field(
+        default_factory=lambda: ["*.pdf", "*.png", "*.jpg", "*.jpeg", "*.tif", "*.tiff",
+                                 "*.txt", "*.md", "*.html", "*.htm", "*.docx", "*.pptx", "*.xlsx"],
+    )
+    """Glob patterns (on the file name) a file must match to be ingested."""
+    exclude: list[str] = Field(default_factory=lambda: [".*", "~$*"])
+    """Glob patterns (on the file name or any parent folder name) that skip a file."""
+    chunk_tokens: int = Field(default=200, ge=16, le=8192)
+    """Token budget of one text chunk (whitespace tokens)."""
+    chunk_overlap: int = Field(default=30, ge=0)
+    """Tokens shared by consecutive chunks, carried as whole sentences."""
+    render_pages: bool = True
+    """Render every page to an image (the page-level items of one-space retrieval)."""
+    page_dpi: int = Field(default=96, ge=18, le=600)
+    """Resolution of page renders."""
+    figures: bool = True
+    """Extract raster images and vector charts as figure items."""
+    tables: bool = True
+    """Extract tables as markdown items."""
+    min_figure_px: int = Field(default=64, ge=1)
+    """Raster images or drawing regions smaller than this on either side are icons: skipped."""
+    ocr: Literal["tesseract", "none"] = "tesseract"
+    """OCR engine for pages without a usable text layer and for figure crops."""
+    ocr_languages: str = "eng"
+    """Tesseract language codes joined by '+', e.g. 'eng+kor'."""
+    ocr_min_chars: int = Field(default=32, ge=0)
+    """A page whose text layer has fewer characters than this is OCR'd."""
+    ocr_dpi: int = Field(default=200, ge=72, le=600)
+    workers: int = Field(default=1, ge=1, le=64)
+    """Processes that parse files in parallel."""
+    password: str | None = None
+    """Password tried on encrypted PDFs."""
+    max_file_mb: float = Field(default=512, gt=0)
+    """Larger files are skipped with a reason."""

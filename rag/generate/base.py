@@ -1,0 +1,35 @@
+"""The Generator protocol: evidence in, text with [n] citations out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Protocol, runtime_checkable
+
+from rag.config import GenerateConfig
+from rag.records import Evidence
+from rag.registry import Registry
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """Writes an answer that cites evidence as [1], [2], ... (1-based positions in ``evidence``)."""
+
+    async def agenerate(self, question: str, evidence: Sequence[Evidence]) -> str:
+        """The whole answer text."""
+        ...
+
+    def astream(self, question: str, evidence: Sequence[Evidence]) -> AsyncIterator[str]:
+        """The answer as text deltas."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+GENERATORS: Registry[Generator] = Registry("generator")
+GENERATORS.register("extractive", "rag.generate.extractive:ExtractiveGenerator.from_config")
+GENERATORS.register("openai", "rag.generate.openai_chat:OpenAIChatGenerator.from_config")
+
+
+def build_generator(cfg: GenerateConfig) -> Generator:
+    """Build the configured generator once, at start-up."""
+    return GENERATORS.factory(cfg.backend)(cfg)

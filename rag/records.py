@@ -1,0 +1,142 @@
+"""Typed records of the retrieval and answer stages."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ingest.records import BBox, Item, ItemKind
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SparseVector(_Record):
+    """Keyword term weights; Qdrant multiplies them by IDF at query time."""
+
+    indices: list[int] = Field(default_factory=list)
+    values: list[float] = Field(default_factory=list)
+
+
+class Point(_Record):
+    """One item as stored: its dense vector, its keyword vector and the item itself."""
+
+    id: str
+    vector: list[float]
+    sparse: SparseVector
+    item: Item
+    embedded_as: Literal["text", "image"]
+    """Whether the dense vector came from the item's text or from its image."""
+    tenant: str = "default"
+    tags: list[str] = Field(default_factory=list)
+
+
+class SearchFilter(_Record):
+    """Restrictions applied inside every prefetch of a query."""
+
+    tenant: str | None = None
+    files: list[str] = Field(default_factory=list)
+    """Exact absolute paths; empty means all files."""
+    kinds: list[ItemKind] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    """A point must carry at least one of these tags."""
+    doc_ids: list[str] = Field(default_factory=list)
+
+
+class Prefetch(_Record):
+    """One branch of a hybrid query."""
+
+    using: Literal["dense", "sparse"]
+    limit: int = Field(ge=1)
+    kinds: list[ItemKind] = Field(default_factory=list)
+    """Restrict this branch to these kinds (empty: all)."""
+
+
+class QueryPlan(_Record):
+    """A whole query, executed by a store in ONE call: prefetch branches fused by RRF."""
+
+    dense: list[float] | None = None
+    sparse: SparseVector | None = None
+    prefetch: list[Prefetch]
+    filter: SearchFilter = Field(default_factory=SearchFilter)
+    limit: int = Field(ge=1)
+
+
+class Hit(_Record):
+    """A point returned by a query."""
+
+    id: str
+    score: float
+    item: Item
+    embedded_as: Literal["text", "image"] = "text"
+
+
+class StoreStats(_Record):
+    """What an index holds."""
+
+    points: int
+    files: int
+    items: dict[str, int]
+    embedder_id: str
+    dim: int
+
+
+class Evidence(_Record):
+    """One piece of retrieved evidence as shown to the generator and the user."""
+
+    id: str
+    file: str
+    page: int
+    kind: ItemKind
+    score: float
+    text: str = ""
+    image_path: str | None = None
+    bbox: BBox | None = None
+    section: list[str] = Field(default_factory=list)
+
+
+class Citation(_Record):
+    """A reference [n] in an answer, resolved to the evidence it points at."""
+
+    n: int = Field(ge=1)
+    id: str
+    file: str
+    page: int
+    kind: ItemKind
+    bbox: BBox | None = None
+    image_path: str | None = None
+
+
+class Answer(_Record):
+    """An answer with the citations it makes and the evidence it was given."""
+
+    question: str
+    text: str
+    abstained: bool
+    citations: list[Citation] = Field(default_factory=list)
+    evidence: list[Evidence] = Field(default_factory=list)
+    dropped_citations: list[int] = Field(default_factory=list)
+    """Numbers the model cited that match no evidence; removed from ``text``."""
+    seconds: dict[str, float] = Field(default_factory=dict)
+
+
+class IngestReport(_Record):
+    """What one ``ingest`` run did."""
+
+    files_seen: int = 0
+    files_ingested: int = 0
+    files_unchanged: int = 0
+    files_deleted: int = 0
+    files_failed: list[dict[str, str]] = Field(default_factory=list)
+    """``[{path, reason}]``."""
+    files_skipped: list[dict[str, str]] = Field(default_factory=list)
+    """Unsupported types or excluded files: ``[{path, reason}]``."""
+    items: dict[str, int] = Field(default_factory=lambda: {"text": 0, "table": 0, "figure": 0, "page": 0})
+    pages: int = 0
+    seconds: float = 0.0
+    stages: dict[str, float] = Field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return self.model_dump()

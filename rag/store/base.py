@@ -1,0 +1,57 @@
+"""The Store protocol: one small surface that the embedded engines and a Qdrant server share."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from rag.config import StoreConfig
+from rag.records import Hit, Point, QueryPlan, SearchFilter, StoreStats
+from rag.registry import Registry
+
+DENSE = "dense"
+SPARSE = "sparse"
+
+
+@runtime_checkable
+class Store(Protocol):
+    """A Qdrant collection with a named dense vector ``dense`` (cosine) and a named sparse vector
+    ``sparse`` (IDF modifier), payload indexes on file, doc_id, page, kind, tenant and tags."""
+
+    def ensure(self, embedder_id: str, dim: int) -> None:
+        """Create the collection for this embedder, or verify that the existing one was made by the
+        same embedder id and dimension; raise StoreError naming both when it was not."""
+        ...
+
+    def upsert(self, points: Sequence[Point]) -> None:
+        """Write points durably (idempotent: same ids overwrite)."""
+        ...
+
+    def delete_file(self, file: str) -> int:
+        """Remove every point of one source file; returns how many were removed."""
+        ...
+
+    def query(self, plan: QueryPlan) -> list[Hit]:
+        """Run a whole plan (prefetch branches fused by RRF) in one engine call."""
+        ...
+
+    def count(self, flt: SearchFilter | None = None) -> int: ...
+
+    def file_ids(self, file: str) -> list[str]:
+        """Ids of the points of one file."""
+        ...
+
+    def stats(self) -> StoreStats: ...
+
+    def close(self) -> None: ...
+
+
+STORES: Registry[Store] = Registry("store")
+STORES.register("edge", "rag.store.edge:EdgeStore.from_config")
+STORES.register("local", "rag.store.qdrant:QdrantStore.from_config")
+STORES.register("server", "rag.store.qdrant:QdrantStore.from_config")
+
+
+def open_store(cfg: StoreConfig) -> Store:
+    """Open the configured store once, at start-up."""
+    return STORES.factory(cfg.backend)(cfg)
