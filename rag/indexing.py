@@ -1,0 +1,59 @@
+"""Items -> points: choose what each item is embedded from, embed in batches, attach keyword vectors."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Literal
+
+from PIL import Image
+
+from ingest.errors import IngestError
+from ingest.records import Item, image_path_of
+from rag.embed.base import Embedder
+from rag.records import Point
+from rag.store.sparse import encode_sparse
+
+log = logging.getLogger(__name__)
+
+
+def _load_image(path: str) -> Image.Image:
+    with Image.open(path) as im:
+        return im.convert("RGB")
+
+
+def items_to_points(items: Sequence[Item], embedder: Embedder, *, tenant: str = "default",
+                    tags: Sequence[str] = ()) -> list[Point]:
+    """Embed ``items`` into points.
+
+    Figures and page renders go in as images when the embedder has an image space; otherwise (and
+    for text-only items) their text is embedded: for images that is the bridge text (caption, OCR,
+    nearby text). Items with nothing to embed are left out."""
+    as_image: list[Item] = []
+    as_text: list[Item] = []
+    for item in items:
+        if item.kind in ("figure", "page") and embedder.embeds_images and image_path_of(item):
+            as_image.append(item)
+        elif item.text.strip():
+            as_text.append(item)
+    points: list[Point] = []
+    if as_text:
+        vecs = embedder.embed_texts([it.text for it in as_text])  # (n_text, dim)
+        points += [_point(it, vec.tolist(), "text", tenant, tags) for it, vec in zip(as_text, vecs, strict=True)]
+    if as_image:
+        images = []
+        for it in as_image:
+            path = image_path_of(it) or ""
+            try:
+                images.append(_load_image(path))
+            except OSError as exc:
+                raise IngestError(it.file, "image file unreadable", f"{path}: {exc}") from exc
+        vecs = embedder.embed_images(images)  # (n_image, dim)
+        points += [_point(it, vec.tolist(), "image", tenant, tags) for it, vec in zip(as_image, vecs, strict=True)]
+    return points
+
+
+def _point(item: Item, vector: list[float], embedded_as: Literal["text", "image"], tenant: str,
+           tags: Sequence[str]) -> Point:
+    return Point(id=item.id, vector=vector, sparse=encode_sparse(item.text), item=item,
+                 embedded_as=embedded_as, tenant=tenant, tags=list(tags))

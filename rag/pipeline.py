@@ -1,0 +1,216 @@
+"""The facade: ``Pipeline.from_config("cpu")`` then ``ingest``, ``search``, ``ask``, ``stream``.
+
+Every operation is written once, async (``aingest``, ``asearch``, ``aask``, ``astream``); the sync
+methods wrap them. Heavy parts (embedder, store, generator) are built once in ``from_config``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from ingest.discover import discover
+from ingest.manifest import Manifest
+from ingest.parse import parse_many
+from ingest.records import FileFailure, ParsedFile
+from rag.aio import run_sync
+from rag.config import Settings, load_settings
+from rag.embed.base import Embedder, build_embedder
+from rag.embed.cache import CachedEmbedder
+from rag.errors import MmragError
+from rag.generate.base import Generator, build_generator
+from rag.generate.citations import build_answer
+from rag.indexing import items_to_points
+from rag.records import Answer, Evidence, IngestReport, SearchFilter, StoreStats
+from rag.retrieve import Retriever
+from rag.store.base import Store, open_store
+
+log = logging.getLogger(__name__)
+
+
+class _Timer:
+    """Accumulates seconds per stage."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def add(self, stage: str, since: float) -> None:
+        self.seconds[stage] = round(self.seconds.get(stage, 0.0) + time.perf_counter() - since, 4)
+
+
+class Pipeline:
+    """Ingest folders, then search and ask with citations. Build with :meth:`from_config`."""
+
+    def __init__(self, settings: Settings, embedder: Embedder, store: Store, generator: Generator) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.store = store
+        self.generator = generator
+        self.retriever = Retriever(embedder, store, settings.retrieve)
+        self.store.ensure(embedder.id, embedder.dim)
+        self._ingest_lock = asyncio.Lock()
+
+    @classmethod
+    def from_config(cls, name_or_path: str | Path = "cpu", overrides: Mapping[str, Any] | None = None,
+                    environ: Mapping[str, str] | None = None) -> Pipeline:
+        """Build a pipeline from a profile name (``cpu``, ``default``, ``test``) or a YAML path, with
+        ``MMRAG__SECTION__FIELD`` environment overrides and dotted ``overrides`` on top."""
+        settings = load_settings(name_or_path, overrides, environ)
+        return cls.from_settings(settings)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Pipeline:
+        """Build every part named by ``settings``; a missing part fails here, in one sentence."""
+        settings.index_dir.mkdir(parents=True, exist_ok=True)
+        embedder: Embedder = build_embedder(settings.embed)
+        if settings.embed.cache:
+            embedder = CachedEmbedder(embedder, settings.index_dir / "embed-cache.sqlite")
+        store = open_store(settings.store)
+        generator = build_generator(settings.generate)
+        return cls(settings, embedder, store, generator)
+
+    # ----------------------------------------------------------------------------------- ingest
+    async def aingest(self, paths: Sequence[str | Path], *, tenant: str = "default",
+                      tags: Sequence[str] = (), progress: bool | None = None) -> IngestReport:
+        """Ingest files and folders incrementally: new files are added, changed files replaced,
+        deleted files' points removed, unchanged files skipped. One bad file never stops the rest."""
+        async with self._ingest_lock:
+            return await asyncio.to_thread(self._ingest, [Path(p) for p in paths], tenant, list(tags), progress)
+
+    def _ingest(self, roots: list[Path], tenant: str, tags: list[str], progress: bool | None) -> IngestReport:
+        cfg = self.settings
+        timer, start = _Timer(), time.perf_counter()
+        report = IngestReport()
+        t = time.perf_counter()
+        found = discover(roots, cfg.ingest)
+        timer.add("discover", t)
+        report.files_seen = len(found.files)
+        report.files_skipped = [{"path": f.path, "reason": f.reason} for f in found.skipped]
+        report.files_failed = [{"path": f.path, "reason": f.reason} for f in found.failed]
+        with Manifest(cfg.index_dir / "manifest.sqlite") as manifest:
+            t = time.perf_counter()
+            diff = manifest.diff(found.files, roots)
+            timer.add("diff", t)
+            report.files_unchanged = len(diff.unchanged)
+            t = time.perf_counter()
+            for path in diff.deleted:
+                self.store.delete_file(path)
+                manifest.forget(path)
+                report.files_deleted += 1
+            timer.add("delete", t)
+            todo = [*diff.new, *diff.changed]
+            bar = tqdm(total=len(todo), desc="ingest", unit="file", disable=True if progress is False else None)
+            t_parse = time.perf_counter()
+            for result in parse_many(todo, cfg.ingest, cfg.media_dir):
+                timer.add("parse", t_parse)
+                if isinstance(result, FileFailure):
+                    report.files_failed.append({"path": result.path, "reason": result.reason})
+                else:
+                    self._index_file(result, manifest, report, timer, tenant, tags)
+                bar.update(1)
+                t_parse = time.perf_counter()
+            bar.close()
+        report.seconds = round(time.perf_counter() - start, 3)
+        report.stages = timer.seconds
+        log.info("ingest: %d seen, %d ingested, %d unchanged, %d deleted, %d failed in %.1fs",
+                 report.files_seen, report.files_ingested, report.files_unchanged, report.files_deleted,
+                 len(report.files_failed), report.seconds)
+        return report
+
+    def _index_file(self, parsed: ParsedFile, manifest: Manifest, report: IngestReport, timer: _Timer,
+                    tenant: str, tags: list[str]) -> None:
+        path = parsed.document.path
+        try:
+            t = time.perf_counter()
+            points = items_to_points(parsed.items, self.embedder, tenant=tenant, tags=tags)
+            timer.add("embed", t)
+            t = time.perf_counter()
+            # Old points go first, then the new ones; the manifest row is written last, so a crash
+            # anywhere in between leaves the file "changed" and the rerun replaces it exactly.
+            self.store.delete_file(path)
+            self.store.upsert(points)
+            timer.add("store", t)
+        except MmragError as exc:
+            log.warning("%s: %s", path, exc)
+            report.files_failed.append({"path": path, "reason": str(exc)})
+            return
+        manifest.record(parsed.document, [p.id for p in points])
+        report.files_ingested += 1
+        report.pages += parsed.document.pages
+        for p in points:
+            report.items[p.item.kind] = report.items.get(p.item.kind, 0) + 1
+
+    def ingest(self, paths: Sequence[str | Path], *, tenant: str = "default", tags: Sequence[str] = (),
+               progress: bool | None = None) -> IngestReport:
+        """Sync twin of :meth:`aingest`."""
+        return run_sync(self.aingest(paths, tenant=tenant, tags=tags, progress=progress))
+
+    # ----------------------------------------------------------------------------------- search
+    async def asearch(self, query: str, k: int | None = None, flt: SearchFilter | None = None) -> list[Evidence]:
+        """Page-level evidence for ``query``, best first."""
+        return await asyncio.to_thread(self.retriever.search, query, k, flt)
+
+    def search(self, query: str, k: int | None = None, flt: SearchFilter | None = None) -> list[Evidence]:
+        """Sync twin of :meth:`asearch`."""
+        return run_sync(self.asearch(query, k, flt))
+
+    # -------------------------------------------------------------------------------------- ask
+    async def aask(self, question: str, *, flt: SearchFilter | None = None) -> Answer:
+        """Retrieve evidence and answer with citations; abstains when the evidence does not answer."""
+        answer: Answer | None = None
+        async for part in self.astream(question, flt=flt):
+            if isinstance(part, Answer):
+                answer = part
+        assert answer is not None  # astream always ends with the Answer
+        return answer
+
+    def ask(self, question: str, *, flt: SearchFilter | None = None) -> Answer:
+        """Sync twin of :meth:`aask`."""
+        return run_sync(self.aask(question, flt=flt))
+
+    async def astream(self, question: str, *, flt: SearchFilter | None = None) -> AsyncIterator[str | Answer]:
+        """Yield text deltas as the generator writes, then the full :class:`Answer`."""
+        if not question.strip():
+            raise MmragError("question is empty")
+        timer = _Timer()
+        t = time.perf_counter()
+        evidence = await self.asearch(question, flt=flt)
+        timer.add("retrieve", t)
+        t = time.perf_counter()
+        parts: list[str] = []
+        async for delta in self.generator.astream(question, evidence):
+            parts.append(delta)
+            yield delta
+        timer.add("generate", t)
+        yield build_answer(question, "".join(parts), evidence, timer.seconds)
+
+    def stream(self, question: str, *, flt: SearchFilter | None = None) -> Iterator[str | Answer]:
+        """Sync twin of :meth:`astream` (collects, then yields; use astream for live deltas)."""
+        async def collect() -> list[str | Answer]:
+            return [part async for part in self.astream(question, flt=flt)]
+
+        yield from run_sync(collect())
+
+    # ------------------------------------------------------------------------------------ admin
+    def stats(self) -> StoreStats:
+        """What the index holds."""
+        return self.store.stats()
+
+    def close(self) -> None:
+        """Release the store and the generator's connections."""
+        run_sync(self.generator.aclose())
+        self.store.close()
+        if isinstance(self.embedder, CachedEmbedder):
+            self.embedder.close()
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
