@@ -148,6 +148,24 @@ def cmd_build_tiny(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from rag.server.run import serve
+
+    return serve(args.config, _overrides(args), host=args.host, port=args.port)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from rag.eval.run import run_eval_command
+
+    return run_eval_command(args, _overrides(args))
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from rag.eval.bench import run_bench_command
+
+    return run_bench_command(args, _overrides(args))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``mmrag``."""
     common = argparse.ArgumentParser(add_help=False)
@@ -182,6 +200,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--folder", default="demo/sample")
     p.add_argument("--question", default=DEMO_QUESTION)
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("serve", parents=[common], help="HTTP server with an OpenAI-compatible chat endpoint")
+    p.add_argument("--host", default=None)
+    p.add_argument("--port", type=int, default=None)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("eval", parents=[common], help="evaluate retrieval and answers on a QA JSONL set")
+    p.add_argument("qa", help="QA JSONL: {id, question, answer, doc, pages, evidence_type, answerable}")
+    p.add_argument("--docs", required=True, help="folder holding the documents named by `doc`")
+    p.add_argument("--k", default="1,5,10", help="cut-offs for recall@k and nDCG@k")
+    p.add_argument("--out", default=None, help="folder for per-question results and plots")
+    p.add_argument("--limit", type=int, default=None, help="evaluate only the first N questions")
+    p.add_argument("--baselines", default="bm25,llamaindex", help="comma list, or 'none'")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("bench", parents=[common], help="ingest, embedding and query throughput")
+    p.add_argument("--docs", default=None, help="folder of PDFs (default: the generated sample folder)")
+    p.add_argument("--repeats", type=int, default=5)
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("build-tiny", parents=[common], help="build tiny random models for tests")
     p.add_argument("dest", nargs="?", default=".cache/tiny")
