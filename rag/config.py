@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ingest.config import IngestConfig
+from ingest.records import ITEM_KINDS, ItemKind
 from rag.errors import ConfigError
 
 ENV_PREFIX = "MMRAG__"
@@ -85,8 +86,7 @@ class RetrieveConfig(_Section):
     """Evidence items handed to the generator."""
     candidates: int = Field(default=40, ge=1, le=1000)
     """Hits fetched by each prefetch before fusion."""
-    kinds: list[Literal["text", "table", "figure", "page"]] = Field(
-        default_factory=lambda: ["text", "table", "figure", "page"])
+    kinds: list[ItemKind] = Field(default_factory=lambda: list(ITEM_KINDS))
 
 
 class GenerateConfig(_Section):

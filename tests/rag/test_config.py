@@ -53,14 +53,14 @@ def test_bad_value_names_key_and_value() -> None:
 
 
 def test_contradictory_store_settings_refused() -> None:
-    with pytest.raises(ConfigError, match="store.url"):
+    with pytest.raises(ConfigError, match=r"store\.url"):
         load_settings("cpu", {"store.backend": "server"}, environ={})
-    with pytest.raises(ConfigError, match="set store.backend: server"):
+    with pytest.raises(ConfigError, match=r"set store\.backend: server"):
         load_settings("cpu", {"store.url": "http://q:6333"}, environ={})
 
 
 def test_unknown_profile_lists_the_shipped_ones() -> None:
-    with pytest.raises(ConfigError, match="unknown profile 'gpuu'.*cpu"):
+    with pytest.raises(ConfigError, match=r"unknown profile 'gpuu'.*cpu"):
         load_settings("gpuu", environ={})
 
 

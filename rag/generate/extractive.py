@@ -1,0 +1,199 @@
+"""A generator without a model: quotes the evidence sentences or table rows that best match the question.
+
+Each sentence (or table row, rendered as ``header: cell; ...``) is scored by the question terms
+it contains, weighted by how rare they are across the evidence; numbers in the question weigh
+three times as much, and higher-ranked evidence is favoured. The best few are quoted with
+their [n]. When no sentence covers enough of the question it abstains with the abstain sentence.
+Evidence text is only ever quoted, never obeyed.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+from rag.config import GenerateConfig
+from rag.generate.citations import build_answer
+from rag.generate.prompting import abstain_sentence
+from rag.records import Answer, Evidence
+
+log = logging.getLogger(__name__)
+
+NUMBER_WEIGHT = 3.0
+"""Weight of a number in the question relative to a word."""
+
+_STOPWORD_TEXT = """
+a about above after again against all am an and any are as at be because been before being below
+between both but by can could did do does doing down during each few for from further had has have
+having he her here hers herself him himself his how i if in into is it its itself just me more most
+my myself no nor not of off on once only or other our ours ourselves out over own same she should so
+some such than that the their theirs them themselves then there these they this those through to too
+under until up very was we were what when where which while who whom why will with would you your
+yours yourself yourselves also per vs via
+say says said tell describe explain show shows give list find mention mentions mentioned according
+document documents please much many
+"""
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+
+_TERM_RE = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+")
+_THOUSANDS_RE = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_SENT_SPLIT_RE = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
+_TABLE_SEP_RE = re.compile(r"^\|?\s*:?-{2,}")
+_BRACKET_NUM_RE = re.compile(r"\[(\s*\d[\d\s,;\-\u2010-\u2015]*)\]")
+_MAX_QUOTE = 300
+
+
+def _stem(word: str) -> str:
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def terms(text: str) -> list[tuple[str, bool]]:
+    """Content terms of ``text`` as ``(term, is_number)``: lower-cased, stop words removed,
+    plurals folded, thousands separators dropped from numbers."""
+    out: list[tuple[str, bool]] = []
+    for tok in _TERM_RE.findall(text.lower()):
+        if tok[0].isdigit():
+            out.append((tok.replace(",", "") if _THOUSANDS_RE.fullmatch(tok) else tok.rstrip(".,"), True))
+        elif tok not in STOPWORDS and len(tok) > 1:
+            out.append((_stem(tok), False))
+    return out
+
+
+@dataclass(frozen=True)
+class _Unit:
+    n: int
+    """1-based evidence number."""
+    quote: str
+    terms: frozenset[str]
+
+
+def _clip(text: str) -> str:
+    text = " ".join(text.split())
+    # Bracketed numbers inside a quote (a paper's own references) must not read as our citations.
+    text = _BRACKET_NUM_RE.sub(lambda m: "(" + m.group(1) + ")", text)
+    return text if len(text) <= _MAX_QUOTE else text[: _MAX_QUOTE - 1].rstrip() + "…"
+
+
+def _cells(line: str) -> list[str]:
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def _units(n: int, ev: Evidence) -> list[_Unit]:
+    """Sentences of prose and rows of markdown tables of one piece of evidence."""
+    units: list[_Unit] = []
+    header: list[str] | None = None
+    prose: list[str] = []
+    for line in ev.text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("|"):
+            if _TABLE_SEP_RE.match(stripped):
+                continue
+            cells = _cells(stripped)
+            if header is None:
+                header = cells
+                continue
+            if len(header) == len(cells) and any(header):
+                quote = "; ".join(f"{h}: {c}" if h else c for h, c in zip(header, cells, strict=True) if c)
+            else:
+                quote = " | ".join(c for c in cells if c)
+            units.append(_Unit(n, _clip(quote), frozenset(t for t, _ in terms(quote))))
+        else:
+            header = None
+            prose.append(line)
+    for para in re.split(r"\n\s*\n", "\n".join(prose)):
+        for sentence in _SENT_SPLIT_RE.split(" ".join(para.split())):
+            if sentence.strip():
+                units.append(_Unit(n, _clip(sentence), frozenset(t for t, _ in terms(sentence))))
+    return units
+
+
+class ExtractiveGenerator:
+    """Answers by quoting evidence sentences with [n] citations; needs no model.
+
+    ``max_sentences``: at most this many quotes. ``min_coverage``: the best sentence must contain
+    at least this share of the question's (weighted) terms, or the answer is an abstention.
+    ``rank_decay``: a sentence from evidence at rank r (0-based) has its score divided by
+    ``1 + rank_decay * r``. ``keep_ratio``: further quotes must score at least this share of the best."""
+
+    def __init__(self, max_sentences: int = 3, min_coverage: float = 0.3, rank_decay: float = 0.1,
+                 keep_ratio: float = 0.6) -> None:
+        if max_sentences < 1:
+            raise ValueError(f"max_sentences must be at least 1. Currently, max_sentences is {max_sentences}")
+        if not 0 < min_coverage <= 1:
+            raise ValueError(f"min_coverage must be in (0, 1]. Currently, min_coverage is {min_coverage}")
+        if rank_decay < 0:
+            raise ValueError(f"rank_decay must be >= 0. Currently, rank_decay is {rank_decay}")
+        if not 0 < keep_ratio <= 1:
+            raise ValueError(f"keep_ratio must be in (0, 1]. Currently, keep_ratio is {keep_ratio}")
+        self.max_sentences = max_sentences
+        self.min_coverage = min_coverage
+        self.rank_decay = rank_decay
+        self.keep_ratio = keep_ratio
+
+    @classmethod
+    def from_config(cls, cfg: GenerateConfig) -> ExtractiveGenerator:
+        """The generator ``backend: extractive`` builds."""
+        return cls(max_sentences=cfg.max_sentences)
+
+    def answer_text(self, question: str, evidence: Sequence[Evidence]) -> str:
+        """The answer: quoted sentences, one per line, each followed by its [n]; or the abstain sentence."""
+        q_terms: dict[str, float] = {}
+        for term, is_number in terms(question):
+            q_terms[term] = max(q_terms.get(term, 0.0), NUMBER_WEIGHT if is_number else 1.0)
+        units = [u for n, ev in enumerate(evidence, start=1) for u in _units(n, ev)]
+        if not q_terms or not units:
+            return abstain_sentence()
+        total = sum(q_terms.values())
+        df = {t: sum(t in u.terms for u in units) for t in q_terms}
+        idf = {t: 1.0 + math.log((len(units) + 1) / (df[t] + 1)) for t in q_terms}
+        scored: list[tuple[float, float, _Unit]] = []
+        for u in units:
+            matched = [t for t in q_terms if t in u.terms]
+            if not matched:
+                continue
+            coverage = sum(q_terms[t] for t in matched) / total
+            score = sum(q_terms[t] * idf[t] for t in matched) / (1.0 + self.rank_decay * (u.n - 1))
+            scored.append((score, coverage, u))
+        scored.sort(key=lambda s: (-s[0], s[2].n))
+        if not scored or scored[0][1] < self.min_coverage:
+            log.debug("extractive: best coverage %.2f below %.2f: abstaining",
+                      scored[0][1] if scored else 0.0, self.min_coverage)
+            return abstain_sentence()
+        best = scored[0][0]
+        lines: list[str] = []
+        quoted: set[str] = set()
+        for score, coverage, u in scored:
+            if len(lines) >= self.max_sentences or score < self.keep_ratio * best:
+                break
+            if coverage < self.min_coverage or u.quote in quoted:
+                continue
+            quoted.add(u.quote)
+            lines.append(f'"{u.quote}" [{u.n}]')
+        return "\n".join(lines)
+
+    async def agenerate(self, question: str, evidence: Sequence[Evidence]) -> str:
+        """The whole answer; [n] is ``evidence[n - 1]``."""
+        return self.answer_text(question, evidence)
+
+    async def astream(self, question: str, evidence: Sequence[Evidence]) -> AsyncIterator[str]:
+        """The answer one quoted line at a time."""
+        lines = self.answer_text(question, evidence).split("\n")
+        for i, line in enumerate(lines):
+            yield line + ("\n" if i < len(lines) - 1 else "")
+
+    async def aanswer(self, question: str, evidence: Sequence[Evidence]) -> Answer:
+        """The answer as an :class:`Answer` with resolved citations (all evidence counts as sent)."""
+        start = time.perf_counter()
+        text = self.answer_text(question, evidence)
+        return build_answer(question, text, evidence, {"generate": time.perf_counter() - start})
+
+    async def aclose(self) -> None:
+        """Nothing to release."""

@@ -1,0 +1,43 @@
+"""Small generated PDFs with known facts on known pages, shared by integration tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pymupdf
+
+FACTS = {
+    1: "The Oslo plant produced 4,200 turbines in 2025. Production rose because the second assembly "
+       "line opened in March.",
+    2: "Warranty claims fell to 1.3 percent of units shipped. The quality team traced most claims to "
+       "gearbox bearings.",
+    3: "The replacement part number for the cooling pump is QZ-7781-K. Order it from the Hamburg depot.",
+}
+
+
+def write_report(path: Path, facts: dict[int, str] = FACTS, title: str = "Operations review") -> Path:
+    """A PDF with one fact paragraph per page (page numbers are the dict keys, 1-based)."""
+    doc = pymupdf.open()
+    for page_no in sorted(facts):
+        page = doc.new_page(width=595, height=842)
+        page.insert_text((72, 72), f"{title} - section {page_no}", fontsize=16)
+        page.insert_textbox(pymupdf.Rect(72, 100, 523, 400), facts[page_no], fontsize=11)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc.save(str(path))
+    doc.close()
+    return path
+
+
+def write_encrypted(path: Path, password: str = "s3cret") -> Path:
+    """A PDF that needs a password to open."""
+    doc = pymupdf.open()
+    doc.new_page().insert_text((72, 72), "Confidential salary table")
+    doc.save(str(path), encryption=pymupdf.PDF_ENCRYPT_AES_256, user_pw=password, owner_pw=password + "o")
+    doc.close()
+    return path
+
+
+def write_corrupt(path: Path) -> Path:
+    """Bytes that start like a PDF and then are garbage."""
+    path.write_bytes(b"%PDF-1.7\n" + bytes(range(256)) * 8)
+    return path

@@ -1,0 +1,170 @@
+"""The OpenAI-compatible client's routing, retries and parsing, against in-process httpx transports.
+
+The same client runs against a real vLLM server in ``test_openai_vllm.py``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from rag.config import GenerateConfig
+from rag.errors import GenerateError, MissingPartError
+from rag.generate.base import build_generator
+from rag.generate.openai_chat import OpenAIChatGenerator, normalise_url
+from rag.generate.prompting import abstain_sentence
+from rag.testing.vllm_server import free_port
+from tests.rag.generate.evidence import ev
+
+A, B = "http://a.test:8000/v1", "http://b.test:8000/v1"
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def completion(text: str, prompt_tokens: int = 10) -> httpx.Response:
+    return httpx.Response(200, json={
+        "id": "x", "model": "tiny", "object": "chat.completion",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": 3, "total_tokens": prompt_tokens + 3},
+    })
+
+
+class Recorder:
+    """Routes requests by host to handlers and records them."""
+
+    def __init__(self, **routes: Handler) -> None:
+        self.routes = routes
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        host = request.url.host.split(".")[0]
+        self.calls.append((host, json.loads(request.content or b"{}")))
+        return self.routes[host](request)
+
+    def hosts(self) -> list[str]:
+        return [h for h, _ in self.calls]
+
+
+def refuse(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("connection refused", request=request)
+
+
+def gen(recorder: Recorder, urls: list[str], **cfg: Any) -> OpenAIChatGenerator:
+    return OpenAIChatGenerator(GenerateConfig(backend="openai", urls=urls, **cfg), model="tiny",
+                               backoff_s=0, transport=httpx.MockTransport(recorder))
+
+
+def test_dead_endpoint_fails_over_and_stays_marked_down() -> None:
+    rec = Recorder(a=refuse, b=lambda r: completion("fine [1]"))
+    g = gen(rec, [A, B])
+
+    async def two() -> list[str]:
+        return [(await g.acomplete([{"role": "user", "content": "hi"}])).url for _ in range(2)]
+
+    assert asyncio.run(two()) == [B, B]
+    assert rec.hosts() == ["a", "b", "b"]  # a tried once, then skipped while down
+
+
+def test_server_errors_fail_over_and_client_errors_do_not() -> None:
+    rec = Recorder(a=lambda r: httpx.Response(503, json={"error": {"message": "busy"}}),
+                   b=lambda r: completion("ok"))
+    assert asyncio.run(gen(rec, [A, B]).acomplete([])).text == "ok"
+    rec = Recorder(a=lambda r: httpx.Response(400, json={"error": {"message": "too many images"}}),
+                   b=lambda r: completion("ok"))
+    with pytest.raises(GenerateError, match="too many images"):
+        asyncio.run(gen(rec, [A, B]).acomplete([]))
+    assert rec.hosts() == ["a"]
+
+
+def test_round_robin_over_healthy_endpoints() -> None:
+    rec = Recorder(a=lambda r: completion("a"), b=lambda r: completion("b"))
+    g = gen(rec, [A, B])
+
+    async def four() -> list[str]:
+        return [(await g.acomplete([])).text for _ in range(4)]
+
+    assert asyncio.run(four()) == ["a", "b", "a", "b"]
+
+
+def test_retries_rounds_then_fails_with_the_last_error() -> None:
+    rec = Recorder(a=refuse, b=lambda r: httpx.Response(502, text="bad gateway"))
+    with pytest.raises(GenerateError, match="no generator endpoint answered after 3 rounds"):
+        asyncio.run(gen(rec, [A, B], retries=2).acomplete([]))
+    assert len(rec.calls) == 6
+
+
+def test_request_carries_model_sampling_and_image_parts(tmp_path: Any) -> None:
+    from tests.rag.generate.evidence import image
+
+    rec = Recorder(a=lambda r: completion("It is red [1]. And [5]."))
+    g = gen(rec, [A], max_tokens=33, temperature=0.2)
+    evidence = [ev(1, "a red square", kind="figure", image_path=image(tmp_path / "r.png", (64, 64)))]
+    ans = asyncio.run(g.aanswer("What colour?", evidence))
+    body = rec.calls[0][1]
+    assert (body["model"], body["max_tokens"], body["temperature"]) == ("tiny", 33, 0.2)
+    parts = body["messages"][1]["content"]
+    assert any(p["type"] == "image_url" and p["image_url"]["url"].startswith("data:image/png;base64,")
+               for p in parts)
+    assert ans.text == "It is red [1]. And." and ans.dropped_citations == [5]
+    assert [c.id for c in ans.citations] == ["e1"]
+    assert {"prompt", "generate"} <= set(ans.seconds)
+
+
+def test_stream_parses_server_sent_events() -> None:
+    events = [{"choices": [{"delta": {"role": "assistant"}}]}] + [
+        {"choices": [{"delta": {"content": piece}}]} for piece in ["The ", "answer ", "[1]."]]
+    sse = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
+    rec = Recorder(a=refuse, b=lambda r: httpx.Response(200, text=sse,
+                                                        headers={"content-type": "text/event-stream"}))
+    g = gen(rec, [A, B])
+
+    async def collect() -> list[str]:
+        return [d async for d in g.astream("q", [ev(1, "x")])]
+
+    assert asyncio.run(collect()) == ["The ", "answer ", "[1]."]
+    assert rec.calls[-1][1]["stream"] is True
+
+
+def test_structured_output_asks_for_the_schema() -> None:
+    rec = Recorder(a=lambda r: completion('{"answer": "yes"}'))
+    schema = {"type": "object", "properties": {"answer": {"enum": ["yes", "no"]}}, "required": ["answer"]}
+    out = asyncio.run(gen(rec, [A]).agenerate_json("q", [ev(1, "x")], schema))
+    assert out == {"answer": "yes"}
+    fmt = rec.calls[0][1]["response_format"]
+    assert fmt["type"] == "json_schema" and fmt["json_schema"]["schema"] == schema
+    rec = Recorder(a=lambda r: completion('{"answer": "ye'))
+    with pytest.raises(GenerateError, match="not JSON"):
+        asyncio.run(gen(rec, [A]).agenerate_json("q", [ev(1, "x")], schema))
+
+
+def test_no_evidence_abstains_without_a_request() -> None:
+    rec = Recorder(a=lambda r: completion("made up"))
+    assert asyncio.run(gen(rec, [A]).agenerate("q", [])) == abstain_sentence()
+    assert rec.calls == []
+
+
+def test_works_across_event_loops_like_the_sync_wrappers() -> None:
+    rec = Recorder(a=lambda r: completion("ok"))
+    g = gen(rec, [A])
+    assert asyncio.run(g.agenerate("q", [ev(1, "x")])) == "ok"
+    assert asyncio.run(g.agenerate("q", [ev(1, "x")])) == "ok"
+    asyncio.run(g.aclose())
+
+
+def test_unreachable_server_is_a_missing_part_in_one_sentence() -> None:
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    with pytest.raises(MissingPartError, match=r"no OpenAI-compatible server at .*vllm serve") as info:
+        build_generator(GenerateConfig(backend="openai", urls=[url]))
+    assert url in str(info.value)
+    with pytest.raises(MissingPartError, match=r"generate\.urls is empty"):
+        build_generator(GenerateConfig(backend="openai"))
+
+
+def test_urls_are_normalised() -> None:
+    assert normalise_url("http://h:8000") == "http://h:8000/v1"
+    assert normalise_url("http://h:8000/v1/") == "http://h:8000/v1"
+    with pytest.raises(MissingPartError):
+        normalise_url("h:8000")

