@@ -40,6 +40,9 @@ class IngestConfig(BaseModel):
     ocr_min_chars: int = Field(default=32, ge=0)
     """A page whose text layer has fewer characters than this is OCR'd."""
     ocr_dpi: int = Field(default=200, ge=72, le=600)
+    """Resolution at which pages and figure crops are rendered for OCR."""
+    figure_dpi: int = Field(default=150, ge=36, le=600)
+    """Resolution of figure and table crops."""
     workers: int = Field(default=1, ge=1, le=64)
     """Processes that parse files in parallel."""
     password: str | None = None

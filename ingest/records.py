@@ -139,3 +139,5 @@ class FileFailure(_Record):
 
     path: str
     reason: str
+    detail: str = ""
+    """Longer explanation (the underlying error), for logs and reports."""

@@ -1,0 +1,304 @@
+"""PDF → items: text chunks, tables, figures, page renders and OCR, page by page.
+
+One pass over the pages renders every image straight to disk and keeps only text and
+geometry in memory, so memory stays flat however long the document. Text chunks are made
+after the pass, because header/footer removal and heading levels need the whole document.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pymupdf
+
+from ingest import figures, layout, tables
+from ingest.chunk import Paragraph, chunk_paragraphs
+from ingest.config import IngestConfig
+from ingest.errors import IngestError
+from ingest.layout import Block, Rect
+from ingest.media import doc_media_dir, write_atomic
+from ingest.ocr import NoOcr, OcrEngine, get_ocr_engine
+from ingest.records import (
+    BBox,
+    Document,
+    Figure,
+    FileInfo,
+    Item,
+    ItemKind,
+    PageImage,
+    ParsedFile,
+    Table,
+    TextChunk,
+    item_id,
+)
+
+log = logging.getLogger(__name__)
+
+PAGE_TEXT_CHARS = 2000  # text kept on a PageImage item: enough to embed, small in the payload
+
+
+@dataclass
+class _Pending:
+    """An image item already rendered to disk, waiting for its section path."""
+
+    kind: ItemKind
+    page: int
+    bbox: Rect
+    fields: dict[str, object]
+
+
+@dataclass
+class _State:
+    """What the page pass collects for the document-level steps."""
+
+    blocks: list[list[Block]] = field(default_factory=list)  # prose blocks per page
+    heights: list[float] = field(default_factory=list)
+    chars: list[int] = field(default_factory=list)  # text-layer characters per page
+    ocr_text: dict[int, str] = field(default_factory=dict)  # page index → OCR text
+    pending: list[_Pending] = field(default_factory=list)
+    seen_images: set[str] = field(default_factory=set)
+    seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+    @contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] += time.perf_counter() - t0
+
+
+def open_pdf(path: str, data: bytes, cfg: IngestConfig, filetype: str = "pdf") -> pymupdf.Document:
+    """Open and unlock a document, or raise ``IngestError`` with the reason."""
+    try:
+        doc = pymupdf.open(stream=data, filetype=filetype)
+    except Exception as exc:  # MuPDF raises several types for broken files
+        raise IngestError(path, "corrupt PDF", str(exc)) from exc
+    if doc.needs_pass:
+        if cfg.password is None:
+            raise IngestError(path, "encrypted PDF (no password configured)")
+        if not doc.authenticate(cfg.password):
+            raise IngestError(path, "encrypted PDF (wrong password)")
+    if doc.page_count == 0:
+        raise IngestError(path, "0 pages")
+    if getattr(doc, "is_repaired", False):
+        # Truncated or damaged: MuPDF rebuilt the structure; content may be incomplete.
+        log.warning("%s: damaged PDF repaired by MuPDF; some content may be missing", path)
+    return doc
+
+
+def _bbox(r: Rect) -> BBox:
+    x0, y0, x1, y1 = r
+    return BBox(x0=x0, y0=y0, x1=max(x0, x1), y1=max(y0, y1))
+
+
+def _render(page: pymupdf.Page, dpi: int, clip: Rect | None = None) -> tuple[bytes, int, int]:
+    pix = page.get_pixmap(dpi=dpi, clip=pymupdf.Rect(clip) if clip else None, alpha=False)
+    return pix.tobytes("png"), pix.width, pix.height
+
+
+def _ocr_page(page: pymupdf.Page, engine: OcrEngine, cfg: IngestConfig) -> str:
+    png, _, _ = _render(page, cfg.ocr_dpi)
+    return engine.ocr_image(png, cfg.ocr_languages)
+
+
+def _words_only(ocr: str) -> str:
+    """OCR of a photo is mostly noise ("|| ~ ee"): keep it only if it holds real words."""
+    words = re.findall(r"[^\W\d_]{3,}", ocr)
+    return ocr if len(words) >= 2 else ""
+
+
+def _tables(page: pymupdf.Page, blocks: list[Block], folder: Path, cfg: IngestConfig,
+            st: _State) -> list[Rect]:
+    pno = page.number + 1
+    regions = tables.find_tables(page)
+    for region in regions:
+        caption = layout.find_caption(blocks, region.bbox, ("table",))
+        for part in tables.split_rows(region.header, region.rows, cfg.chunk_tokens):
+            boxes = [b for b in [region.header_box, *(region.row_boxes[i] for i in part)] if b]
+            box = (min(b[0] for b in boxes), min(b[1] for b in boxes),
+                   max(b[2] for b in boxes), max(b[3] for b in boxes)) if boxes else region.bbox
+            md = tables.markdown(region.header, [region.rows[i] for i in part])
+            n = sum(1 for p in st.pending if p.kind == "table" and p.page == pno) + 1
+            png, _, _ = _render(page, cfg.figure_dpi, box)
+            image = write_atomic(folder / f"table-p{pno:04d}-{n:02d}.png", png)
+            st.pending.append(_Pending("table", pno, box, {
+                "text": f"{caption}\n\n{md}" if caption else md,
+                "caption": caption, "image_path": str(image),
+            }))
+    return [r.bbox for r in regions]
+
+
+def _figures(page: pymupdf.Page, blocks: list[Block], drawings: list[dict[str, Any]], folder: Path,
+             cfg: IngestConfig, engine: OcrEngine, exclude: list[Rect], st: _State) -> list[Rect]:
+    pno = page.number + 1
+    page_rect: Rect = tuple(page.rect)
+    found = figures.raster_figures(page, cfg.min_figure_px, st.seen_images)
+    found += figures.vector_figures(page, drawings, cfg.min_figure_px, exclude + [f.bbox for f in found])
+    vector_boxes: list[Rect] = []
+    for n, fig in enumerate(found, start=1):
+        box = fig.bbox
+        if fig.source == "vector":
+            box = figures.expand(box, blocks, page_rect)
+            vector_boxes.append(box)
+        caption = layout.find_caption(blocks, box, ("fig", "chart", "exhibit", "graph"))
+        inner, near = figures.text_near(blocks, box, skip=caption)
+        png, _, _ = _render(page, cfg.figure_dpi, box)
+        image = write_atomic(folder / f"figure-p{pno:04d}-{n:02d}.png", png)
+        ocr = ""
+        if fig.source == "raster" and not isinstance(engine, NoOcr):
+            # Vector charts carry their labels in the text layer (``inner``); rasters need OCR.
+            with st.timed("ocr"):
+                ocr = _words_only(engine.ocr_image(_render(page, cfg.ocr_dpi, box)[0], cfg.ocr_languages))
+        bridge = "\n".join(" ".join(t.split()) for t in (caption, inner, ocr, near) if t.strip())
+        st.pending.append(_Pending("figure", pno, box, {
+            "text": bridge, "caption": caption, "image_path": str(image),
+        }))
+    return vector_boxes
+
+
+def _page_pass(page: pymupdf.Page, folder: Path, cfg: IngestConfig, engine: OcrEngine, st: _State) -> None:
+    """Everything one page yields; images go to disk at once, text stays for later."""
+    pno = page.number + 1
+    with st.timed("text"):
+        blocks = layout.page_blocks(page)
+    with st.timed("drawings"):
+        drawings = figures.page_drawings(page) if (cfg.tables or cfg.figures) else []
+    taken: list[Rect] = []
+    # Ruled tables are made of drawn lines: pages without enough rules are not searched, as
+    # find_tables is the slowest step of the page pass.
+    if cfg.tables and tables.may_have_tables(drawings):
+        with st.timed("tables"):
+            taken += _tables(page, blocks, folder, cfg, st)
+    if cfg.figures:
+        with st.timed("figures"):
+            taken += _figures(page, blocks, drawings, folder, cfg, engine, taken, st)
+    # Table cells and chart labels live in their own items; prose keeps the rest.
+    prose = [b for b in blocks if not any(layout.inside(b.bbox, r) for r in taken)]
+    st.blocks.append(layout.reading_order(prose, page.rect.width))
+    st.heights.append(page.rect.height)
+    st.chars.append(sum(len(b.text) for b in blocks))
+    if cfg.render_pages:
+        with st.timed("render"):
+            png, width, height = _render(page, cfg.page_dpi)
+            image = write_atomic(folder / f"page-{pno:04d}.png", png)
+        st.pending.append(_Pending("page", pno, tuple(page.rect), {
+            "image_path": str(image), "width": width, "height": height,
+        }))
+
+
+def _paragraphs(st: _State) -> tuple[list[Paragraph], dict[int, tuple[str, ...]], dict[int, str]]:
+    """Prose paragraphs of the whole document, the section in force at each page's start,
+    and each page's text (for page items)."""
+    paragraphs: list[Paragraph] = []
+    start_section: dict[int, tuple[str, ...]] = {}
+    page_text: dict[int, str] = {}
+    section: tuple[str, ...] = ()
+    for idx, blocks in enumerate(st.blocks):
+        pno = idx + 1
+        start_section[pno] = section
+        text = st.ocr_text.get(idx, "")
+        if text.strip():  # OCR found text: it replaces the (near-empty) text layer
+            page_text[pno] = " ".join(text.split())
+            # OCR text has no block geometry: its chunks carry no bbox (the page is the region).
+            for para in text.split("\n\n"):
+                if para.strip():
+                    paragraphs.append(Paragraph(layout.join_lines(para.splitlines()), pno, None, section))
+            continue
+        page_text[pno] = "\n".join(b.text for b in blocks)
+        for b in blocks:
+            paragraphs.append(Paragraph(b.text, pno, _bbox(b.bbox), b.section))
+            section = b.section
+    return paragraphs, start_section, page_text
+
+
+def _section_at(st: _State, pno: int, y: float, fallback: tuple[str, ...]) -> list[str]:
+    section = fallback
+    for b in st.blocks[pno - 1]:
+        if b.bbox[1] <= y:
+            section = b.section
+    return list(section)
+
+
+def parse_pdf(info: FileInfo, data: bytes, cfg: IngestConfig, media_dir: Path, *,
+              filetype: str = "pdf", mime: str = "application/pdf") -> ParsedFile:
+    """Parse one PDF (or any document MuPDF opens, given as PDF ``data``) into items.
+
+    Raises ``IngestError`` for files that cannot be opened (corrupt, encrypted, no pages).
+    A page that fails mid-way is logged and skipped; the rest of the document goes on.
+    """
+    st = _State()
+    with st.timed("open"):
+        doc = open_pdf(info.path, data, cfg, filetype)
+    try:
+        doc_id = info.sha256[:16]
+        folder = doc_media_dir(media_dir, doc_id)
+        engine: OcrEngine = get_ocr_engine(cfg.ocr)
+        failed_pages = 0
+        for pno in range(doc.page_count):
+            page = doc.load_page(pno)
+            try:
+                _page_pass(page, folder, cfg, engine, st)
+            except Exception as exc:  # one broken page must not lose the document
+                failed_pages += 1
+                log.warning("%s: page %d skipped: %s", info.path, page.number + 1, exc)
+                st.blocks.append([])
+                st.heights.append(page.rect.height)
+                st.chars.append(0)
+        if failed_pages == doc.page_count:
+            raise IngestError(info.path, "corrupt PDF", "no page could be read")
+        with st.timed("chunk"):
+            removed, margin_texts = layout.remove_repeated_margins(st.blocks, st.heights)
+        if not isinstance(engine, NoOcr):
+            # After margin removal: a scan with a typed page number or header is still a scan.
+            for idx, chars in enumerate(st.chars):
+                if chars - removed[idx] < cfg.ocr_min_chars:
+                    with st.timed("ocr"):
+                        text = _ocr_page(doc.load_page(idx), engine, cfg)
+                    lines = [ln for ln in text.splitlines() if layout.masked(ln) not in margin_texts]
+                    st.ocr_text[idx] = "\n".join(lines)
+        title = (doc.metadata or {}).get("title") or ""
+        pages = doc.page_count
+    finally:
+        doc.close()
+
+    with st.timed("chunk"):
+        layout.assign_sections(st.blocks)
+        paragraphs, start_section, page_text = _paragraphs(st)
+        chunks = chunk_paragraphs(paragraphs, cfg.chunk_tokens, cfg.chunk_overlap)
+
+    items: list[Item] = []
+    seq: defaultdict[tuple[str, int], int] = defaultdict(int)
+
+    def next_id(kind: ItemKind, page: int) -> str:
+        seq[(kind, page)] += 1
+        return item_id(info.path, info.sha256, kind, page, seq[(kind, page)])
+
+    common = {"doc_id": doc_id, "file": info.path}
+    for c in chunks:
+        items.append(TextChunk(id=next_id("text", c.page), page=c.page, bbox=c.bbox, text=c.text,
+                               section=list(c.section), **common))
+    for p in st.pending:
+        section = _section_at(st, p.page, p.bbox[1], start_section.get(p.page, ()))
+        kw = {"id": next_id(p.kind, p.page), "page": p.page, "bbox": _bbox(p.bbox), "section": section,
+              **common}
+        if p.kind == "table":
+            items.append(Table(**kw, **p.fields))
+        elif p.kind == "figure":
+            items.append(Figure(**kw, **p.fields))
+        else:
+            text = page_text.get(p.page, "")[:PAGE_TEXT_CHARS]
+            items.append(PageImage(**kw, text=text, **p.fields))
+    if not title:
+        title = next((b.text for blocks in st.blocks for b in blocks if b.heading_level), "")
+    document = Document(doc_id=doc_id, path=info.path, sha256=info.sha256, size=info.size,
+                        mtime=info.mtime, pages=pages, title=title[:300] or Path(info.path).stem, mime=mime)
+    return ParsedFile(document=document, items=items, seconds={k: round(v, 4) for k, v in st.seconds.items()})

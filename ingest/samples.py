@@ -1,0 +1,216 @@
+"""A small, realistic sample folder generated with PyMuPDF (for ``mmrag demo`` and tests).
+
+Deterministic: the same bytes on every run, so ids and test expectations are stable. The
+facts planted in it (revenue figures, the part number XK-4471-B, table cells, the words on
+the scanned page) are listed in ``FACTS`` for tests and demos to ask about.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from pathlib import Path
+
+import pymupdf
+from PIL import Image, ImageDraw
+
+from ingest.media import write_atomic
+
+log = logging.getLogger(__name__)
+
+REPORT = "acme_annual_report_2025.pdf"
+SHEET = "xk-4471-b_product_sheet.pdf"
+NOTES = "release_notes.md"
+
+FACTS = {
+    "revenue_2025": "$482.7 million",
+    "part_number": "XK-4471-B",
+    "table_cell": ("Europe", "146.2"),
+    "figure_caption": "Figure 1: Revenue by region",
+    "table_caption": "Table 1: Revenue by region (USD million)",
+    "scanned_words": ("warranty", "claims", "Springfield"),
+}
+REGIONS = [("North America", "201.3", "228.9", "13.7%"), ("Europe", "132.0", "146.2", "10.8%"),
+           ("Asia Pacific", "96.2", "107.6", "11.9%")]
+
+_W, _H = 612, 792  # US Letter in points
+_MARGIN = 72
+
+
+def _para(page: pymupdf.Page, y: float, text: str, size: float = 10.5, font: str = "helv",
+          x0: float = _MARGIN, x1: float = _W - _MARGIN) -> float:
+    """Write a paragraph from ``y`` down; returns the y below it."""
+    lines_needed = 1
+    while True:
+        rect = pymupdf.Rect(x0, y, x1, y + lines_needed * size * 1.3 + 2)
+        if page.insert_textbox(rect, text, fontsize=size, fontname=font) >= 0:
+            return rect.y1 + size * 0.8
+        # insert_textbox writes nothing when the text does not fit: retry with more room.
+        lines_needed += 1
+
+
+def _chrome(page: pymupdf.Page, n: int, total: int) -> None:
+    """The running header and footer every page carries (and ingestion must drop)."""
+    page.insert_text((_MARGIN, 40), "ACME Corporation - Annual Report 2025", fontsize=8, fontname="helv")
+    page.insert_text((_W / 2 - 20, _H - 30), f"Page {n} of {total}", fontsize=8, fontname="helv")
+
+
+def _photo_png() -> bytes:
+    """A synthetic 'photo' of a building: a gradient sky, a block, windows."""
+    img = Image.new("RGB", (320, 200))
+    draw = ImageDraw.Draw(img)
+    for y in range(200):
+        draw.line([(0, y), (320, y)], fill=(90 + y // 4, 140 + y // 5, 220 - y // 3))
+    draw.rectangle([60, 60, 260, 200], fill=(150, 110, 80))
+    for wx in range(75, 250, 30):
+        for wy in range(75, 190, 28):
+            draw.rectangle([wx, wy, wx + 16, wy + 16], fill=(240, 230, 150))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _page_overview(doc: pymupdf.Document) -> None:
+    page = doc.new_page(width=_W, height=_H)
+    y = _para(page, 70, "ACME Corporation Annual Report 2025", size=22, font="hebo")
+    y = _para(page, y, "1 Overview", size=15, font="hebo")
+    y = _para(page, y, (
+        "Total revenue reached $482.7 million in fiscal 2025, up 12.4% from $429.5 million in 2024. "
+        "Operating margin improved to 18.3% as the XK-4471-B industrial controller became our best "
+        "selling product. Net income was $61.2 million. The board proposes a dividend of $1.15 per share."
+    ))
+    y = _para(page, y, (
+        "Headcount grew to 2,140 employees across eleven countries. Our headquarters remain in "
+        "Springfield, where the new assembly hall opened in March 2025."
+    ))
+    rect = pymupdf.Rect(_MARGIN, y + 10, _MARGIN + 240, y + 160)
+    page.insert_image(rect, stream=_photo_png())
+    _para(page, rect.y1 + 6, "Figure 2: ACME headquarters in Springfield", size=9, font="helv")
+
+
+def _page_table(doc: pymupdf.Document) -> None:
+    page = doc.new_page(width=_W, height=_H)
+    y = _para(page, 70, "2 Financial results", size=15, font="hebo")
+    y = _para(page, y, (
+        "Every region grew in 2025. North America remains the largest market, while Europe and Asia "
+        "Pacific grew faster than expected thanks to the XK-4471-B launch."
+    ))
+    y = _para(page, y + 6, "Table 1: Revenue by region (USD million)", size=9.5, font="hebo")
+    rows = [("Region", "2024", "2025", "Growth"), *REGIONS]
+    cols = [_MARGIN, _MARGIN + 170, _MARGIN + 270, _MARGIN + 370, _MARGIN + 460]
+    row_h = 22
+    for r, row in enumerate(rows):
+        top = y + r * row_h
+        for c, cell in enumerate(row):
+            font = "hebo" if r == 0 else "helv"
+            page.insert_text((cols[c] + 6, top + 15), cell, fontsize=10, fontname=font)
+    for r in range(len(rows) + 1):
+        page.draw_line((cols[0], y + r * row_h), (cols[-1], y + r * row_h), width=0.8)
+    for x in cols:
+        page.draw_line((x, y), (x, y + len(rows) * row_h), width=0.8)
+    y += len(rows) * row_h + 16
+    _para(page, y, (
+        "Currency effects reduced reported growth by 0.6 percentage points. Excluding currency, "
+        "revenue grew 13.0%."
+    ))
+
+
+def _page_chart(doc: pymupdf.Document) -> None:
+    page = doc.new_page(width=_W, height=_H)
+    y = _para(page, 70, "3 Regional performance", size=15, font="hebo")
+    y = _para(page, y, (
+        "The chart below compares 2025 revenue by region. North America contributed nearly half of "
+        "the total."
+    ))
+    x0, base, scale = 130.0, y + 230, 0.85
+    page.draw_line((x0, y + 20), (x0, base), width=1)  # y axis
+    page.draw_line((x0, base), (x0 + 360, base), width=1)  # x axis
+    colours = [(0.2, 0.4, 0.8), (0.9, 0.5, 0.1), (0.2, 0.7, 0.3)]
+    for i, (name, _, rev, _) in enumerate(REGIONS):
+        left = x0 + 30 + i * 110
+        top = base - float(rev) * scale
+        page.draw_rect(pymupdf.Rect(left, top, left + 70, base), color=None, fill=colours[i])
+        page.insert_text((left + 18, top - 5), rev, fontsize=8, fontname="helv")
+        page.insert_text((left, base + 14), name, fontsize=8, fontname="helv")
+    _para(page, base + 30, "Figure 1: Revenue by region", size=9, font="helv")
+    _para(page, base + 60, (
+        "Asia Pacific is expected to pass $120 million in 2026 as the Osaka service centre opens."
+    ))
+
+
+def _page_scanned(doc: pymupdf.Document) -> None:
+    """A page that is only a picture of text: what a scanner produces."""
+    src = pymupdf.open()
+    sp = src.new_page(width=_W, height=_H)
+    y = _para(sp, 90, "Appendix A: Warranty summary", size=16, font="hebo")
+    y = _para(sp, y, (
+        "Warranty claims for the XK-4471-B controller fell to 0.8 percent of units shipped in 2025. "
+        "Most claims came from early units built in Springfield before the firmware update."
+    ), size=13)
+    _para(sp, y, "Signed by the quality director, Dana Whitfield.", size=13)
+    pix = sp.get_pixmap(dpi=150, colorspace=pymupdf.csGRAY)
+    page = doc.new_page(width=_W, height=_H)
+    page.insert_image(page.rect, stream=pix.tobytes("png"))
+
+
+def _report() -> bytes:
+    doc = pymupdf.open()
+    _page_overview(doc)
+    _page_table(doc)
+    _page_chart(doc)
+    _page_scanned(doc)
+    for i in range(doc.page_count):
+        _chrome(doc.load_page(i), i + 1, doc.page_count)
+    doc.set_metadata({"title": "ACME Corporation Annual Report 2025", "author": "ACME Corporation"})
+    return doc.tobytes(garbage=3, deflate=True, no_new_id=True)
+
+
+def _product_sheet() -> bytes:
+    """One two-column page: the left column must be read before the right one."""
+    doc = pymupdf.open()
+    page = doc.new_page(width=_W, height=_H)
+    _para(page, 60, "XK-4471-B Industrial Controller", size=20, font="hebo")
+    mid = _W / 2
+    left = [
+        "The XK-4471-B controls up to 64 axes with a cycle time of 250 microseconds.",
+        "It runs on 24 V DC and draws at most 18 W under full load.",
+    ]
+    right = [
+        "Operating temperature ranges from minus 20 to plus 60 degrees Celsius.",
+        "The housing is rated IP65 and weighs 1.2 kg.",
+    ]
+    for col, texts, x0, x1 in ((0, left, _MARGIN, mid - 18), (1, right, mid + 18, _W - _MARGIN)):
+        y = 120.0
+        y = _para(page, y, "Performance" if col == 0 else "Environment", size=13, font="hebo", x0=x0, x1=x1)
+        for t in texts:
+            y = _para(page, y, t, x0=x0, x1=x1)
+    return doc.tobytes(garbage=3, deflate=True, no_new_id=True)
+
+
+_NOTES_MD = """# Release notes
+
+## Firmware 3.2 for XK-4471-B
+
+Firmware 3.2 cuts boot time to 4 seconds and fixes the watchdog reset seen on early units.
+
+## Known issues
+
+Units built before serial number 10450 need a one-time calibration after the update.
+"""
+
+
+def write_sample_folder(dest: Path) -> list[Path]:
+    """Write the sample documents into ``dest`` (created if needed) and return their paths.
+
+    Files: a 4-page annual report PDF (prose, a ruled table, a vector bar chart, a photo and
+    a scanned page without text layer), a one-page two-column product sheet PDF and a
+    markdown file. Existing files are overwritten with identical bytes.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    written = [
+        write_atomic(dest / REPORT, _report()),
+        write_atomic(dest / SHEET, _product_sheet()),
+        write_atomic(dest / NOTES, _NOTES_MD.encode()),
+    ]
+    log.info("wrote %d sample files to %s", len(written), dest)
+    return written

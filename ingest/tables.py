@@ -1,0 +1,148 @@
+"""Tables: PyMuPDF's ``find_tables`` → header + rows → markdown, split by rows to a budget."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pymupdf
+
+from ingest.chunk import count_tokens
+from ingest.layout import Rect
+
+log = logging.getLogger(__name__)
+
+MAX_TABLE_DRAWINGS = 5000  # a page-sized plot, not a table; find_tables would take minutes
+
+
+@dataclass
+class TableRegion:
+    """A table found on a page: its cells as text and the boxes of its rows."""
+
+    bbox: Rect
+    header: list[str]
+    rows: list[list[str]]
+    header_box: Rect | None
+    row_boxes: list[Rect]
+
+
+def _cell(value: object) -> str:
+    text = " ".join(str(value).split()) if value is not None else ""
+    return text.replace("|", "\\|")
+
+
+Word = tuple[float, float, float, float, str]
+
+
+def _cell_text(box: Sequence[float] | None, words: Sequence[Word]) -> str:
+    """Words whose centre lies in ``box``, in line then x order.
+
+    Cell text is taken from the page's words rather than ``Table.extract()``, which in
+    PyMuPDF 2.0 splits numbers like "201.3" into "2013" and "." across lines.
+    """
+    if box is None:
+        return ""
+    x0, y0, x1, y1 = box
+    inside = [w for w in words if x0 <= (w[0] + w[2]) / 2 <= x1 and y0 <= (w[1] + w[3]) / 2 <= y1]
+    inside.sort(key=lambda w: (round((w[1] + w[3]) / 2 / 3), w[0]))
+    return _cell(" ".join(w[4] for w in inside))
+
+
+def _rule_positions(drawings: Sequence[dict[str, Any]]) -> tuple[int, int]:
+    """Distinct y positions of horizontal rules and x positions of vertical ones (>= 10 pt)."""
+    hs: set[int] = set()
+    vs: set[int] = set()
+    for d in drawings:
+        for item in d.get("items", []):
+            if item[0] == "l":
+                a, b = item[1], item[2]
+                if abs(a.y - b.y) < 1 and abs(a.x - b.x) >= 10:
+                    hs.add(round(a.y))
+                elif abs(a.x - b.x) < 1 and abs(a.y - b.y) >= 10:
+                    vs.add(round(a.x))
+            elif item[0] == "re":
+                r = item[1]
+                if r.width >= 10:
+                    hs.update((round(r.y0), round(r.y1)))
+                if r.height >= 10:
+                    vs.update((round(r.x0), round(r.x1)))
+    return len(hs), len(vs)
+
+
+def may_have_tables(drawings: Sequence[dict[str, Any]]) -> bool:
+    """Cheap pre-check before ``find_tables`` (~0.3-1 s a page): a ruled table needs several
+    horizontal rules, and either column rules or many row rules (booktabs-style tables).
+    A page frame alone (2 verticals, a few horizontals) does not qualify."""
+    if len(drawings) > MAX_TABLE_DRAWINGS:
+        return False
+    h, v = _rule_positions(drawings)
+    return h >= 3 and (v >= 3 or h >= 8)
+
+
+def find_tables(page: pymupdf.Page) -> list[TableRegion]:
+    """Tables on ``page`` with at least two rows and two columns of mostly non-empty cells.
+
+    ``find_tables`` also fires on ruled boxes and chart grids; requiring half the cells to
+    hold text filters most of those out.
+    """
+    try:
+        # use_layout=False: PyMuPDF 2.0 otherwise gates tables by an ONNX layout model that
+        # costs 2-8 s per page on a CPU; the cell-fill filter below removes most false hits.
+        found = page.find_tables(use_layout=False)
+    except Exception as exc:  # table detection is best effort on odd pages
+        log.debug("find_tables failed on page %s: %s", page.number + 1, exc)
+        return []
+    if not found.tables:
+        return []
+    words: list[Word] = [tuple(w[:5]) for w in page.get_text("words")]
+    regions: list[TableRegion] = []
+    for t in found.tables:
+        cells = [[_cell_text(c, words) for c in row.cells] for row in t.rows]
+        row_boxes = [tuple(r.bbox) for r in t.rows]
+        if t.header.external:
+            header = [_cell_text(c, words) for c in t.header.cells]
+            header_box: Rect | None = tuple(t.header.bbox)
+            rows = cells
+        elif cells:
+            header, rows = cells[0], cells[1:]
+            header_box, row_boxes = row_boxes[0], row_boxes[1:]
+        else:
+            continue
+        ncols = max([len(header)] + [len(r) for r in rows])
+        filled = sum(1 for r in [header, *rows] for c in r if c)
+        if not rows or ncols < 2 or filled < 0.5 * ncols * (len(rows) + 1):
+            continue
+        regions.append(TableRegion(tuple(t.bbox), header, rows, header_box, row_boxes))
+    return regions
+
+
+def markdown(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A GitHub-flavoured markdown table; short rows are padded to the header's width."""
+    width = max([len(header)] + [len(r) for r in rows])
+
+    def line(cells: Sequence[str]) -> str:
+        padded = list(cells) + [""] * (width - len(cells))
+        return "| " + " | ".join(padded) + " |"
+
+    return "\n".join([line(header), "|" + "---|" * width, *(line(r) for r in rows)])
+
+
+def split_rows(header: Sequence[str], rows: Sequence[Sequence[str]], budget: int) -> list[range]:
+    """Row ranges whose markdown (header repeated in each) fits ``budget`` tokens.
+
+    A single row larger than the budget still gets its own part: rows are never cut.
+    """
+    head = count_tokens(markdown(header, []))
+    parts: list[range] = []
+    start, size = 0, head
+    for i, row in enumerate(rows):
+        cost = len(row) + 1 + sum(count_tokens(c) for c in row)  # "| a | b |": pipes + words
+        if i > start and size + cost > budget:
+            parts.append(range(start, i))
+            start, size = i, head
+        size += cost
+    if start < len(rows) or not parts:
+        parts.append(range(start, len(rows)))
+    return parts

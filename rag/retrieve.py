@@ -1,0 +1,179 @@
+"""Retrieval: a question becomes one hybrid query plan, the store runs it in one call, and the
+fused hits are grouped by page into evidence.
+
+Hybrid mode fuses three branches by RRF: dense over text-like items (text chunks, tables), dense
+over image items (figures, page renders), and keywords (sparse, IDF) over every kind. Dense text
+and image scores live on different scales in a shared space (the modality gap), so each gets its
+own branch and ranks, not raw scores, are fused. Keywords catch exact strings (part numbers, names)
+that embeddings blur.
+
+Grouping (:func:`group_by_page`) is a pure function over hits, so it is tested without a store.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ingest.records import ItemKind, image_path_of
+from rag.config import RetrieveConfig
+from rag.embed.base import Embedder
+from rag.records import Evidence, Hit, Prefetch, QueryPlan, SearchFilter
+from rag.store.base import Store
+from rag.store.sparse import encode_sparse_query
+
+log = logging.getLogger(__name__)
+
+TEXT_KINDS: tuple[ItemKind, ...] = ("text", "table")
+"""Items whose dense vector is compared as text."""
+IMAGE_KINDS: tuple[ItemKind, ...] = ("figure", "page")
+"""Items whose dense vector came from an image (or its bridge text on text-only embedders)."""
+FUSED_PER_K = 4
+"""Fused hits fetched per evidence item asked for: pages absorb several hits each."""
+
+
+def build_plan(
+    cfg: RetrieveConfig,
+    k: int,
+    dense: Sequence[float] | None,
+    sparse_query: str | None,
+    flt: SearchFilter | None = None,
+) -> QueryPlan:
+    """The query plan for ``cfg.mode``: the branches, each ``cfg.candidates`` deep, the filter
+    restricted to ``cfg.kinds``, and enough fused hits to fill ``k`` pages."""
+    flt = flt or SearchFilter()
+    kinds = [kd for kd in (flt.kinds or cfg.kinds) if kd in cfg.kinds]
+    if not kinds:
+        raise ValueError(f"filter kinds {flt.kinds} and retrieve.kinds {cfg.kinds} have nothing in common")
+    flt = flt.model_copy(update={"kinds": kinds if set(kinds) != {"text", "table", "figure", "page"} else []})
+    n = cfg.candidates
+    branches: list[Prefetch] = []
+    if cfg.mode in ("hybrid", "dense"):
+        branches += [Prefetch(using="dense", limit=n, kinds=list(TEXT_KINDS)),
+                     Prefetch(using="dense", limit=n, kinds=list(IMAGE_KINDS))]
+    if cfg.mode in ("hybrid", "sparse"):
+        branches.append(Prefetch(using="sparse", limit=n))
+    # Branches that the kinds exclude are dropped here so a plan never carries a dead branch.
+    branches = [b for b in branches if not b.kinds or any(kd in kinds for kd in b.kinds)]
+    limit = min(n * len(branches), max(FUSED_PER_K * k, n))
+    return QueryPlan(
+        dense=list(dense) if dense is not None and cfg.mode != "sparse" else None,
+        sparse=(encode_sparse_query(sparse_query)
+                if sparse_query is not None and cfg.mode != "dense" else None),
+        prefetch=branches,
+        filter=flt,
+        limit=limit,
+    )
+
+
+@dataclass
+class _Page:
+    """Hits of one (file, page), in fused order."""
+
+    rank: int
+    hits: list[Hit] = field(default_factory=list)
+
+
+def _merge(hits: Sequence[Hit]) -> Evidence:
+    best = hits[0]
+    text_hit = next((h for h in hits if h.item.kind in TEXT_KINDS), None)
+    page_hit = next((h for h in hits if h.item.kind == "page"), None)
+    image = image_path_of(page_hit.item) if page_hit is not None else None
+    if image is None:
+        image = next((p for p in (image_path_of(h.item) for h in hits) if p), None)
+    source = text_hit or best
+    return Evidence(
+        id=best.id,
+        file=best.item.file,
+        page=best.item.page,
+        kind=best.item.kind,
+        score=best.score,
+        text=source.item.text or best.item.text,
+        image_path=image,
+        bbox=best.item.bbox,
+        section=list(source.item.section or best.item.section),
+    )
+
+
+def group_by_page(hits: Sequence[Hit], k: int, max_per_file: int | None = None) -> list[Evidence]:
+    """Merge fused hits into at most ``k`` page-level evidence items, in fused order.
+
+    A page's hits (chunks, tables, figures, its render) become one Evidence: id, kind, score and
+    region of its best hit; text of its best text-like hit (else the best hit's bridge text); the
+    page render as image when the render was hit, else the best hit's own image (figure, table).
+    Diversity: at most ``max_per_file`` pages of one file (default ``max(2, ceil(k/2))``) unless
+    other files cannot fill ``k``. ``hits`` must be in fused order (best first).
+    """
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    cap = max_per_file if max_per_file is not None else max(2, math.ceil(k / 2))
+    if cap < 1:
+        raise ValueError(f"max_per_file must be >= 1, got {max_per_file}")
+    pages: dict[tuple[str, int], _Page] = {}
+    for hit in hits:
+        key = (hit.item.file, hit.item.page)
+        pages.setdefault(key, _Page(rank=len(pages))).hits.append(hit)
+    ordered = sorted(pages.items(), key=lambda kv: kv[1].rank)
+    chosen: list[tuple[str, int]] = []
+    per_file: dict[str, int] = {}
+    for key, _ in ordered:
+        if len(chosen) < k and per_file.get(key[0], 0) < cap:
+            chosen.append(key)
+            per_file[key[0]] = per_file.get(key[0], 0) + 1
+    for key, _ in ordered:  # other files could not fill k: take the best of what was capped
+        if len(chosen) >= k:
+            break
+        if key not in chosen:
+            chosen.append(key)
+    chosen.sort(key=lambda key: pages[key].rank)
+    return [_merge(pages[key].hits) for key in chosen]
+
+
+class Retriever:
+    """Finds page-level evidence for a question: embed, one fused store query, group by page."""
+
+    def __init__(self, embedder: Embedder, store: Store, cfg: RetrieveConfig) -> None:
+        self.embedder = embedder
+        self.store = store
+        self.cfg = cfg
+
+    def plan(self, query: str, k: int | None = None, flt: SearchFilter | None = None) -> QueryPlan:
+        """The query plan :meth:`search` would run (embeds the query unless mode is sparse)."""
+        k = self._k(k)
+        dense = None
+        if self.cfg.mode != "sparse":
+            dense = self.embedder.embed_queries([query])[0].tolist()  # (dim,)
+        return build_plan(self.cfg, k, dense, query, flt)
+
+    def retrieve(self, query: str, k: int | None = None,
+                 flt: SearchFilter | None = None) -> tuple[list[Evidence], dict[str, float]]:
+        """Like :meth:`search`, and the seconds each step took (``embed``, ``query``, ``group``)."""
+        if not query.strip():
+            raise ValueError("query is empty")
+        k = self._k(k)
+        seconds: dict[str, float] = {}
+        t0 = time.perf_counter()
+        plan = self.plan(query, k, flt)
+        t1 = time.perf_counter()
+        seconds["embed"] = t1 - t0
+        hits = self.store.query(plan)
+        t2 = time.perf_counter()
+        seconds["query"] = t2 - t1
+        evidence = group_by_page(hits, k)
+        seconds["group"] = time.perf_counter() - t2
+        log.debug("retrieved %d hits -> %d pages for %r in %s", len(hits), len(evidence), query[:80], seconds)
+        return evidence, seconds
+
+    def search(self, query: str, k: int | None = None, flt: SearchFilter | None = None) -> list[Evidence]:
+        """The top ``k`` (default ``retrieve.k``) page-level evidence items for ``query``, best
+        first, restricted by ``flt`` (tenant, files, kinds, tags, doc ids) and ``retrieve.kinds``."""
+        return self.retrieve(query, k, flt)[0]
+
+    def _k(self, k: int | None) -> int:
+        k = self.cfg.k if k is None else k
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        return k

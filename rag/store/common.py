@@ -1,0 +1,171 @@
+"""What every Qdrant backend shares: the payload layout, the stored embedder identity, plan and
+point checks, and the filter in engine-neutral form. Backends only translate these."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+
+from ingest.records import Item
+from rag.errors import StoreError
+from rag.records import Hit, Point, Prefetch, QueryPlan, SearchFilter
+
+RRF_K = 2
+"""RRF constant: Qdrant's default (``1 / (rank0 + k)``); every backend fuses with the same one."""
+HNSW_EF = 256
+"""HNSW search breadth of dense branches (recall 0.99+ on embedding-like vectors, notes/qdrant.md)."""
+SCHEMA_VERSION = 1
+"""Layout of payloads and metadata; bumped when it changes incompatibly."""
+
+IndexType = Literal["keyword", "integer"]
+INDEX_FIELDS: dict[str, IndexType] = {
+    "file": "keyword",
+    "doc_id": "keyword",
+    "page": "integer",
+    "kind": "keyword",
+    "tenant": "keyword",
+    "tags": "keyword",
+}
+"""Flat payload fields with a payload index (``tenant`` is indexed with ``is_tenant``)."""
+TENANT_FIELD = "tenant"
+
+_ITEM = TypeAdapter(Item)
+
+
+class StoreMeta(BaseModel):
+    """Identity of an index: which embedder space it holds. Persisted with the index."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    embedder_id: str
+    dim: int
+    schema_version: int = SCHEMA_VERSION
+
+    def check(self, embedder_id: str, dim: int, where: str) -> None:
+        """Raise StoreError naming both embedders when the index was built by another one."""
+        if self.embedder_id != embedder_id or self.dim != dim:
+            raise StoreError(
+                f"{where} was built by embedder {self.embedder_id!r} (dim {self.dim}); the configured "
+                f"embedder is {embedder_id!r} (dim {dim}). Use another store path or collection, or "
+                "delete the index and re-ingest")
+
+
+def read_meta(path: Path) -> StoreMeta | None:
+    """The metadata JSON at ``path``, or None when there is none."""
+    if not path.exists():
+        return None
+    try:
+        return StoreMeta.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, ValidationError) as exc:
+        raise StoreError(f"{path}: unreadable index metadata: {exc}") from exc
+
+
+def write_meta(path: Path, meta: StoreMeta) -> None:
+    """Write atomically (temp file, fsync, rename) so a crash leaves the old or the new file."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        fh.write(meta.model_dump_json(indent=2))
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def point_payload(point: Point) -> dict[str, Any]:
+    """Payload of a point: the item as JSON under ``item`` plus the flat indexed fields."""
+    item = point.item
+    return {
+        "item": item.model_dump(mode="json"),
+        "file": item.file,
+        "doc_id": item.doc_id,
+        "page": item.page,
+        "kind": item.kind,
+        "tenant": point.tenant,
+        "tags": list(point.tags),
+        "embedded_as": point.embedded_as,
+    }
+
+
+def hit_from_payload(point_id: object, score: float, payload: dict[str, Any] | None) -> Hit:
+    """Re-validate a stored payload into a Hit; a payload that no longer validates is an error
+    naming the point."""
+    if not payload or "item" not in payload:
+        raise StoreError(f"point {point_id}: payload has no 'item' (written by another program?)")
+    try:
+        item = _ITEM.validate_python(payload["item"])
+    except ValidationError as exc:
+        raise StoreError(f"point {point_id}: stored item does not validate: {exc}") from exc
+    embedded_as = payload.get("embedded_as", "text")
+    return Hit(id=str(point_id), score=float(score), item=item,
+               embedded_as="image" if embedded_as == "image" else "text")
+
+
+def check_points(points: Sequence[Point], dim: int) -> None:
+    """Refuse points a Qdrant engine would reject, naming the point and the value."""
+    for p in points:
+        try:
+            uuid.UUID(p.id)
+        except ValueError:
+            raise StoreError(f"point id {p.id!r} is not a UUID "
+                             "(item ids come from ingest.records.item_id)") from None
+        if len(p.vector) != dim:
+            raise StoreError(f"point {p.id} ({p.item.file} p.{p.item.page}): vector has {len(p.vector)} "
+                             f"dims, the index holds {dim}")
+        if len(p.sparse.indices) != len(p.sparse.values):
+            raise StoreError(f"point {p.id}: sparse vector has {len(p.sparse.indices)} indices "
+                             f"but {len(p.sparse.values)} values")
+
+
+Terms = list[tuple[str, str | list[str]]]
+"""A conjunction of payload matches: ``(field, value)`` is equality, ``(field, [v, ...])`` any-of."""
+
+
+def filter_terms(flt: SearchFilter, kinds: Sequence[str] = ()) -> Terms | None:
+    """The filter as a conjunction of matches, with ``kinds`` (a branch's) intersected with the
+    filter's kinds. None when the intersection is empty: the branch can match nothing."""
+    terms: Terms = []
+    if flt.tenant is not None:
+        terms.append(("tenant", flt.tenant))
+    if flt.files:
+        terms.append(("file", list(flt.files)))
+    if flt.doc_ids:
+        terms.append(("doc_id", list(flt.doc_ids)))
+    if flt.tags:
+        terms.append(("tags", list(flt.tags)))
+    wanted: list[str] = list(flt.kinds)
+    if kinds:
+        wanted = [k for k in kinds if not flt.kinds or k in flt.kinds]
+        if not wanted:
+            return None
+    if wanted:
+        terms.append(("kind", wanted))
+    return terms
+
+
+def active_branches(plan: QueryPlan, dim: int) -> list[tuple[Prefetch, Terms]]:
+    """The branches of a plan that can return anything, each with its filter; checks the plan.
+
+    A sparse branch with an empty query vector (a question of stopwords only) and a branch whose
+    kinds exclude all of the filter's are dropped; a dense branch without a dense vector, or one
+    of the wrong size, is an error.
+    """
+    if plan.dense is not None and len(plan.dense) != dim:
+        raise StoreError(f"query vector has {len(plan.dense)} dims, the index holds {dim}")
+    out: list[tuple[Prefetch, Terms]] = []
+    for branch in plan.prefetch:
+        if branch.using == "dense" and plan.dense is None:
+            raise StoreError("query plan has a dense prefetch but no dense vector")
+        if branch.using == "sparse":
+            if plan.sparse is None:
+                raise StoreError("query plan has a sparse prefetch but no sparse vector")
+            if not plan.sparse.indices:
+                continue
+        terms = filter_terms(plan.filter, branch.kinds)
+        if terms is not None:
+            out.append((branch, terms))
+    return out

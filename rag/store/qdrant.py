@@ -1,0 +1,337 @@
+"""Stores on ``qdrant-client``: its local mode (``backend: local``) and a Qdrant server or cluster
+(``backend: server``), with the same collection schema and query shape as :mod:`rag.store.edge`.
+
+The embedder id and dimension are kept in the collection's ``metadata`` (Qdrant >= 1.16 and the
+client's local mode). Local mode is exact numpy search with filters evaluated in Python (payload
+indexes have no effect there, so none are created); it suits small indexes and congruence tests.
+A server gets payload indexes on file, doc_id, page, kind, tags and ``tenant`` (``is_tenant``,
+so each tenant's points are co-located), and shard/replica/write-consistency settings at creation.
+
+:func:`copy_store` moves an embedded index to a server (scroll + upsert).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from qdrant_client import QdrantClient, models
+
+from rag.config import StoreConfig
+from rag.errors import StoreError
+from rag.records import Hit, Point, QueryPlan, SearchFilter, SparseVector, StoreStats
+from rag.store.base import DENSE, SPARSE, Store
+from rag.store.common import (
+    HNSW_EF,
+    INDEX_FIELDS,
+    TENANT_FIELD,
+    StoreMeta,
+    Terms,
+    active_branches,
+    check_points,
+    filter_terms,
+    hit_from_payload,
+    point_payload,
+)
+
+log = logging.getLogger(__name__)
+
+UPSERT_BATCH = 256
+SCROLL_PAGE = 512
+META_KEY = "mmrag"
+"""Key of our entry in the collection metadata."""
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _serialised(method: Callable[Concatenate[QdrantStore, P], R]) -> Callable[Concatenate[QdrantStore, P], R]:
+    """Run the method under the store's lock: local mode is not safe for concurrent calls."""
+
+    @functools.wraps(method)
+    def wrapper(self: QdrantStore, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
+def _filter(terms: Terms | None) -> models.Filter | None:
+    if not terms:
+        return None
+    conditions: list[models.Condition] = []
+    for key, value in terms:
+        match: models.MatchAny | models.MatchValue = (
+            models.MatchAny(any=value) if isinstance(value, list) else models.MatchValue(value=value))
+        conditions.append(models.FieldCondition(key=key, match=match))
+    return models.Filter(must=conditions)
+
+
+def _index_schema(field: str, kind: str) -> models.PayloadSchemaType | models.KeywordIndexParams:
+    if field == TENANT_FIELD:
+        return models.KeywordIndexParams(type=models.KeywordIndexType.KEYWORD, is_tenant=True)
+    return models.PayloadSchemaType.INTEGER if kind == "integer" else models.PayloadSchemaType.KEYWORD
+
+
+class QdrantStore:
+    """A :class:`~rag.store.base.Store` on a qdrant-client collection (local mode or server)."""
+
+    def __init__(self, client: QdrantClient, collection: str, *, server: bool,
+                 shard_number: int = 1, replication_factor: int = 1, write_consistency_factor: int = 1,
+                 where: str = "") -> None:
+        """Wrap an open client; ``server`` says whether payload indexes and cluster settings apply."""
+        self.client = client
+        self.collection = collection
+        self.server = server
+        self.shard_number = shard_number
+        self.replication_factor = replication_factor
+        self.write_consistency_factor = write_consistency_factor
+        self.where = where or f"collection {collection!r}"
+        self._meta: StoreMeta | None = None
+        self._lock: contextlib.AbstractContextManager[Any] = (
+            contextlib.nullcontext() if server else threading.RLock())
+
+    @classmethod
+    def from_config(cls, cfg: StoreConfig) -> QdrantStore:
+        """``local``: ``QdrantClient(path=<store.path>/local)``; ``server``: ``QdrantClient(url=...)``."""
+        if cfg.backend == "local":
+            path = Path(cfg.path).expanduser() / "local"
+            path.mkdir(parents=True, exist_ok=True)
+            try:
+                client = QdrantClient(path=str(path))
+            except RuntimeError as exc:  # "already accessed by another instance"
+                raise StoreError(f"local index {path} cannot be opened: {exc}") from exc
+            return cls(client, cfg.collection, server=False, where=f"local index {path} ({cfg.collection})")
+        if cfg.backend == "server":
+            client = QdrantClient(url=cfg.url, api_key=cfg.api_key or None)
+            return cls(client, cfg.collection, server=True, shard_number=cfg.shard_number,
+                       replication_factor=cfg.replication_factor,
+                       write_consistency_factor=cfg.write_consistency_factor,
+                       where=f"collection {cfg.collection!r} at {cfg.url}")
+        raise StoreError(f"QdrantStore serves store.backend 'local' or 'server', got {cfg.backend!r}")
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def _stored_meta(self) -> StoreMeta | None:
+        if not self.client.collection_exists(self.collection):
+            return None
+        info = self.client.get_collection(self.collection)
+        raw = (info.config.metadata or {}).get(META_KEY)
+        if raw is None:
+            raise StoreError(f"{self.where} exists but carries no {META_KEY!r} metadata (made by another "
+                             "program, or a Qdrant server older than 1.16); use another collection")
+        return StoreMeta.model_validate(raw)
+
+    @_serialised
+    def ensure(self, embedder_id: str, dim: int) -> None:
+        """Create the collection for this embedder, or verify the stored embedder id and dim."""
+        if dim < 1:
+            raise StoreError(f"dim must be >= 1, got {dim}")
+        stored = self._stored_meta()
+        if stored is not None:
+            stored.check(embedder_id, dim, self.where)
+            self._meta = stored
+            return
+        meta = StoreMeta(embedder_id=embedder_id, dim=dim)
+        extra: dict[str, Any] = {}
+        if self.server:
+            extra = {"shard_number": self.shard_number, "replication_factor": self.replication_factor,
+                     "write_consistency_factor": self.write_consistency_factor}
+        try:
+            self.client.create_collection(
+                self.collection,
+                vectors_config={DENSE: models.VectorParams(size=dim, distance=models.Distance.COSINE)},
+                sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+                metadata={META_KEY: meta.model_dump()},
+                **extra,
+            )
+        except Exception as exc:
+            raise StoreError(f"cannot create {self.where}: {exc}") from exc
+        if self.server:
+            for field, kind in INDEX_FIELDS.items():
+                self.client.create_payload_index(self.collection, field,
+                                                 field_schema=_index_schema(field, kind), wait=True)
+        self._meta = meta
+        log.info("created %s for embedder %s (dim %d)", self.where, embedder_id, dim)
+
+    def close(self) -> None:
+        """Release the client (and local mode's file lock)."""
+        self.client.close()
+
+    def __enter__(self) -> QdrantStore:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def optimize(self) -> bool:
+        """Nothing to do: a server optimises in the background, local mode has no index."""
+        return False
+
+    def _dim(self) -> int:
+        if self._meta is None:
+            self._meta = self._stored_meta()
+        if self._meta is None:
+            raise StoreError(f"{self.where} does not exist yet: call ensure(embedder_id, dim) first")
+        return self._meta.dim
+
+    def _exists(self) -> bool:
+        return self._meta is not None or self.client.collection_exists(self.collection)
+
+    # -- writes ------------------------------------------------------------------------------
+
+    @_serialised
+    def upsert(self, points: Sequence[Point]) -> None:
+        """Write points (same ids overwrite), waiting for the server to apply them."""
+        if not points:
+            return
+        check_points(points, self._dim())
+        for start in range(0, len(points), UPSERT_BATCH):
+            batch = [_point_struct(p) for p in points[start:start + UPSERT_BATCH]]
+            self.client.upsert(self.collection, points=batch, wait=True)
+
+    @_serialised
+    def delete_file(self, file: str) -> int:
+        """Remove every point of ``file`` (exact path); returns how many were removed."""
+        if not self._exists():
+            return 0
+        flt = _filter([("file", file)])
+        n = self.client.count(self.collection, count_filter=flt, exact=True).count
+        if n:
+            self.client.delete(self.collection, points_selector=models.FilterSelector(filter=flt), wait=True)
+        return n
+
+    # -- reads -------------------------------------------------------------------------------
+
+    @_serialised
+    def query(self, plan: QueryPlan) -> list[Hit]:
+        """Run the plan in one ``query_points`` call: prefetch branches fused by RRF (a single
+        branch is queried directly and keeps its raw scores)."""
+        if not self._exists():
+            return []
+        branches = [self._prefetch(plan, b.using, b.limit, terms)
+                    for b, terms in active_branches(plan, self._dim())]
+        if not branches:
+            return []
+        if len(branches) == 1:
+            (only,) = branches
+            response = self.client.query_points(
+                self.collection, query=only.query, using=only.using, query_filter=only.filter,
+                search_params=only.params, limit=min(plan.limit, only.limit or plan.limit), with_payload=True)
+        else:
+            response = self.client.query_points(
+                self.collection, prefetch=branches, query=models.FusionQuery(fusion=models.Fusion.RRF),
+                limit=plan.limit, with_payload=True)
+        return [hit_from_payload(p.id, p.score, p.payload) for p in response.points]
+
+    def _prefetch(self, plan: QueryPlan, using: str, limit: int, terms: Terms) -> models.Prefetch:
+        params = models.SearchParams(hnsw_ef=max(HNSW_EF, limit)) if self.server and using == DENSE else None
+        query: list[float] | models.SparseVector
+        if using == DENSE:
+            assert plan.dense is not None
+            query = plan.dense
+        else:
+            assert plan.sparse is not None
+            query = models.SparseVector(indices=plan.sparse.indices, values=plan.sparse.values)
+        return models.Prefetch(query=query, using=using, filter=_filter(terms), limit=limit, params=params)
+
+    @_serialised
+    def count(self, flt: SearchFilter | None = None) -> int:
+        """Points matching ``flt`` (all points without one), counted exactly."""
+        if not self._exists():
+            return 0
+        terms = filter_terms(flt) if flt is not None else None
+        return self.client.count(self.collection, count_filter=_filter(terms), exact=True).count
+
+    @_serialised
+    def file_ids(self, file: str) -> list[str]:
+        """Ids of the points of one file."""
+        if not self._exists():
+            return []
+        return [str(r.id) for r in self._scroll(_filter([("file", file)]), full=False)]
+
+    def _scroll(self, flt: models.Filter | None, full: bool,
+                batch: int = SCROLL_PAGE) -> Iterator[models.Record]:
+        offset: Any = None
+        while True:
+            records, offset = self.client.scroll(self.collection, scroll_filter=flt, limit=batch,
+                                                 offset=offset, with_payload=full, with_vectors=full)
+            yield from records
+            if offset is None:
+                return
+
+    def scroll_points(self, batch: int = SCROLL_PAGE) -> Iterator[list[Point]]:
+        """Every stored point with its vectors, in batches (to copy the index elsewhere)."""
+        self._dim()
+        out: list[Point] = []
+        for record in self._scroll(None, full=True, batch=batch):
+            out.append(_point_from_record(record))
+            if len(out) >= batch:
+                yield out
+                out = []
+        if out:
+            yield out
+
+    @_serialised
+    def stats(self) -> StoreStats:
+        """Points, distinct files, points per kind, and the embedder the index was built with."""
+        if not self._exists():
+            return StoreStats(points=0, files=0, items={}, embedder_id="", dim=0)
+        self._dim()
+        assert self._meta is not None
+        points = self.count()
+        limit = max(points, 1)
+        files = self.client.facet(self.collection, key="file", limit=limit, exact=True)
+        kinds = self.client.facet(self.collection, key="kind", limit=limit, exact=True)
+        return StoreStats(points=points, files=len(files.hits),
+                          items={str(h.value): h.count for h in kinds.hits},
+                          embedder_id=self._meta.embedder_id, dim=self._meta.dim)
+
+
+def _point_struct(p: Point) -> models.PointStruct:
+    vector: dict[str, Any] = {DENSE: p.vector}
+    if p.sparse.indices:  # as on Edge: a point without keywords is not in the IDF corpus
+        vector[SPARSE] = models.SparseVector(indices=p.sparse.indices, values=p.sparse.values)
+    return models.PointStruct(id=p.id, vector=vector, payload=point_payload(p))
+
+
+def _point_from_record(r: models.Record) -> Point:
+    payload = r.payload or {}
+    hit = hit_from_payload(r.id, 0.0, payload)
+    vectors = r.vector if isinstance(r.vector, dict) else {}
+    dense = vectors.get(DENSE)
+    sparse = vectors.get(SPARSE)
+    return Point(
+        id=hit.id, vector=[float(x) for x in dense] if isinstance(dense, list) else [],  # type: ignore[arg-type]
+        sparse=SparseVector(indices=list(sparse.indices), values=list(sparse.values))
+        if isinstance(sparse, models.SparseVector) else SparseVector(),
+        item=hit.item, embedded_as=hit.embedded_as,
+        tenant=str(payload.get("tenant", "default")), tags=list(payload.get("tags", [])))
+
+
+def copy_store(src: Store, dst: Store, batch: int = SCROLL_PAGE) -> int:
+    """Copy every point of ``src`` into ``dst`` (e.g. an embedded index to a server) and return how
+    many were copied. ``dst`` is created for ``src``'s embedder, or must already hold the same one;
+    re-running is idempotent (same ids overwrite). ``src`` must offer ``scroll_points`` (both
+    built-in store classes do)."""
+    stats = src.stats()
+    if not stats.embedder_id:
+        raise StoreError("source index is empty or was never created; nothing to copy")
+    scroll = getattr(src, "scroll_points", None)
+    if scroll is None:
+        raise StoreError(f"{type(src).__name__} cannot list its points (no scroll_points)")
+    dst.ensure(stats.embedder_id, stats.dim)
+    copied = 0
+    for points in scroll(batch):
+        dst.upsert(points)
+        copied += len(points)
+        log.info("copied %d/%d points", copied, stats.points)
+    return copied

@@ -1,0 +1,106 @@
+"""OCR: scanned pages, image files, figure crops, and running without Tesseract."""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from ingest import ocr
+from ingest.config import IngestConfig
+from ingest.errors import ConfigError
+from ingest.parse import parse_file
+from ingest.records import Figure, PageImage, TextChunk
+
+from .builders import info_of, needs_tesseract, scanned_pdf
+
+SCAN_TEXT = ("Quarterly inspection report. The turbine bearings showed minimal wear. "
+             "Maintenance is scheduled for November.")
+
+
+@pytest.fixture
+def ocr_cfg() -> IngestConfig:
+    return IngestConfig(ocr="tesseract", render_pages=True, page_dpi=36, ocr_dpi=150)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_engines() -> Iterator[None]:
+    # Engines are cached per process: a test that hides Tesseract must not leak its
+    # "none" fallback into later tests.
+    ocr.get_ocr_engine.cache_clear()
+    ocr._warn_once.cache_clear()
+    yield
+    ocr.get_ocr_engine.cache_clear()
+    ocr._warn_once.cache_clear()
+
+
+def _text_png(text: str) -> bytes:
+    img = Image.new("L", (900, 160), 255)
+    ImageDraw.Draw(img).text((20, 50), text, fill=0, font=ImageFont.load_default(size=36))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("name", ["none", "tesseract"])
+def test_engines_follow_the_protocol(name: str) -> None:
+    engine = ocr.get_ocr_engine(name)
+    assert isinstance(engine, ocr.OcrEngine)
+    assert isinstance(engine.ocr_image(_text_png("hello"), "eng"), str)
+
+
+def test_unknown_engine_is_refused() -> None:
+    with pytest.raises(ConfigError, match="Unknown OCR engine: 'paddle'"):
+        ocr.get_ocr_engine("paddle")
+
+
+@needs_tesseract
+def test_scanned_page_gets_ocr_text(tmp_path: Path, ocr_cfg: IngestConfig, media: Path) -> None:
+    items = parse_file(info_of(scanned_pdf(tmp_path / "scan.pdf", SCAN_TEXT)), ocr_cfg, media).items
+    text = " ".join(i.text for i in items if isinstance(i, TextChunk)).lower()
+    for word in ("inspection", "turbine", "bearings", "november"):
+        assert word in text
+    (page,) = [i for i in items if isinstance(i, PageImage)]
+    assert "turbine" in page.text.lower()
+    assert not [i for i in items if isinstance(i, Figure)]  # the scan itself is not a figure
+
+
+@needs_tesseract
+def test_image_file_is_a_page_with_ocr_text(tmp_path: Path, ocr_cfg: IngestConfig, media: Path) -> None:
+    (tmp_path / "note.png").write_bytes(_text_png("Invoice number 88231 approved"))
+    parsed = parse_file(info_of(tmp_path / "note.png"), ocr_cfg, media)
+    assert parsed.document.mime == "image/png"
+    assert "88231" in " ".join(i.text for i in parsed.items if i.kind == "text")
+    assert [i.kind for i in parsed.items].count("page") == 1
+
+
+@needs_tesseract
+def test_raster_figure_bridge_text_has_ocr(tmp_path: Path, ocr_cfg: IngestConfig, media: Path) -> None:
+    import pymupdf
+
+    doc = pymupdf.open()
+    page = doc.new_page()
+    page.insert_text((72, 72), "The dashboard screenshot below shows the alert we received on Monday.")
+    page.insert_image(pymupdf.Rect(72, 100, 522, 180), stream=_text_png("PRESSURE ALARM 7"))
+    doc.save(tmp_path / "shot.pdf")
+    items = parse_file(info_of(tmp_path / "shot.pdf"), ocr_cfg, media).items
+    (fig,) = [i for i in items if isinstance(i, Figure)]
+    assert "PRESSURE" in fig.text.upper() and "dashboard" in fig.text
+
+
+def test_missing_tesseract_warns_once_and_goes_on(
+    tmp_path: Path, media: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(ocr.shutil, "which", lambda _name: None)
+    cfg = IngestConfig(ocr="tesseract", render_pages=False)
+    path = scanned_pdf(tmp_path / "scan.pdf", SCAN_TEXT)
+    with caplog.at_level(logging.WARNING, logger="ingest.ocr"):
+        first = parse_file(info_of(path), cfg, media)
+        parse_file(info_of(path), cfg, media)
+    warnings = [r for r in caplog.records if "continuing without OCR" in r.getMessage()]
+    assert len(warnings) == 1
+    assert not [i for i in first.items if i.kind == "text"]

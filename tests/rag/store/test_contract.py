@@ -1,0 +1,289 @@
+"""The Store contract, run on every backend (edge, local; server when QDRANT_URL is set), and
+congruence: the embedded engines rank the same points the same way."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from qdrant_client import QdrantClient
+
+from rag.config import StoreConfig
+from rag.errors import StoreError
+from rag.records import Hit, Prefetch, QueryPlan, SearchFilter
+from rag.store.base import Store
+from rag.store.qdrant import QdrantStore, copy_store
+from rag.store.sparse import encode_sparse_query
+from tests.rag.store.conftest import DIM, corpus, make_item, make_point, structured_vectors
+
+EMBEDDER = "test:embedder"
+
+
+def hybrid(dense: list[float] | None, text: str | None, limit: int = 10, n: int = 20,
+           flt: SearchFilter | None = None) -> QueryPlan:
+    branches = []
+    if dense is not None:
+        branches += [Prefetch(using="dense", limit=n, kinds=["text", "table"]),
+                     Prefetch(using="dense", limit=n, kinds=["figure", "page"])]
+    if text is not None:
+        branches.append(Prefetch(using="sparse", limit=n))
+    return QueryPlan(dense=dense, sparse=encode_sparse_query(text) if text is not None else None,
+                     prefetch=branches, filter=flt or SearchFilter(), limit=limit)
+
+
+def dense_all(dense: list[float], limit: int = 100, flt: SearchFilter | None = None) -> QueryPlan:
+    return QueryPlan(dense=dense, prefetch=[Prefetch(using="dense", limit=limit)],
+                     filter=flt or SearchFilter(), limit=limit)
+
+
+def qvec(seed: int) -> list[float]:
+    v = np.random.default_rng(seed).normal(size=DIM)
+    return (v / np.linalg.norm(v)).tolist()
+
+
+def test_empty_store_before_ensure(store: Store) -> None:
+    assert store.count() == 0
+    assert store.delete_file("/nowhere.pdf") == 0
+    assert store.stats().points == 0
+
+
+def test_upsert_count_stats(store: Store) -> None:
+    store.ensure(EMBEDDER, DIM)
+    points = corpus(60)
+    store.upsert(points)
+    assert store.count() == 60
+    stats = store.stats()
+    assert (stats.points, stats.files, stats.embedder_id, stats.dim) == (60, 3, EMBEDDER, DIM)
+    assert stats.items == {"text": 24, "table": 12, "figure": 12, "page": 12}
+
+
+def test_reupsert_is_idempotent_and_overwrites(store: Store) -> None:
+    store.ensure(EMBEDDER, DIM)
+    points = corpus(30)
+    store.upsert(points)
+    store.upsert(points)
+    assert store.count() == 30
+    first = points[0]
+    changed = make_point(first.item.model_copy(update={"text": "replaced text zebra"}), first.vector,
+                         tenant=first.tenant)
+    store.upsert([changed])
+    assert store.count() == 30
+    hits = store.query(QueryPlan(sparse=encode_sparse_query("zebra"),
+                                 prefetch=[Prefetch(using="sparse", limit=5)], limit=5))
+    assert [h.id for h in hits] == [first.id]
+    assert hits[0].item.text == "replaced text zebra"
+    assert hits[0].item == changed.item  # the item round-trips through the payload
+
+
+def test_delete_file_is_exact(store: Store) -> None:
+    store.ensure(EMBEDDER, DIM)
+    vecs = structured_vectors(np.random.default_rng(1), 9)
+    files = ["/d/x.pdf", "/d/x.pdf.bak", "/d/X.pdf"]
+    points = [make_point(make_item("text", files[i % 3], 1, i, f"word{i}"), vecs[i]) for i in range(9)]
+    store.upsert(points)
+    ids = sorted(p.id for p in points if p.item.file == "/d/x.pdf")
+    assert sorted(store.file_ids("/d/x.pdf")) == ids
+    assert store.delete_file("/d/x.pdf") == 3
+    assert store.count() == 6
+    assert store.file_ids("/d/x.pdf") == []
+    assert store.delete_file("/d/x.pdf") == 0
+    assert store.count(SearchFilter(files=["/d/x.pdf.bak"])) == 3
+    assert store.count(SearchFilter(files=["/d/X.pdf"])) == 3
+
+
+def test_ensure_refuses_other_embedder_after_reopen(store_factory: Callable[..., Store],
+                                                    request: pytest.FixtureRequest) -> None:
+    for backend in ("edge", "local"):
+        store = store_factory(backend)
+        store.ensure(EMBEDDER, DIM)
+        store.upsert(corpus(5))
+        store = store_factory(backend)  # closes and reopens the same index
+        store.ensure(EMBEDDER, DIM)
+        assert store.count() == 5
+        with pytest.raises(StoreError, match=r"test:embedder.*other:model"):
+            store.ensure("other:model", DIM)
+        with pytest.raises(StoreError, match=r"dim 16.*dim 32"):
+            store.ensure(EMBEDDER, 32)
+
+
+def test_wrong_dimensions_are_refused(store: Store) -> None:
+    store.ensure(EMBEDDER, DIM)
+    point = corpus(1)[0]
+    with pytest.raises(StoreError, match="3 dims"):
+        store.upsert([point.model_copy(update={"vector": [0.1, 0.2, 0.3]})])
+    with pytest.raises(StoreError, match="3 dims"):
+        store.query(dense_all([0.1, 0.2, 0.3]))
+    with pytest.raises(StoreError, match="not a UUID"):
+        store.upsert([point.model_copy(update={"id": "chunk-1"})])
+
+
+@pytest.mark.parametrize(
+    ("flt", "check"),
+    [
+        (SearchFilter(files=["/docs/f1.pdf"]), lambda h: h.item.file == "/docs/f1.pdf"),
+        (SearchFilter(files=["/docs/f0.pdf", "/docs/f2.pdf"]), lambda h: h.item.file != "/docs/f1.pdf"),
+        (SearchFilter(kinds=["figure", "page"]), lambda h: h.item.kind in ("figure", "page")),
+        (SearchFilter(tenant="acme"), None),
+        (SearchFilter(tags=["manual"]), None),
+        (SearchFilter(tenant="globex", kinds=["text"], files=["/docs/f0.pdf"]),
+         lambda h: h.item.kind == "text" and h.item.file == "/docs/f0.pdf"),
+    ],
+)
+def test_filters(store: Store, flt: SearchFilter, check: Callable[[Hit], bool] | None) -> None:
+    store.ensure(EMBEDDER, DIM)
+    points = corpus(60)
+    store.upsert(points)
+    by_id = {p.id: p for p in points}
+
+    def expected(p: object) -> bool:
+        pt = by_id[p.id]  # type: ignore[attr-defined]
+        return ((flt.tenant is None or pt.tenant == flt.tenant)
+                and (not flt.files or pt.item.file in flt.files)
+                and (not flt.kinds or pt.item.kind in flt.kinds)
+                and (not flt.tags or bool(set(pt.tags) & set(flt.tags))))
+
+    want = {p.id for p in points if expected(p)}
+    assert store.count(flt) == len(want)
+    hits = store.query(dense_all(qvec(3), limit=100, flt=flt))
+    assert {h.id for h in hits} == want
+    if check is not None:
+        assert all(check(h) for h in hits)
+    # the same filter holds inside every branch of a fused plan
+    fused = store.query(hybrid(qvec(4), "pump valve", limit=100, n=100, flt=flt))
+    assert {h.id for h in fused} <= want
+
+
+def test_branch_kinds_intersect_filter_kinds(store: Store) -> None:
+    store.ensure(EMBEDDER, DIM)
+    store.upsert(corpus(40))
+    plan = QueryPlan(dense=qvec(5), prefetch=[Prefetch(using="dense", limit=50, kinds=["page", "text"])],
+                     filter=SearchFilter(kinds=["page", "figure"]), limit=50)
+    hits = store.query(plan)
+    assert hits and {h.item.kind for h in hits} == {"page"}
+    # a branch whose kinds the filter excludes is dropped, not an error
+    plan = QueryPlan(dense=qvec(5), prefetch=[Prefetch(using="dense", limit=50, kinds=["table"])],
+                     filter=SearchFilter(kinds=["page"]), limit=50)
+    assert store.query(plan) == []
+
+
+def test_part_number_found_by_keywords_when_dense_is_noise(store: Store) -> None:
+    store.ensure(EMBEDDER, DIM)
+    rng = np.random.default_rng(7)
+    n = 200
+    vecs = structured_vectors(rng, n)
+    points = []
+    for i in range(n):
+        text = " ".join(rng.choice(["pump", "valve", "seal", "XK-4470-B", "4471", "housing"], size=6))
+        if i == 137:
+            text = "Replace the gasket with part XK-4471-B before restarting the pump."
+        points.append(make_point(make_item("text", f"/docs/m{i % 7}.pdf", 1 + i // 7, i, text), vecs[i]))
+    store.upsert(points)
+    noise = qvec(99)
+    target = points[137].id
+    dense_only = store.query(hybrid(noise, None, limit=5))
+    assert target not in [h.id for h in dense_only]
+    hits = store.query(hybrid(noise, "Which part is XK-4471-B?", limit=5))
+    assert target in [h.id for h in hits[:3]]
+    sparse_only = store.query(hybrid(None, "XK-4471-B", limit=5))
+    assert sparse_only[0].id == target
+
+
+def test_stopword_only_query_drops_the_sparse_branch(store: Store) -> None:
+    store.ensure(EMBEDDER, DIM)
+    store.upsert(corpus(20))
+    assert store.query(hybrid(None, "what is the")) == []
+    assert len(store.query(hybrid(qvec(1), "what is the", limit=5))) == 5
+
+
+def _ranking(hits: list[Hit]) -> list[tuple[float, frozenset[str]]]:
+    """Hits as (score, ids with that score) in order: ties may come in any order."""
+    out: list[tuple[float, set[str]]] = []
+    for h in hits:
+        score = round(h.score, 4)
+        if out and out[-1][0] == score:
+            out[-1][1].add(h.id)
+        else:
+            out.append((score, {h.id}))
+    return [(s, frozenset(ids)) for s, ids in out]
+
+
+def test_congruence_edge_and_local(store_factory: Callable[..., Store]) -> None:
+    points = corpus(120, seed=11, files=4, unique_lengths=True)
+    edge = store_factory("edge")
+    edge.ensure(EMBEDDER, DIM)
+    edge.upsert(points)
+    plans = []
+    for seed in range(12):
+        words = " ".join(np.random.default_rng(seed).choice(["pump", "valve", "seal", "rotor", "torque"], 2))
+        flt = [SearchFilter(), SearchFilter(tenant="acme"), SearchFilter(kinds=["text", "figure"]),
+               SearchFilter(files=["/docs/f1.pdf", "/docs/f3.pdf"], tags=["manual"])][seed % 4]
+        plans += [hybrid(qvec(seed), words, limit=15, flt=flt), dense_all(qvec(seed), 15, flt),
+                  hybrid(None, words, limit=15, flt=flt)]
+    edge_results = [edge.query(p) for p in plans]
+    local = store_factory("local")  # closes the edge store
+    local.ensure(EMBEDDER, DIM)
+    local.upsert(points)
+    for plan, want in zip(plans, edge_results, strict=True):
+        got = local.query(plan)
+        assert want, plan
+        # the cut at `limit` may split a tie group differently: compare complete groups only
+        complete_want, complete_got = _ranking(want)[:-1], _ranking(got)[:-1]
+        assert complete_got == complete_want, plan
+        assert [round(h.score, 4) for h in got] == [round(h.score, 4) for h in want]
+
+
+@pytest.mark.parametrize("backend", ["edge", "local"])
+def test_tenant_filter_never_leaks(store_factory: Callable[..., Store], backend: str) -> None:
+    # local mode commits every point to SQLite; the property is about filtering, so keep it in memory
+    store = (QdrantStore(QdrantClient(location=":memory:"), "tenants", server=False) if backend == "local"
+             else store_factory(backend))
+    store.ensure(EMBEDDER, DIM)
+    base = corpus(40, seed=5)
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(tenants=st.lists(st.sampled_from(["a", "b", "c"]), min_size=40, max_size=40),
+           asked=st.sampled_from(["a", "b", "c"]), seed=st.integers(0, 1000),
+           words=st.sampled_from(["pump", "valve seal", "rotor torque", "the"]))
+    def check(tenants: list[str], asked: str, seed: int, words: str) -> None:
+        store.upsert([p.model_copy(update={"tenant": t}) for p, t in zip(base, tenants, strict=True)])
+        owner = {p.id: t for p, t in zip(base, tenants, strict=True)}
+        hits = store.query(hybrid(qvec(seed), words, limit=40, n=40, flt=SearchFilter(tenant=asked)))
+        assert all(owner[h.id] == asked for h in hits)
+        assert len(hits) == tenants.count(asked)
+        assert store.count(SearchFilter(tenant=asked)) == tenants.count(asked)
+
+    check()
+
+
+@pytest.mark.parametrize("target", ["local"] + (["server"] if os.environ.get("QDRANT_URL") else []))
+def test_copy_edge_index_to_another_backend(store_factory: Callable[..., Store], tmp_path: Path,
+                                            target: str) -> None:
+    edge = store_factory("edge")
+    edge.ensure(EMBEDDER, DIM)
+    points = corpus(50, seed=3, unique_lengths=True)
+    edge.upsert(points)
+    plans = [hybrid(qvec(2), "pump seal", limit=10), dense_all(qvec(3), 10)]
+    want = [edge.query(p) for p in plans]
+    cfg = StoreConfig(backend=target, path=str(tmp_path / "copy"),
+                      collection=f"copy_{uuid.uuid4().hex[:8]}",
+                      url=os.environ.get("QDRANT_URL", "") if target == "server" else "")
+    dst = QdrantStore.from_config(cfg)
+    try:
+        assert copy_store(edge, dst, batch=16) == 50
+        assert copy_store(edge, dst, batch=16) == 50  # idempotent
+        assert dst.count() == 50
+        assert dst.stats().embedder_id == EMBEDDER
+        for plan, hits in zip(plans, want, strict=True):
+            assert [h.id for h in dst.query(plan)] == [h.id for h in hits]
+        with pytest.raises(StoreError, match="other:model"):
+            dst.ensure("other:model", DIM)
+    finally:
+        if target == "server":
+            dst.client.delete_collection(dst.collection)
+        dst.close()

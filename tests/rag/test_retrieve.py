@@ -1,0 +1,180 @@
+"""Retrieval: query plans per mode, page-level grouping (pure), and the retriever on a real Edge store."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ingest.records import BBox, Figure, Item, PageImage, Table, TextChunk
+from rag.config import RetrieveConfig
+from rag.errors import EmbedError
+from rag.records import Hit, Point, SearchFilter
+from rag.retrieve import Retriever, build_plan, group_by_page
+from rag.store.edge import EdgeStore
+from rag.store.sparse import encode_sparse
+
+DIM = 64
+
+
+class HashEmbedder:
+    """A deterministic bag-of-words embedder: words hashed into DIM buckets, L2-normalised."""
+
+    id = "test:hash"
+    dim = DIM
+    embeds_images = False
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), DIM), dtype=np.float32)  # (n, dim)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                out[row, int(hashlib.md5(word.encode()).hexdigest(), 16) % DIM] += 1.0
+        out[:, 0] += 1e-3  # no zero rows
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.embed_texts(texts)
+
+    def embed_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        raise EmbedError("text-only test embedder")
+
+
+def _item(kind: str, file: str, page: int, seq: int, text: str = "", bbox: BBox | None = None) -> Item:
+    common = {"id": f"00000000-0000-0000-0000-{seq:012d}", "doc_id": "d", "file": file, "page": page,
+              "text": text, "bbox": bbox, "section": [f"S{seq}"]}
+    if kind == "text":
+        return TextChunk(**common)
+    if kind == "table":
+        return Table(**common)
+    if kind == "figure":
+        return Figure(**common, image_path=f"fig{seq}.png")
+    return PageImage(**common, image_path=f"page-{page}.png", width=10, height=10)
+
+
+def _hit(kind: str, file: str, page: int, seq: int, score: float, text: str = "",
+         bbox: BBox | None = None) -> Hit:
+    return Hit(id=f"00000000-0000-0000-0000-{seq:012d}", score=score,
+               item=_item(kind, file, page, seq, text, bbox))
+
+
+# -- plans --------------------------------------------------------------------------------------
+
+def test_hybrid_plan_has_three_branches() -> None:
+    cfg = RetrieveConfig(candidates=30)
+    plan = build_plan(cfg, 6, [0.1] * 4, "part XK-4471-B")
+    assert [(b.using, b.kinds, b.limit) for b in plan.prefetch] == [
+        ("dense", ["text", "table"], 30), ("dense", ["figure", "page"], 30), ("sparse", [], 30)]
+    assert plan.dense == [0.1] * 4 and plan.sparse is not None and plan.sparse.indices
+    assert plan.filter.kinds == []  # all kinds: no restriction to send
+    assert plan.limit == 30
+
+
+def test_modes_and_kinds() -> None:
+    dense = build_plan(RetrieveConfig(mode="dense"), 6, [0.1] * 4, "q")
+    assert [b.using for b in dense.prefetch] == ["dense", "dense"] and dense.sparse is None
+    sparse = build_plan(RetrieveConfig(mode="sparse"), 6, None, "pump")
+    assert [b.using for b in sparse.prefetch] == ["sparse"] and sparse.dense is None
+    text_only = build_plan(RetrieveConfig(kinds=["text"]), 6, [0.1] * 4, "q")
+    assert [b.kinds for b in text_only.prefetch] == [["text", "table"], []]
+    assert text_only.filter.kinds == ["text"]
+    narrowed = build_plan(RetrieveConfig(kinds=["text", "page"]), 6, [0.1] * 4, "q",
+                          SearchFilter(kinds=["page", "figure"], tenant="t"))
+    assert narrowed.filter.kinds == ["page"] and narrowed.filter.tenant == "t"
+    with pytest.raises(ValueError, match="nothing in common"):
+        build_plan(RetrieveConfig(kinds=["text"]), 6, [0.1] * 4, "q", SearchFilter(kinds=["page"]))
+
+
+# -- grouping -----------------------------------------------------------------------------------
+
+def test_page_hits_merge_into_one_evidence() -> None:
+    box = BBox(x0=1, y0=2, x1=30, y1=40)
+    hits = [
+        _hit("figure", "/a.pdf", 3, 1, 0.9, "bridge text of a chart", box),
+        _hit("text", "/b.pdf", 1, 2, 0.8, "other file"),
+        _hit("text", "/a.pdf", 3, 3, 0.7, "the chunk that explains the chart"),
+        _hit("page", "/a.pdf", 3, 4, 0.6),
+        _hit("text", "/a.pdf", 3, 5, 0.5, "a weaker chunk"),
+    ]
+    ev = group_by_page(hits, k=5)
+    assert [(e.file, e.page) for e in ev] == [("/a.pdf", 3), ("/b.pdf", 1)]
+    top = ev[0]
+    assert (top.id, top.kind, top.score, top.bbox) == (hits[0].id, "figure", 0.9, box)
+    assert top.text == "the chunk that explains the chart"
+    assert top.section == ["S3"]
+    assert top.image_path == "page-3.png"  # the page render wins over the figure crop
+    assert ev[1].image_path is None and ev[1].text == "other file"
+
+
+def test_figure_crop_is_kept_without_a_page_render_and_bridge_text_is_the_fallback() -> None:
+    ev = group_by_page([_hit("figure", "/a.pdf", 2, 1, 0.9, "caption: flow diagram")], k=3)
+    assert ev[0].image_path == "fig1.png" and ev[0].text == "caption: flow diagram"
+
+
+def test_k_and_diversity() -> None:
+    hits = [_hit("text", "/a.pdf", p, p, 1.0 - p / 100, f"a{p}") for p in range(1, 7)]
+    hits += [_hit("text", "/b.pdf", 1, 50, 0.5, "b1")]
+    ev = group_by_page(hits, k=4)  # cap: max(2, ceil(4/2)) = 2 pages per file, then fill
+    assert [(e.file, e.page) for e in ev] == [("/a.pdf", 1), ("/a.pdf", 2), ("/a.pdf", 3), ("/b.pdf", 1)]
+    assert [e.score for e in ev] == sorted((e.score for e in ev), reverse=True)
+    assert len(group_by_page(hits, k=2)) == 2
+    only_a = group_by_page(hits[:6], k=4)  # nothing else to diversify with: still fills k
+    assert [e.page for e in only_a] == [1, 2, 3, 4]
+    assert group_by_page([], k=3) == []
+    with pytest.raises(ValueError, match="k must be >= 1, got 0"):
+        group_by_page(hits, k=0)
+
+
+# -- end to end on Edge -------------------------------------------------------------------------
+
+PAGES = {
+    ("/m/pump.pdf", 1): "Centrifugal pump maintenance. Check the impeller and the shaft seal monthly.",
+    ("/m/pump.pdf", 2): "Replace the housing gasket with part XK-4471-B before restarting.",
+    ("/m/valve.pdf", 1): "Ball valve torque settings for the manifold flanges.",
+    ("/m/motor.pdf", 1): "Motor bearing lubrication intervals and voltage checks.",
+}
+
+
+@pytest.fixture
+def retriever(tmp_path: Path) -> Retriever:
+    embedder = HashEmbedder()
+    store = EdgeStore(tmp_path / "idx")
+    store.ensure(embedder.id, embedder.dim)
+    points = []
+    for seq, ((file, page), text) in enumerate(PAGES.items()):
+        for kind, k_text in (("text", text), ("page", f"page {page} of {file}")):
+            item = _item(kind, file, page, seq * 10 + (kind == "page"), k_text)
+            vec = embedder.embed_texts([item.text])[0].tolist()
+            points.append(Point(id=item.id, vector=vec, sparse=encode_sparse(item.text), item=item,
+                                embedded_as="text", tenant="acme" if "pump" in file else "other"))
+    store.upsert(points)
+    return Retriever(embedder, store, RetrieveConfig(k=3, candidates=10))
+
+
+def test_search_groups_pages_and_finds_part_numbers(retriever: Retriever) -> None:
+    ev = retriever.search("Which part is XK-4471-B?")
+    assert (ev[0].file, ev[0].page) == ("/m/pump.pdf", 2)
+    assert "XK-4471-B" in ev[0].text
+    assert ev[0].image_path == "page-2.png"
+    assert len(ev) == 3 and len({(e.file, e.page) for e in ev}) == 3
+
+
+def test_search_respects_filters_and_k(retriever: Retriever) -> None:
+    ev = retriever.search("pump valve motor", k=10, flt=SearchFilter(tenant="acme"))
+    assert {e.file for e in ev} == {"/m/pump.pdf"}
+    assert len(retriever.search("valve torque", k=1)) == 1
+    ev, seconds = retriever.retrieve("valve torque", k=2, flt=SearchFilter(files=["/m/valve.pdf"]))
+    assert [e.file for e in ev] == ["/m/valve.pdf"] and set(seconds) == {"embed", "query", "group"}
+    with pytest.raises(ValueError, match="query is empty"):
+        retriever.search("  ")
+
+
+def test_sparse_mode_does_not_embed(retriever: Retriever) -> None:
+    retriever.cfg = RetrieveConfig(mode="sparse", k=2)
+    retriever.embedder = None  # type: ignore[assignment]  # would fail if called
+    ev = retriever.search("XK-4471-B gasket")
+    assert (ev[0].file, ev[0].page) == ("/m/pump.pdf", 2)
