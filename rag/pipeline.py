@@ -26,7 +26,6 @@ from rag.embed.cache import CachedEmbedder
 from rag.errors import MmragError
 from rag.generate.base import Generator, build_generator
 from rag.generate.citations import build_answer
-from rag.generate.prompting import select_evidence
 from rag.indexing import items_to_points
 from rag.records import Answer, Evidence, IngestReport, SearchFilter, StoreStats
 from rag.retrieve import Retriever
@@ -184,7 +183,7 @@ class Pipeline:
         evidence = await self.asearch(question, flt=flt)
         timer.add("retrieve", t)
         # The prompt budget may drop the lowest-ranked evidence; citations resolve against what is sent.
-        evidence = select_evidence(question, evidence, self.settings.generate).sent
+        evidence = self.generator.select(question, evidence)
         t = time.perf_counter()
         parts: list[str] = []
         async for delta in self.generator.astream(question, evidence):

@@ -85,13 +85,16 @@ def _merge(hits: Sequence[Hit]) -> Evidence:
     if image is None:
         image = next((p for p in (image_path_of(h.item) for h in hits) if p), None)
     source = text_hit or best
+    # Every text-like hit of the page goes in (rank order, no repeats): a page's chunk AND its
+    # table often answer together, and the generator can only cite what it was shown.
+    texts = list(dict.fromkeys(h.item.text for h in hits if h.item.kind in TEXT_KINDS and h.item.text.strip()))
     return Evidence(
         id=best.id,
         file=best.item.file,
         page=best.item.page,
         kind=best.item.kind,
         score=best.score,
-        text=source.item.text or best.item.text,
+        text="\n\n".join(texts) or best.item.text,
         image_path=image,
         bbox=best.item.bbox,
         section=list(source.item.section or best.item.section),
@@ -102,7 +105,7 @@ def group_by_page(hits: Sequence[Hit], k: int, max_per_file: int | None = None) 
     """Merge fused hits into at most ``k`` page-level evidence items, in fused order.
 
     A page's hits (chunks, tables, figures, its render) become one Evidence: id, kind, score and
-    region of its best hit; text of its best text-like hit (else the best hit's bridge text); the
+    region of its best hit; text of all its text-like hits (else the best hit's bridge text); the
     page render as image when the render was hit, else the best hit's own image (figure, table).
     Diversity: at most ``max_per_file`` pages of one file (default ``max(2, ceil(k/2))``) unless
     other files cannot fill ``k``. ``hits`` must be in fused order (best first).

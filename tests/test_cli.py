@@ -58,3 +58,15 @@ def test_bad_config_is_one_line_not_a_traceback(tmp_path: Path, capsys: pytest.C
     assert code == 2
     assert err.startswith("mmrag: error:") and "retrieve.k=-1" in err
     assert "Traceback" not in err
+
+
+def test_demo_answers_from_the_table_with_a_page_citation(tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "demo", "--folder", str(tmp_path / "sample"), "--index", str(tmp_path / "ix"),
+                        "--set", "ingest.ocr=none", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["ingest"]["files_failed"] == []
+    assert "146.2" in data["answer"].splitlines()[0]  # Europe's 2025 revenue, from Table 1
+    first = data["citations"][0]
+    assert (Path(first["file"]).name, first["page"]) == ("acme_annual_report_2025.pdf", 2)

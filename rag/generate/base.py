@@ -14,6 +14,11 @@ from rag.registry import Registry
 class Generator(Protocol):
     """Writes an answer that cites evidence as [1], [2], ... (1-based positions in ``evidence``)."""
 
+    def select(self, question: str, evidence: Sequence[Evidence]) -> list[Evidence]:
+        """The evidence this generator will be shown (its prompt budget may drop the lowest-ranked);
+        [n] in the answer is the n-th item of this list."""
+        ...
+
     async def agenerate(self, question: str, evidence: Sequence[Evidence]) -> str:
         """The whole answer text."""
         ...

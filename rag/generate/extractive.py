@@ -82,6 +82,9 @@ def _clip(text: str) -> str:
     return text if len(text) <= _MAX_QUOTE else text[: _MAX_QUOTE - 1].rstrip() + "…"
 
 
+_CAPTION_RE = re.compile(r"^(table|tab\.)\s*\d+", re.IGNORECASE)
+
+
 def _cells(line: str) -> list[str]:
     return [c.strip() for c in line.strip().strip("|").split("|")]
 
@@ -91,6 +94,7 @@ def _units(n: int, ev: Evidence) -> list[_Unit]:
     units: list[_Unit] = []
     header: list[str] | None = None
     prose: list[str] = []
+    caption: frozenset[str] = frozenset()
     for line in ev.text.splitlines():
         stripped = line.strip()
         if stripped.startswith("|"):
@@ -104,10 +108,15 @@ def _units(n: int, ev: Evidence) -> list[_Unit]:
                 quote = "; ".join(f"{h}: {c}" if h else c for h, c in zip(header, cells, strict=True) if c)
             else:
                 quote = " | ".join(c for c in cells if c)
-            units.append(_Unit(n, _clip(quote), frozenset(t for t, _ in terms(quote))))
+            # A row matches through its table's caption too ("Table 1: Revenue by region"): a
+            # question names the measure, the row holds only the region and the numbers.
+            units.append(_Unit(n, _clip(quote), frozenset(t for t, _ in terms(quote)) | caption))
         else:
             header = None
             prose.append(line)
+            if stripped:
+                caption = (frozenset(t for t, is_num in terms(stripped) if not is_num)
+                           if _CAPTION_RE.match(stripped) else frozenset())
     for para in re.split(r"\n\s*\n", "\n".join(prose)):
         for sentence in _SENT_SPLIT_RE.split(" ".join(para.split())):
             if sentence.strip():
@@ -188,6 +197,10 @@ class ExtractiveGenerator:
         lines = self.answer_text(question, evidence).split("\n")
         for i, line in enumerate(lines):
             yield line + ("\n" if i < len(lines) - 1 else "")
+
+    def select(self, question: str, evidence: Sequence[Evidence]) -> list[Evidence]:
+        """All of it: quoting has no context budget."""
+        return list(evidence)
 
     async def aanswer(self, question: str, evidence: Sequence[Evidence]) -> Answer:
         """The answer as an :class:`Answer` with resolved citations (all evidence counts as sent)."""

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from rag.config import GenerateConfig
 from rag.errors import GenerateError, MissingPartError
 from rag.generate.citations import build_answer
-from rag.generate.prompting import PromptBuild, abstain_sentence, build_messages
+from rag.generate.prompting import PromptBuild, abstain_sentence, build_messages, select_evidence
 from rag.records import Answer, Evidence
 
 log = logging.getLogger(__name__)
@@ -334,6 +334,10 @@ class OpenAIChatGenerator:
         build = await self.prepare(question, evidence)
         async for delta in self.astream_messages(build.messages):
             yield delta
+
+    def select(self, question: str, evidence: Sequence[Evidence]) -> list[Evidence]:
+        """What the prompt budget lets through, in rank order (no image is read)."""
+        return list(select_evidence(question, evidence, self.cfg).sent)
 
     async def aanswer(self, question: str, evidence: Sequence[Evidence]) -> Answer:
         """The :class:`Answer`, its citations resolved against the evidence actually sent."""

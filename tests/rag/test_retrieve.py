@@ -104,7 +104,7 @@ def test_page_hits_merge_into_one_evidence() -> None:
     assert [(e.file, e.page) for e in ev] == [("/a.pdf", 3), ("/b.pdf", 1)]
     top = ev[0]
     assert (top.id, top.kind, top.score, top.bbox) == (hits[0].id, "figure", 0.9, box)
-    assert top.text == "the chunk that explains the chart"
+    assert top.text == "the chunk that explains the chart\n\na weaker chunk"  # all text-like hits, rank order
     assert top.section == ["S3"]
     assert top.image_path == "page-3.png"  # the page render wins over the figure crop
     assert ev[1].image_path is None and ev[1].text == "other file"
