@@ -13,6 +13,8 @@ from ingest.layout import CAPTION_RE, Block, Rect
 
 log = logging.getLogger(__name__)
 
+MAX_FIGURES_PER_PAGE = 12  # more is a mosaic or a contact sheet: the page render covers it
+_MAX_IMAGES_TO_MERGE = 400  # pairwise merging is quadratic: pages beyond this are capped
 _MAX_PAGE_SHARE = 0.85  # a raster covering more of the page is a scan or a background
 _MIN_PATHS = 3  # fewer drawing paths in a region: a rule, a box or a shaded band, not a chart
 MAX_DRAWINGS = 5000  # beyond this a page is a map or a CAD plot: one region, no clustering
@@ -40,14 +42,40 @@ def _overlap_share(a: Rect, b: Rect) -> float:
     return _area(inter) / _area(a) if _area(a) > 0 else 0.0
 
 
+def _touch(a: Rect, b: Rect, gap: float = 2.0) -> bool:
+    return a[0] - gap <= b[2] and b[0] - gap <= a[2] and a[1] - gap <= b[3] and b[1] - gap <= a[3]
+
+
+def _merge_touching(regions: list[tuple[Rect, list[str]]]) -> list[tuple[Rect, list[str]]]:
+    """Union overlapping or adjacent image boxes: tiled or layered images are one figure."""
+    merged = list(regions)
+    changed = True
+    while changed:
+        changed = False
+        for i in range(len(merged)):
+            for j in range(i + 1, len(merged)):
+                (a, da), (b, db) = merged[i], merged[j]
+                if _touch(a, b):
+                    box = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+                    merged[i] = (box, da + db)
+                    del merged[j]
+                    changed = True
+                    break
+            if changed:
+                break
+    return merged
+
+
 def raster_figures(page: pymupdf.Page, min_px: int, seen: set[str]) -> list[FigureRegion]:
     """Embedded images big enough to matter, each image content once per document.
 
-    ``seen`` holds digests already taken on earlier pages (logos repeated on every page
-    become one figure) and is updated.
+    Overlapping or touching images merge into one figure (brochures layer dozens of image
+    strips into one picture); at most ``MAX_FIGURES_PER_PAGE`` per page, largest first.
+    ``seen`` holds digests taken on earlier pages (a logo on every page becomes one
+    figure) and is updated.
     """
     page_area = _area(tuple(page.rect))
-    out: list[FigureRegion] = []
+    candidates: list[tuple[Rect, list[str]]] = []
     for info in page.get_image_info(hashes=True):
         bbox: Rect = tuple(pymupdf.Rect(info["bbox"]) & page.rect)
         w_pt, h_pt = bbox[2] - bbox[0], bbox[3] - bbox[1]
@@ -55,12 +83,17 @@ def raster_figures(page: pymupdf.Page, min_px: int, seen: set[str]) -> list[Figu
             continue
         if _area(bbox) > _MAX_PAGE_SHARE * page_area:
             continue
-        digest = bytes(info.get("digest", b"")).hex()
-        if digest in seen:
+        candidates.append((bbox, [bytes(info.get("digest", b"")).hex()]))
+    if len(candidates) > 1:
+        candidates = _merge_touching(candidates[:_MAX_IMAGES_TO_MERGE])
+    out: list[FigureRegion] = []
+    for bbox, digests in sorted(candidates, key=lambda c: -_area(c[0]))[:MAX_FIGURES_PER_PAGE]:
+        digest = "+".join(sorted(set(digests)))
+        if _area(bbox) > _MAX_PAGE_SHARE * page_area or digest in seen:
             continue
         seen.add(digest)
         out.append(FigureRegion(bbox=bbox, source="raster", digest=digest))
-    return out
+    return sorted(out, key=lambda f: (f.bbox[1], f.bbox[0]))
 
 
 def page_drawings(page: pymupdf.Page) -> list[dict[str, Any]]:
@@ -97,7 +130,7 @@ def vector_figures(page: pymupdf.Page, drawings: list[dict[str, Any]], min_px: i
         if paths < _MIN_PATHS or _text_cover(page, r) > _MAX_TEXT_COVER:
             continue
         out.append(FigureRegion(bbox=r, source="vector"))
-    return out
+    return sorted(out, key=lambda f: -_area(f.bbox))[:MAX_FIGURES_PER_PAGE]
 
 
 def _text_cover(page: pymupdf.Page, r: Rect) -> float:

@@ -80,7 +80,7 @@ def join_lines(lines: Sequence[str]) -> str:
             continue
         if not out:
             out = line
-        elif re.search(r"[A-Za-z]-$", out) and line[:1].islower():
+        elif out.endswith("-") and out[-2:-1].isalpha() and line[:1].islower():
             out = out[:-1] + line
         else:
             out = f"{out} {line}"

@@ -179,8 +179,10 @@ def _page_pass(page: pymupdf.Page, folder: Path, cfg: IngestConfig, engine: OcrE
         with st.timed("tables"):
             taken += _tables(page, blocks, folder, cfg, st)
     if cfg.figures:
+        ocr_before = st.seconds["ocr"]
         with st.timed("figures"):
             taken += _figures(page, blocks, drawings, folder, cfg, engine, taken, st)
+        st.seconds["figures"] -= st.seconds["ocr"] - ocr_before  # stages must not overlap
     # Table cells and chart labels live in their own items; prose keeps the rest.
     prose = [b for b in blocks if not any(layout.inside(b.bbox, r) for r in taken)]
     st.blocks.append(layout.reading_order(prose, page.rect.width))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from tqdm.auto import tqdm
 
 from ingest.discover import discover
 from ingest.manifest import Manifest
+from ingest.media import remove_media
 from ingest.parse import parse_many
 from ingest.records import FileFailure, ParsedFile
 from rag.aio import run_sync
@@ -98,21 +100,29 @@ class Pipeline:
             diff = manifest.diff(found.files, roots)
             timer.add("diff", t)
             report.files_unchanged = len(diff.unchanged)
+            # Page renders and crops live under media/<doc_id>; identical files share a doc_id, so a
+            # folder is removed only when no remaining file uses it.
+            in_use = Counter(d for d in (manifest.doc_id(f) for f in manifest.files()) if d)
             t = time.perf_counter()
             for path in diff.deleted:
+                old = manifest.doc_id(path)
                 self.store.delete_file(path)
                 manifest.forget(path)
+                self._release_media(in_use, old)
                 report.files_deleted += 1
             timer.add("delete", t)
+            replaced = {info.path: manifest.doc_id(info.path) for info in diff.changed}
             todo = [*diff.new, *diff.changed]
             bar = tqdm(total=len(todo), desc="ingest", unit="file", disable=True if progress is False else None)
             t_parse = time.perf_counter()
             for result in parse_many(todo, cfg.ingest, cfg.media_dir):
                 timer.add("parse", t_parse)
                 if isinstance(result, FileFailure):
-                    report.files_failed.append({"path": result.path, "reason": result.reason})
-                else:
-                    self._index_file(result, manifest, report, timer, tenant, tags)
+                    report.files_failed.append({"path": result.path, "reason": result.reason,
+                                                "detail": result.detail})
+                elif self._index_file(result, manifest, report, timer, tenant, tags):
+                    in_use[result.document.doc_id] += 1
+                    self._release_media(in_use, replaced.get(result.document.path))
                 bar.update(1)
                 t_parse = time.perf_counter()
             bar.close()
@@ -123,8 +133,16 @@ class Pipeline:
                  len(report.files_failed), report.seconds)
         return report
 
+    def _release_media(self, in_use: Counter[str], doc_id: str | None) -> None:
+        if doc_id is None:
+            return
+        in_use[doc_id] -= 1
+        if in_use[doc_id] <= 0:
+            remove_media(self.settings.media_dir, doc_id)
+
     def _index_file(self, parsed: ParsedFile, manifest: Manifest, report: IngestReport, timer: _Timer,
-                    tenant: str, tags: list[str]) -> None:
+                    tenant: str, tags: list[str]) -> bool:
+        """Embed and store one parsed file, then record it; False (and a failure entry) when it fails."""
         path = parsed.document.path
         try:
             t = time.perf_counter()
@@ -138,13 +156,14 @@ class Pipeline:
             timer.add("store", t)
         except MmragError as exc:
             log.warning("%s: %s", path, exc)
-            report.files_failed.append({"path": path, "reason": str(exc)})
-            return
+            report.files_failed.append({"path": path, "reason": str(exc), "detail": type(exc).__name__})
+            return False
         manifest.record(parsed.document, [p.id for p in points])
         report.files_ingested += 1
         report.pages += parsed.document.pages
         for p in points:
             report.items[p.item.kind] = report.items.get(p.item.kind, 0) + 1
+        return True
 
     def ingest(self, paths: Sequence[str | Path], *, tenant: str = "default", tags: Sequence[str] = (),
                progress: bool | None = None) -> IngestReport:

@@ -130,7 +130,8 @@ class IngestReport(_Record):
     files_unchanged: int = 0
     files_deleted: int = 0
     files_failed: list[dict[str, str]] = Field(default_factory=list)
-    """``[{path, reason}]``."""
+    """``[{path, reason, detail}]``: ``reason`` is short (``encrypted PDF (no password configured)``),
+    ``detail`` the underlying error."""
     files_skipped: list[dict[str, str]] = Field(default_factory=list)
     """Unsupported types or excluded files: ``[{path, reason}]``."""
     items: dict[str, int] = Field(default_factory=lambda: {"text": 0, "table": 0, "figure": 0, "page": 0})

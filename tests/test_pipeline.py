@@ -103,6 +103,11 @@ def test_changed_and_deleted_files_are_replaced_and_removed(pipe: Pipeline, fold
     assert r3.files_deleted == 2
     assert pipe.stats().points == base
     assert added > 0
+    # The changed copy's renders are gone; the originals' (same bytes, same doc_id) are kept.
+    media = pipe.settings.media_dir
+    assert len([d for d in media.iterdir() if d.is_dir()]) == 2
+    for ev in pipe.search("turbines warranty headcount", k=6):
+        assert ev.image_path is None or Path(ev.image_path).exists()
 
 
 def test_index_made_by_another_embedder_is_refused(tmp_path: Path) -> None:

@@ -113,3 +113,17 @@ def test_no_tmp_files_left(tmp_path: Path, media: Path) -> None:
     parse_file(info_of(photo_pdf(tmp_path / "p.pdf")), cfg, media)
     names = [p.name for p in media.rglob("*")]
     assert names and not [n for n in names if n.endswith(".tmp")]
+
+
+def test_layered_images_are_one_figure(tmp_path: Path, cfg: IngestConfig, media: Path) -> None:
+    import pymupdf
+
+    from .builders import photo_png
+
+    doc = pymupdf.open()
+    page = doc.new_page()
+    for i in range(30):  # strips layered into one picture, as brochures do
+        page.insert_image(pymupdf.Rect(72 + i * 5, 100, 272 + i * 5, 250), stream=photo_png(seed=i))
+    doc.save(tmp_path / "layers.pdf")
+    (fig,) = [i for i in parse_file(info_of(tmp_path / "layers.pdf"), cfg, media).items if isinstance(i, Figure)]
+    assert fig.bbox is not None and (round(fig.bbox.x0), round(fig.bbox.x1)) == (72, 417)
