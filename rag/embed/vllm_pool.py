@@ -21,14 +21,14 @@ import base64
 import io
 import json
 import logging
-import threading
-from collections.abc import Coroutine, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 import httpx
 import numpy as np
 from PIL import Image
 
+from rag.aio import run_sync
 from rag.config import EmbedConfig
 from rag.embed.base import l2_normalise
 from rag.embed.e5v import DEFAULT_MODEL, fit_image, image_prompt, space_id, text_prompt
@@ -36,7 +36,6 @@ from rag.errors import ConfigError, EmbedError, MissingPartError
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
 MAX_ATTEMPTS = 4
 """Tries per request; 5xx answers, 429 and transport errors (timeouts included) are retried."""
@@ -56,29 +55,6 @@ def image_data_url(image: Image.Image) -> str:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def _run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine from sync code, also when the caller already runs an event loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    result: list[T] = []
-    error: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            result.append(asyncio.run(coro))
-        except BaseException as exc:
-            error.append(exc)
-
-    thread = threading.Thread(target=target, name="mmrag-vllm-embed")
-    thread.start()
-    thread.join()
-    if error:
-        raise error[0]
-    return result[0]
 
 
 class VllmPoolingEmbedder:
@@ -126,7 +102,7 @@ class VllmPoolingEmbedder:
         if not cfg.url:
             raise ConfigError("embed.backend is 'vllm' but embed.url is empty: set it to the server's API "
                               "root, e.g. http://127.0.0.1:8001/v1")
-        return _run_sync(cls._connect(cfg))
+        return run_sync(cls._connect(cfg))
 
     @classmethod
     async def _connect(cls, cfg: EmbedConfig) -> VllmPoolingEmbedder:
@@ -168,15 +144,15 @@ class VllmPoolingEmbedder:
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Passages under E5-V's text prompt. Shape (n, dim), float32, unit rows."""
-        return _run_sync(self.aembed_texts(texts))
+        return run_sync(self.aembed_texts(texts))
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Questions: the same text prompt as passages."""
-        return _run_sync(self.aembed_texts(texts))
+        return run_sync(self.aembed_texts(texts))
 
     def embed_images(self, images: Sequence[Image.Image]) -> np.ndarray:
         """Images under E5-V's image prompt, longest side fitted to ``image_side``. Shape (n, dim)."""
-        return _run_sync(self.aembed_images(images))
+        return run_sync(self.aembed_images(images))
 
     # -- async core -------------------------------------------------------------------------------
 
