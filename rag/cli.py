@@ -86,7 +86,7 @@ def format_answer(ans: Answer) -> str:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     with _pipeline(args) as pipe:
-        report = pipe.ingest(args.paths, tenant=args.tenant, tags=args.tag or [], progress=not args.json)
+        report = pipe.ingest(args.paths, tenant=args.tenant, tags=args.tag or [], progress=None)
     data = report.model_dump()
     human = (f"{report.files_seen} files seen: {report.files_ingested} ingested, {report.files_unchanged} "
              f"unchanged, {report.files_deleted} deleted, {len(report.files_failed)} failed, "
@@ -128,7 +128,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     log.info("sample folder %s: %s", folder, ", ".join(p.name for p in files))
     with _pipeline(args) as pipe:
         t = time.perf_counter()
-        report = pipe.ingest([folder], progress=not args.json)
+        report = pipe.ingest([folder], progress=None)
         ans = pipe.ask(args.question)
         seconds = round(time.perf_counter() - t, 2)
     if args.json:

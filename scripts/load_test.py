@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -133,6 +134,7 @@ async def run_load(url: str, endpoint: str, clients: int, seconds: float, max_re
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
         await _one(client, endpoint, QUESTIONS[0], stream)  # warm-up, not counted
+        run_id = uuid.uuid4().hex[:8]  # fresh per run: an index reused across runs caches nothing
         deadline = time.perf_counter() + seconds
 
         async def worker(w: int) -> None:
@@ -143,7 +145,7 @@ async def run_load(url: str, endpoint: str, clients: int, seconds: float, max_re
                 try:
                     question = QUESTIONS[i % len(QUESTIONS)]
                     if unique:  # defeats the query-embedding cache: every request embeds afresh
-                        question = f"{question} (request {sent})"
+                        question = f"{question} (run {run_id}, request {sent})"
                     total, first = await _one(client, endpoint, question, stream)
                 except (httpx.HTTPError, OSError) as exc:
                     errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1

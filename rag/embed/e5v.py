@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -259,7 +259,7 @@ class E5VEmbedder:
                         for im in images]
         return [text_tokens + int(f) for f in features]
 
-    def _run(self, costs: list[int], build: Any) -> np.ndarray:
+    def _run(self, costs: list[int], build: Callable[[list[int]], BatchFeature]) -> np.ndarray:
         out = np.zeros((len(costs), self.dim), dtype=np.float32)  # (n, dim)
         for batch in plan_batches(costs, budget=self.batch_tokens, max_batch=self.max_batch):
             inputs: BatchFeature = build(batch)

@@ -13,10 +13,9 @@ import inspect
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request
@@ -67,6 +66,9 @@ log = logging.getLogger(__name__)
 
 MODEL_ID = "mmrag"
 INTERNAL_ERROR = "internal server error; the server log has the details"
+MAX_QUESTION_CHARS = 10_000
+MAX_TURN_CHARS = 20_000
+"""Earlier turns are cut to their last characters: condensing reads only the end of each."""
 
 _ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
                 404: "not_found_error", 405: "invalid_request_error", 409: "conflict_error",
@@ -110,7 +112,8 @@ class ServerState:
     keys: KeyRing
     jobs: JobManager
     metrics: Metrics
-    roots: list[Path]
+    root_templates: list[str]
+    """``server.ingest_roots`` as configured; ``{tenant}`` is filled per request."""
     model_created: int
     stream_takes_history: bool
 
@@ -225,7 +228,10 @@ def _split_conversation(messages: list[ChatMessage]) -> tuple[str, list[ChatTurn
     question = last.text().strip()
     if not question:
         raise ApiError(400, "the last user message is empty", f"messages.{len(messages) - 1}.content")
-    history = [ChatTurn(role=m.role, content=m.text()) for m in messages[:-1]
+    if len(question) > MAX_QUESTION_CHARS:
+        raise ApiError(400, f"the question has {len(question)} characters; at most {MAX_QUESTION_CHARS} "
+                       "are accepted", f"messages.{len(messages) - 1}.content")
+    history = [ChatTurn(role=m.role, content=m.text()[-MAX_TURN_CHARS:]) for m in messages[:-1]
                if m.role in ("user", "assistant") and m.text()]
     return question, history
 
@@ -253,7 +259,7 @@ def create_app(pipeline: Pipeline, server_cfg: ServerConfig | None = None) -> Fa
     jobs = JobManager(pipeline, metrics)
     params = inspect.signature(pipeline.astream).parameters
     state = ServerState(pipeline=pipeline, cfg=cfg, keys=KeyRing(cfg), jobs=jobs, metrics=metrics,
-                        roots=resolve_roots(cfg.ingest_roots), model_created=now(),
+                        root_templates=list(cfg.ingest_roots), model_created=now(),
                         stream_takes_history="history" in params)
     metrics.gauge("mmrag_ingest_jobs", "Ingest jobs held by the server, by status.",
                   lambda: {k: float(v) for k, v in jobs.counts().items()}, "status")
@@ -373,12 +379,13 @@ def _add_routes(app: FastAPI) -> None:
 
     @app.post("/v1/ingest", response_model=Job, status_code=202, tags=["mmrag"])
     async def ingest(req: IngestRequest, st: StateDep, who: PrincipalDep, response: Response) -> Job:
-        """Queue an ingest of files or folders under ``server.ingest_roots``, tagged with the caller's
-        tenant. Poll ``GET /v1/jobs/{id}`` for its report."""
+        """Queue an ingest of files or folders under ``server.ingest_roots`` (``{tenant}`` in a root is
+        the caller's tenant), tagged with the caller's tenant. Poll ``GET /v1/jobs/{id}`` for its report."""
+        roots = resolve_roots(st.root_templates, who.tenant)
         paths = []
         for i, raw in enumerate(req.paths):
             try:
-                paths.append(await asyncio.to_thread(check_ingest_path, raw, st.roots))
+                paths.append(await asyncio.to_thread(check_ingest_path, raw, roots))
             except PathRefused as exc:
                 raise ApiError(403, str(exc), f"paths.{i}") from None
             except PathMissing as exc:
@@ -441,6 +448,9 @@ async def _stream_chat(st: ServerState, model: str, parts: AsyncIterator[str | A
             log.exception("stream %s failed", cid)
             err = ErrorResponse(error=ErrorBody(message=INTERNAL_ERROR, type="server_error", code=500))
             yield _sse(err.model_dump_json())
+        finally:  # also on a client that hung up: stop the generator (and its model request) now
+            if isinstance(iterator, AsyncGenerator):
+                await iterator.aclose()
         yield b"data: [DONE]\n\n"
 
     return StreamingResponse(events(), media_type="text/event-stream",

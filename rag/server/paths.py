@@ -1,4 +1,7 @@
-"""Ingest paths must stay inside ``server.ingest_roots``: no ``..``, no symlink leading out."""
+"""Ingest paths must stay inside ``server.ingest_roots``: no ``..``, no symlink leading out.
+
+A root may hold ``{tenant}`` (``/data/{tenant}``): each key then ingests only from its tenant's folder.
+"""
 
 from __future__ import annotations
 
@@ -15,9 +18,14 @@ class PathMissing(Exception):
     """A path that does not exist (HTTP 404)."""
 
 
-def resolve_roots(roots: Sequence[str]) -> list[Path]:
-    """The configured roots, absolute and with symlinks resolved."""
-    return [Path(r).expanduser().resolve() for r in roots]
+TENANT = "{tenant}"
+"""Placeholder in an ingest root replaced by the caller's tenant: ``/data/{tenant}`` gives every
+tenant a folder of its own, so no key can ingest (and then read) another tenant's files."""
+
+
+def resolve_roots(roots: Sequence[str], tenant: str) -> list[Path]:
+    """The configured roots for ``tenant``: placeholder filled, absolute, symlinks resolved."""
+    return [Path(r.replace(TENANT, tenant)).expanduser().resolve() for r in roots]
 
 
 def _inside(path: Path, roots: Sequence[Path]) -> bool:

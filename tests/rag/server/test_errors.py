@@ -3,7 +3,9 @@ stack trace."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
@@ -68,6 +70,7 @@ def test_schema_violations_are_422_and_name_the_field(server: LiveServer, body: 
 @pytest.mark.parametrize(("body", "needle"), [
     (_msgs(role="assistant"), "last message must have role 'user'"),
     (_msgs("   "), "last user message is empty"),
+    (_msgs("why? " * 2001), "at most 10000 are accepted"),
     (_msgs([{"type": "image_url", "image_url": {"url": "data:image/png;base64,AA=="}}]),
      "images in the question"),
 ])
@@ -161,3 +164,28 @@ def test_failure_mid_stream_is_an_error_event(server: LiveServer, pipeline: Pipe
     assert json.loads(events[-2])["error"]["code"] == 500
     assert any("The answer starts" in e for e in events), "deltas before the failure were sent"
     assert "went away" not in "".join(events)
+
+
+def test_client_hanging_up_stops_the_generator(server: LiveServer, pipeline: Pipeline,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    state = {"sent": 0, "closed": False}
+
+    async def slow(question: str, evidence: Any) -> Any:
+        try:
+            for _ in range(100):
+                state["sent"] += 1
+                yield "word "
+                await asyncio.sleep(0.1)
+        finally:
+            state["closed"] = True
+
+    monkeypatch.setattr(pipeline.generator, "astream", slow)
+    body = {**_msgs("What was ACME's revenue?"), "stream": True}
+    with httpx.stream("POST", f"{server.url}{CHAT}", json=body, headers=AUTH, timeout=60) as resp:
+        lines = resp.iter_lines()
+        assert next(lines).startswith("data: ")
+    deadline = time.monotonic() + 10
+    while not state["closed"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert state["closed"] and state["sent"] < 100
+    assert _post(server, "/v1/search", {"query": "revenue"}).status_code == 200

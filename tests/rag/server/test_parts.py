@@ -40,7 +40,7 @@ def test_paths(tmp_path: Path) -> None:
     outside.mkdir()
     (root / "a" / "doc.pdf").write_bytes(b"%PDF")
     (outside / "x.pdf").write_bytes(b"%PDF")
-    roots = resolve_roots([str(root)])
+    roots = resolve_roots([str(root)], "acme")
     assert check_ingest_path("a", roots) == (root / "a").resolve()
     assert check_ingest_path(str(root / "a" / "doc.pdf"), roots) == (root / "a" / "doc.pdf").resolve()
     os.symlink(root / "a" / "doc.pdf", root / "inner-link.pdf")  # a link that stays inside is fine
@@ -55,6 +55,17 @@ def test_paths(tmp_path: Path) -> None:
         check_ingest_path("missing", roots)
     with pytest.raises(PathRefused, match="ingest_roots is empty"):
         check_ingest_path(str(root), [])
+
+
+def test_tenant_placeholder_gives_each_tenant_its_folder(tmp_path: Path) -> None:
+    for tenant in ("acme", "globex"):
+        (tmp_path / tenant).mkdir()
+    template = [str(tmp_path / "{tenant}")]
+    assert resolve_roots(template, "acme") == [(tmp_path / "acme").resolve()]
+    acme = resolve_roots(template, "acme")
+    assert check_ingest_path(".", acme) == (tmp_path / "acme").resolve()
+    with pytest.raises(PathRefused, match="outside the ingest roots"):
+        check_ingest_path(str(tmp_path / "globex"), acme)
 
 
 def test_metrics_text_format() -> None:

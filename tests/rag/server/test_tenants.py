@@ -200,3 +200,13 @@ def test_queries_are_answered_while_an_ingest_job_runs(server: LiveServer, roots
             answered_while_running += 1
     assert status == "done"
     assert answered_while_running >= 1, "search waited for the ingest job"
+
+
+def test_tenant_placeholder_confines_ingest_to_the_tenants_folder(
+        serve: Callable[..., AbstractContextManager[LiveServer]], roots: Path, globex_file: Path) -> None:
+    with serve(api_keys=KEYS, ingest_roots=[str(roots / "{tenant}")]) as srv:
+        theirs = httpx.post(f"{srv.url}/v1/ingest", json={"paths": [str(globex_file)]}, headers=_auth(ACME_KEY))
+        mine = httpx.post(f"{srv.url}/v1/ingest", json={"paths": ["."]}, headers=_auth(ACME_KEY))
+        assert theirs.status_code == 403, theirs.text
+        assert mine.status_code == 202, mine.text
+        assert _wait_job(srv.url, mine.json()["id"], ACME_KEY)["status"] == "done"

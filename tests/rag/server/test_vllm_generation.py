@@ -15,7 +15,7 @@ from rag.config import GenerateConfig, ServerConfig
 from rag.generate.base import build_generator
 from rag.pipeline import Pipeline
 from rag.testing.vllm_server import VllmServer
-from tests.rag.server.conftest import LiveServer
+from tests.rag.server.conftest import ACME_KEY, KEYS, LiveServer
 
 openai = pytest.importorskip("openai")
 
@@ -31,7 +31,7 @@ def server(pipeline: Pipeline, vllm_chat_server: VllmServer) -> Iterator[LiveSer
     generator = build_generator(cfg)
     settings = pipeline.settings.model_copy(update={"generate": cfg})
     llm_pipe = Pipeline(settings, pipeline.embedder, pipeline.store, generator)  # shares the loaded parts
-    srv = LiveServer(llm_pipe, ServerConfig())
+    srv = LiveServer(llm_pipe, ServerConfig(api_keys=KEYS))  # acme's key: other modules add tenants
     srv.start()
     yield srv
     srv.stop()
@@ -40,7 +40,7 @@ def server(pipeline: Pipeline, vllm_chat_server: VllmServer) -> Iterator[LiveSer
 
 @pytest.fixture(scope="module")
 def client(server: LiveServer) -> Any:
-    return openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused", max_retries=0, timeout=120)
+    return openai.OpenAI(base_url=f"{server.url}/v1", api_key=ACME_KEY, max_retries=0, timeout=120)
 
 
 def test_stream_relays_the_models_deltas(client: Any, sample_dir: Path) -> None:
