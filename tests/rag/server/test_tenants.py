@@ -3,6 +3,7 @@ ingest paths stay inside ``server.ingest_roots``."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -15,6 +16,7 @@ import pymupdf
 import pytest
 
 from ingest.samples import write_sample_folder
+from rag.pipeline import Pipeline
 from tests.rag.server.conftest import ACME_KEY, GLOBEX_KEY, KEYS, LiveServer
 
 SECRET = "Project Zorblax has a confidential budget of 42 million credits for quantum turnips."
@@ -119,13 +121,15 @@ def test_jobs_are_private_to_their_tenant(server: LiveServer, roots: Path) -> No
     assert job["status"] == "done" and job["report"]["files_unchanged"] >= 2
 
 
-def test_delete_is_limited_to_the_tenant(server: LiveServer, roots: Path) -> None:
+def test_delete_is_limited_to_the_tenant(server: LiveServer, roots: Path, pipeline: Pipeline) -> None:
     memo = "Memo: the Quibbleton office closes in May."
     path = _write_pdf(roots / "globex" / "to-delete" / "memo.pdf", memo)
     resp = httpx.post(f"{server.url}/v1/ingest", json={"paths": [str(path)]}, headers=_auth(GLOBEX_KEY))
     assert _wait_job(server.url, resp.json()["id"], GLOBEX_KEY)["status"] == "done"
     assert any(e["file"] == str(path) for e in _search(server, GLOBEX_KEY, "Quibbleton office"))
 
+    media = pipeline.settings.media_dir / hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    assert media.is_dir(), "ingest rendered the memo's page"
     other = httpx.request("DELETE", f"{server.url}/v1/documents", json={"paths": [str(path)]},
                           headers=_auth(ACME_KEY))
     assert other.status_code == 404, other.text
@@ -133,6 +137,7 @@ def test_delete_is_limited_to_the_tenant(server: LiveServer, roots: Path) -> Non
                          headers=_auth(GLOBEX_KEY))
     assert mine.status_code == 200, mine.text
     assert mine.json()["deleted"][str(path)] >= 1
+    assert not media.exists(), "the deleted file's page renders are gone"
     assert all(e["file"] != str(path) for e in _search(server, GLOBEX_KEY, "Quibbleton office"))
 
     again = httpx.post(f"{server.url}/v1/ingest", json={"paths": [str(path)]}, headers=_auth(GLOBEX_KEY))
