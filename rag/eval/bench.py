@@ -208,7 +208,7 @@ def format_bench(res: BenchResult) -> str:
         ratios = []
         for b in base:
             other = res.median(b, q)
-            ratios.append("-" if mine is None or not other else f"{mine / other:.2f}x")
+            ratios.append("-" if mine is None or not other else f"{mine / other:.3g}x")
         rows.append([q, unit, *("-" if v is None else f"{v:.1f}" for v in vals), *ratios])
     widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=False)]
 

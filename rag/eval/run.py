@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import platform
+import re
 import shlex
 import sys
 import time
@@ -303,11 +304,18 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     rows = [list(r) for r in rows]
     widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=False)]
 
+    numeric = [i > 0 and all(_numeric(r[i]) for r in rows) for i in range(len(header))]
+
     def line(cells: Sequence[str]) -> str:
-        return "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
+        return "  ".join(str(c).rjust(w) if numeric[i] else str(c).ljust(w)
                          for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
 
     return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+def _numeric(cell: str) -> bool:
+    """Numbers, ratios ("1.5x", "inf") and "-" are right-aligned in tables."""
+    return cell in ("-", "inf") or bool(re.fullmatch(r"-?[\d.,]+x?", cell))
 
 
 def report_k(ks: Sequence[int]) -> int:
@@ -539,7 +547,8 @@ def run_eval_command(args: argparse.Namespace, overrides: Mapping[str, Any]) -> 
         indexing[SYSTEM] = {"pages": report.pages, "seconds": report.seconds, "pages_per_s": rate,
                             "files_ingested": report.files_ingested,
                             "files_unchanged": report.files_unchanged,
-                            "files_failed": report.files_failed, "stages": report.stages}
+                            "files_failed": report.files_failed, "items": report.items,
+                            "stages": report.stages}
         for f in report.files_failed:
             log.warning("ingest failed for %s: %s (its questions will miss)", f["path"], f["reason"])
         baselines = build_baselines(names, pipe.embedder)

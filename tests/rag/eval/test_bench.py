@@ -33,7 +33,7 @@ def test_medians_and_table() -> None:
     table = format_bench(res)
     assert "5 pages in 2 files, 3 repeats" in table
     row = next(line for line in table.splitlines() if line.startswith("ingest"))
-    assert row.split() == ["ingest", "pages/s", "2.0", "4.0", "0.50x"]
+    assert row.split() == ["ingest", "pages/s", "2.0", "4.0", "0.5x"]
     row = next(line for line in table.splitlines() if line.startswith("search p50"))
     assert row.split()[-2:] == ["-", "-"]
 
