@@ -35,3 +35,15 @@ def write_atomic(path: Path, data: bytes) -> Path:
 def remove_media(media_dir: Path, doc_id: str) -> None:
     """Delete one document's images (for a changed or deleted file)."""
     shutil.rmtree(media_dir / doc_id, ignore_errors=True)
+
+
+def sweep_partial_writes(media_dir: Path) -> int:
+    """Remove the temporary files a killed run left behind; returns how many.
+
+    Call it only while no parse runs on this media folder (at the start of an ingest run)."""
+    removed = 0
+    if media_dir.is_dir():
+        for tmp in media_dir.glob("*/.*.tmp"):
+            tmp.unlink(missing_ok=True)
+            removed += 1
+    return removed

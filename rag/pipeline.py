@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from ingest.discover import discover
 from ingest.manifest import Manifest
-from ingest.media import remove_media
+from ingest.media import remove_media, sweep_partial_writes
 from ingest.parse import parse_many
 from ingest.records import FileFailure, ParsedFile
 from rag.aio import run_sync
@@ -96,6 +96,8 @@ class Pipeline:
         report.files_seen = len(found.files)
         report.files_skipped = [{"path": f.path, "reason": f.reason} for f in found.skipped]
         report.files_failed = [{"path": f.path, "reason": f.reason} for f in found.failed]
+        if removed := sweep_partial_writes(cfg.media_dir):
+            log.info("removed %d partial image files left by an interrupted run", removed)
         with Manifest(cfg.index_dir / "manifest.sqlite") as manifest:
             t = time.perf_counter()
             diff = manifest.diff(found.files, roots)
