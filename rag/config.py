@@ -45,6 +45,9 @@ class EmbedConfig(_Section):
     batch_tokens: int = Field(default=4096, ge=64)
     """Token budget of one forward batch; images count their image tokens."""
     max_batch: int = Field(default=32, ge=1)
+    query_batch_wait_ms: float = Field(default=0, ge=0)
+    """Coalesce concurrent ``embed_queries`` calls (many searches at once) into one call of up to
+    ``max_batch`` queries: the first waits this long for others. 0 turns batching off."""
     image_side: int = Field(default=672, ge=14)
     """Longest side images are resized to before embedding."""
     cache: bool = True
@@ -85,8 +88,38 @@ class RetrieveConfig(_Section):
     k: int = Field(default=6, ge=1, le=100)
     """Evidence items handed to the generator."""
     candidates: int = Field(default=40, ge=1, le=1000)
-    """Hits fetched by each prefetch before fusion."""
+    """Hits fetched by each prefetch before fusion (the default of the per-branch quotas below)."""
+    text_candidates: int | None = Field(default=None, ge=1, le=1000)
+    """Quota of the dense text branch (chunks, tables); None: ``candidates``."""
+    image_candidates: int | None = Field(default=None, ge=1, le=1000)
+    """Quota of the dense image branch (figures, page renders); None: ``candidates``."""
+    sparse_candidates: int | None = Field(default=None, ge=1, le=1000)
+    """Quota of the keyword branch; None: ``candidates``."""
+    branch_weights: dict[Literal["text", "image", "sparse"], float] = Field(default_factory=dict)
+    """Weighted RRF: a branch's reciprocal ranks are scaled by its weight (> 0; missing: 1), in the
+    same engine call on Edge and on qdrant-client (``Rrf(weights=...)``). Empty: plain RRF."""
     kinds: list[ItemKind] = Field(default_factory=lambda: list(ITEM_KINDS))
+    rerank: str = "none"
+    """Registry name of the reranker run on the grouped page evidence: ``none`` or ``embedding``
+    (re-scores each page's text against the question with the pipeline's own embedder)."""
+    rerank_top: int = Field(default=20, ge=1, le=200)
+    """Page evidence items fetched and reranked; the best ``k`` of them are kept."""
+    rerank_weight: float = Field(default=0.5, ge=0, le=1)
+    """``embedding`` reranker: share of the query-text cosine in the blended score (the rest is
+    the fused rank), see :mod:`rag.rerank`."""
+
+    @model_validator(mode="after")
+    def _weights_positive(self) -> RetrieveConfig:
+        bad = {b: w for b, w in self.branch_weights.items() if not w > 0}
+        if bad:
+            raise ValueError(f"retrieve.branch_weights must be > 0, got {bad}")
+        return self
+
+    def quota(self, branch: Literal["text", "image", "sparse"]) -> int:
+        """Candidates fetched by ``branch`` before fusion."""
+        own = {"text": self.text_candidates, "image": self.image_candidates,
+               "sparse": self.sparse_candidates}[branch]
+        return self.candidates if own is None else own
 
 
 class GenerateConfig(_Section):

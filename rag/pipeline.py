@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from ingest.records import FileFailure, ParsedFile
 from rag.aio import run_sync
 from rag.config import Settings, load_settings
 from rag.embed.base import Embedder, build_embedder
+from rag.embed.batching import QueryBatcher
 from rag.embed.cache import CachedEmbedder
 from rag.errors import MmragError
 from rag.generate.base import Generator, build_generator
@@ -31,6 +32,7 @@ from rag.generate.chat import ChatTurn, acondense
 from rag.generate.citations import build_answer
 from rag.indexing import items_to_points
 from rag.records import Answer, Evidence, IngestReport, SearchFilter, StoreStats
+from rag.rerank import build_reranker
 from rag.retrieve import Retriever
 from rag.store.base import Store, open_store
 
@@ -55,7 +57,8 @@ class Pipeline:
         self.embedder = embedder
         self.store = store
         self.generator = generator
-        self.retriever = Retriever(embedder, store, settings.retrieve)
+        self.retriever = Retriever(embedder, store, settings.retrieve,
+                                   reranker=build_reranker(settings.retrieve, embedder))
         self.store.ensure(embedder.id, embedder.dim)
         self._ingest_lock = asyncio.Lock()
 
@@ -72,6 +75,8 @@ class Pipeline:
         """Build every part named by ``settings``; a missing part fails here, in one sentence."""
         settings.index_dir.mkdir(parents=True, exist_ok=True)
         embedder: Embedder = build_embedder(settings.embed)
+        if settings.embed.query_batch_wait_ms > 0:  # inside the cache: cached queries never wait
+            embedder = QueryBatcher(embedder, settings.embed.max_batch, settings.embed.query_batch_wait_ms)
         if settings.embed.cache:
             embedder = CachedEmbedder(embedder, settings.index_dir / "embed-cache.sqlite")
         store = open_store(settings.store)
@@ -80,13 +85,19 @@ class Pipeline:
 
     # ----------------------------------------------------------------------------------- ingest
     async def aingest(self, paths: Sequence[str | Path], *, tenant: str = "default",
-                      tags: Sequence[str] = (), progress: bool | None = None) -> IngestReport:
+                      tags: Sequence[str] = (), progress: bool | None = None,
+                      on_progress: Callable[[int, int], None] | None = None) -> IngestReport:
         """Ingest files and folders incrementally: new files are added, changed files replaced,
-        deleted files' points removed, unchanged files skipped. One bad file never stops the rest."""
-        async with self._ingest_lock:
-            return await asyncio.to_thread(self._ingest, [Path(p) for p in paths], tenant, list(tags), progress)
+        deleted files' points removed, unchanged files skipped. One bad file never stops the rest.
 
-    def _ingest(self, roots: list[Path], tenant: str, tags: list[str], progress: bool | None) -> IngestReport:
+        ``on_progress(files_done, files_total)`` is called (from the ingest thread) once the files to
+        parse (new and changed) are known, with ``files_done=0``, then after each of them."""
+        async with self._ingest_lock:
+            return await asyncio.to_thread(self._ingest, [Path(p) for p in paths], tenant, list(tags), progress,
+                                           on_progress)
+
+    def _ingest(self, roots: list[Path], tenant: str, tags: list[str], progress: bool | None,
+                on_progress: Callable[[int, int], None] | None = None) -> IngestReport:
         cfg = self.settings
         timer, start = _Timer(), time.perf_counter()
         report = IngestReport()
@@ -117,6 +128,9 @@ class Pipeline:
             replaced = {info.path: manifest.doc_id(info.path) for info in diff.changed}
             todo = [*diff.new, *diff.changed]
             bar = tqdm(total=len(todo), desc="ingest", unit="file", disable=True if progress is False else None)
+            done = 0
+            if on_progress:
+                on_progress(done, len(todo))
             t_parse = time.perf_counter()
             for result in parse_many(todo, cfg.ingest, cfg.media_dir):
                 timer.add("parse", t_parse)
@@ -127,6 +141,9 @@ class Pipeline:
                     in_use[result.document.doc_id] += 1
                     self._release_media(in_use, replaced.get(result.document.path))
                 bar.update(1)
+                done += 1
+                if on_progress:
+                    on_progress(done, len(todo))
                 t_parse = time.perf_counter()
             bar.close()
         report.seconds = round(time.perf_counter() - start, 3)
@@ -169,9 +186,11 @@ class Pipeline:
         return True
 
     def ingest(self, paths: Sequence[str | Path], *, tenant: str = "default", tags: Sequence[str] = (),
-               progress: bool | None = None) -> IngestReport:
+               progress: bool | None = None, on_progress: Callable[[int, int], None] | None = None
+               ) -> IngestReport:
         """Sync twin of :meth:`aingest`."""
-        return run_sync(self.aingest(paths, tenant=tenant, tags=tags, progress=progress))
+        return run_sync(self.aingest(paths, tenant=tenant, tags=tags, progress=progress,
+                                     on_progress=on_progress))
 
     # ----------------------------------------------------------------------------------- search
     async def asearch(self, query: str, k: int | None = None, flt: SearchFilter | None = None) -> list[Evidence]:

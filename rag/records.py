@@ -39,6 +39,12 @@ class SearchFilter(_Record):
     tenant: str | None = None
     files: list[str] = Field(default_factory=list)
     """Exact absolute paths; empty means all files."""
+    file_globs: list[str] = Field(default_factory=list)
+    """``fnmatch`` patterns on the absolute path, case-sensitive (``*`` also crosses ``/``:
+    ``/docs/*.pdf`` matches ``/docs/a/b.pdf``). No Qdrant engine matches globs natively, so a store
+    expands them against the files it holds into exact paths; together with ``files`` they form one
+    allowed set (a point's file must be listed OR match a pattern). Patterns matching no file
+    (and no ``files``) match nothing."""
     kinds: list[ItemKind] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
     """A point must carry at least one of these tags."""
@@ -52,6 +58,8 @@ class Prefetch(_Record):
     limit: int = Field(ge=1)
     kinds: list[ItemKind] = Field(default_factory=list)
     """Restrict this branch to these kinds (empty: all)."""
+    weight: float = Field(default=1.0, gt=0)
+    """Weight of this branch in the RRF fusion (1 for all: plain RRF)."""
 
 
 class QueryPlan(_Record):
@@ -95,6 +103,8 @@ class Evidence(_Record):
     image_path: str | None = None
     bbox: BBox | None = None
     section: list[str] = Field(default_factory=list)
+    rerank_score: float | None = None
+    """The reranker's score when a reranker reordered this item (``score`` stays the store's)."""
 
 
 class Citation(_Record):

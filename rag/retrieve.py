@@ -8,6 +8,8 @@ own branch and ranks, not raw scores, are fused. Keywords catch exact strings (p
 that embeddings blur.
 
 Grouping (:func:`group_by_page`) is a pure function over hits, so it is tested without a store.
+An optional reranker (:mod:`rag.rerank`, ``retrieve.rerank``) then reorders the best
+``retrieve.rerank_top`` pages and the top ``k`` are kept.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ingest.records import ItemKind, image_path_of
 from rag.config import RetrieveConfig
 from rag.embed.base import Embedder
 from rag.records import Evidence, Hit, Prefetch, QueryPlan, SearchFilter
+from rag.rerank import NoReranker, Reranker
 from rag.store.base import Store
 from rag.store.sparse import encode_sparse_query
 
@@ -42,23 +45,27 @@ def build_plan(
     sparse_query: str | None,
     flt: SearchFilter | None = None,
 ) -> QueryPlan:
-    """The query plan for ``cfg.mode``: the branches, each ``cfg.candidates`` deep, the filter
-    restricted to ``cfg.kinds``, and enough fused hits to fill ``k`` pages."""
+    """The query plan for ``cfg.mode``: the branches, each as deep as its quota
+    (``cfg.quota(branch)``) and weighted by ``cfg.branch_weights``, the filter restricted to
+    ``cfg.kinds``, and enough fused hits to fill ``k`` pages."""
     flt = flt or SearchFilter()
     kinds = [kd for kd in (flt.kinds or cfg.kinds) if kd in cfg.kinds]
     if not kinds:
         raise ValueError(f"filter kinds {flt.kinds} and retrieve.kinds {cfg.kinds} have nothing in common")
     flt = flt.model_copy(update={"kinds": kinds if set(kinds) != {"text", "table", "figure", "page"} else []})
-    n = cfg.candidates
+    weights = cfg.branch_weights
     branches: list[Prefetch] = []
     if cfg.mode in ("hybrid", "dense"):
-        branches += [Prefetch(using="dense", limit=n, kinds=list(TEXT_KINDS)),
-                     Prefetch(using="dense", limit=n, kinds=list(IMAGE_KINDS))]
+        branches += [Prefetch(using="dense", limit=cfg.quota("text"), kinds=list(TEXT_KINDS),
+                              weight=weights.get("text", 1.0)),
+                     Prefetch(using="dense", limit=cfg.quota("image"), kinds=list(IMAGE_KINDS),
+                              weight=weights.get("image", 1.0))]
     if cfg.mode in ("hybrid", "sparse"):
-        branches.append(Prefetch(using="sparse", limit=n))
+        branches.append(Prefetch(using="sparse", limit=cfg.quota("sparse"), weight=weights.get("sparse", 1.0)))
     # Branches that the kinds exclude are dropped here so a plan never carries a dead branch.
     branches = [b for b in branches if not b.kinds or any(kd in kinds for kd in b.kinds)]
-    limit = min(n * len(branches), max(FUSED_PER_K * k, n))
+    deepest = max(b.limit for b in branches)
+    limit = min(sum(b.limit for b in branches), max(FUSED_PER_K * k, deepest))
     return QueryPlan(
         dense=list(dense) if dense is not None and cfg.mode != "sparse" else None,
         sparse=(encode_sparse_query(sparse_query)
@@ -136,12 +143,17 @@ def group_by_page(hits: Sequence[Hit], k: int, max_per_file: int | None = None) 
 
 
 class Retriever:
-    """Finds page-level evidence for a question: embed, one fused store query, group by page."""
+    """Finds page-level evidence for a question: embed, one fused store query, group by page,
+    then (optionally) rerank the grouped pages."""
 
-    def __init__(self, embedder: Embedder, store: Store, cfg: RetrieveConfig) -> None:
+    def __init__(self, embedder: Embedder, store: Store, cfg: RetrieveConfig,
+                 reranker: Reranker | None = None) -> None:
+        """``reranker`` reorders the best ``cfg.rerank_top`` pages before the top ``k`` are kept;
+        None (or a :class:`~rag.rerank.NoReranker`) keeps the fused order."""
         self.embedder = embedder
         self.store = store
         self.cfg = cfg
+        self.reranker = None if isinstance(reranker, NoReranker) else reranker
 
     def plan(self, query: str, k: int | None = None, flt: SearchFilter | None = None) -> QueryPlan:
         """The query plan :meth:`search` would run (embeds the query unless mode is sparse)."""
@@ -149,11 +161,12 @@ class Retriever:
         dense = None
         if self.cfg.mode != "sparse":
             dense = self.embedder.embed_queries([query])[0].tolist()  # (dim,)
-        return build_plan(self.cfg, k, dense, query, flt)
+        return build_plan(self.cfg, self._pages(k), dense, query, flt)
 
     def retrieve(self, query: str, k: int | None = None,
                  flt: SearchFilter | None = None) -> tuple[list[Evidence], dict[str, float]]:
-        """Like :meth:`search`, and the seconds each step took (``embed``, ``query``, ``group``)."""
+        """Like :meth:`search`, and the seconds each step took (``embed``, ``query``, ``group``,
+        and ``rerank`` when a reranker is set)."""
         if not query.strip():
             raise ValueError("query is empty")
         k = self._k(k)
@@ -165,15 +178,25 @@ class Retriever:
         hits = self.store.query(plan)
         t2 = time.perf_counter()
         seconds["query"] = t2 - t1
-        evidence = group_by_page(hits, k)
-        seconds["group"] = time.perf_counter() - t2
+        # the diversity cap stays that of k, so a larger rerank pool is not one file's pages
+        evidence = group_by_page(hits, self._pages(k), max_per_file=max(2, math.ceil(k / 2)))
+        t3 = time.perf_counter()
+        seconds["group"] = t3 - t2
+        if self.reranker is not None:
+            evidence = self.reranker.rerank(query, evidence)[:k]
+            seconds["rerank"] = time.perf_counter() - t3
         log.debug("retrieved %d hits -> %d pages for %r in %s", len(hits), len(evidence), query[:80], seconds)
         return evidence, seconds
 
     def search(self, query: str, k: int | None = None, flt: SearchFilter | None = None) -> list[Evidence]:
         """The top ``k`` (default ``retrieve.k``) page-level evidence items for ``query``, best
-        first, restricted by ``flt`` (tenant, files, kinds, tags, doc ids) and ``retrieve.kinds``."""
+        first, restricted by ``flt`` (tenant, files, file globs, kinds, tags, doc ids) and
+        ``retrieve.kinds``; reranked when a reranker is set."""
         return self.retrieve(query, k, flt)[0]
+
+    def _pages(self, k: int) -> int:
+        """Pages grouped before reranking: ``rerank_top`` (at least ``k``) with a reranker, else ``k``."""
+        return max(k, self.cfg.rerank_top) if self.reranker is not None else k
 
     def _k(self, k: int | None) -> int:
         k = self.cfg.k if k is None else k

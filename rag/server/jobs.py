@@ -63,11 +63,17 @@ class JobManager:
             self._jobs[job_id] = job
             return job
 
+    def _progress(self, job_id: str, files_done: int, files_total: int) -> None:
+        """Show the running job's progress in ``GET /v1/jobs/{id}``."""
+        self._update(job_id, files_done=files_done, files_total=files_total)
+        log.debug("job %s: %d/%d files", job_id, files_done, files_total)
+
     def _run(self, job_id: str) -> None:
         job = self._update(job_id, status="running", started=time.time())
         try:
-            report: IngestReport = self._pipeline.ingest(job.paths, tenant=job.tenant, tags=job.tags,
-                                                         progress=False)
+            report: IngestReport = self._pipeline.ingest(
+                job.paths, tenant=job.tenant, tags=job.tags, progress=False,
+                on_progress=lambda done, total: self._progress(job_id, done, total))
         except Exception as exc:  # a job must never kill the worker; the client reads the reason
             log.exception("job %s failed", job_id)
             self._update(job_id, status="failed", finished=time.time(), error=f"{type(exc).__name__}: {exc}")

@@ -227,6 +227,10 @@ class Job(BaseModel):
     finished: float | None = None
     queue_position: int | None = None
     """Jobs ahead of this one while it is queued."""
+    files_done: int | None = None
+    """Files parsed and indexed so far (new or changed ones), once the job is running."""
+    files_total: int | None = None
+    """Files the job has to parse and index (new or changed ones), once discovery is over."""
     report: IngestReport | None = None
     error: str | None = None
 

@@ -32,13 +32,18 @@ class Store(Protocol):
         ...
 
     def query(self, plan: QueryPlan) -> list[Hit]:
-        """Run a whole plan (prefetch branches fused by RRF) in one engine call."""
+        """Run a whole plan (prefetch branches fused by RRF, weighted by each branch's ``weight``)
+        in one engine call; ``plan.filter.file_globs`` are resolved against :meth:`files` first."""
         ...
 
     def count(self, flt: SearchFilter | None = None) -> int: ...
 
     def file_ids(self, file: str) -> list[str]:
         """Ids of the points of one file."""
+        ...
+
+    def files(self) -> list[str]:
+        """Every distinct source file held (absolute paths, sorted); resolves ``file_globs``."""
         ...
 
     def stats(self) -> StoreStats: ...

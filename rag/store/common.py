@@ -3,10 +3,11 @@ point checks, and the filter in engine-neutral form. Backends only translate the
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -125,9 +126,34 @@ Terms = list[tuple[str, str | list[str]]]
 """A conjunction of payload matches: ``(field, value)`` is equality, ``(field, [v, ...])`` any-of."""
 
 
+def resolve_file_globs(flt: SearchFilter, known_files: Callable[[], Sequence[str]]) -> SearchFilter | None:
+    """``flt`` with its ``file_globs`` expanded into exact ``files`` (``fnmatchcase`` against
+    ``known_files()``, called only when there are globs), united with the listed ``files``.
+    None when the allowed set is empty: the filter matches nothing. No Qdrant engine matches
+    globs in a payload (``MatchText`` needs a full-text index and matches tokens, not patterns),
+    so every backend resolves them here, before the query."""
+    if not flt.file_globs:
+        return flt
+    matched = [f for f in known_files() if any(fnmatch.fnmatchcase(f, g) for g in flt.file_globs)]
+    allowed = list(dict.fromkeys([*flt.files, *sorted(matched)]))
+    if not allowed:
+        return None
+    return flt.model_copy(update={"files": allowed, "file_globs": []})
+
+
+def fusion_weights(branches: Sequence[tuple[Prefetch, Terms]]) -> list[float] | None:
+    """RRF weights of the active branches, in order; None when all are 1 (plain RRF)."""
+    weights = [b.weight for b, _ in branches]
+    return None if all(w == 1.0 for w in weights) else weights
+
+
 def filter_terms(flt: SearchFilter, kinds: Sequence[str] = ()) -> Terms | None:
     """The filter as a conjunction of matches, with ``kinds`` (a branch's) intersected with the
-    filter's kinds. None when the intersection is empty: the branch can match nothing."""
+    filter's kinds. None when the intersection is empty: the branch can match nothing.
+    ``file_globs`` must have been resolved (:func:`resolve_file_globs`)."""
+    if flt.file_globs:
+        raise StoreError(f"file_globs {flt.file_globs} reached the engine unresolved; "
+                         "resolve them with resolve_file_globs first")
     terms: Terms = []
     if flt.tenant is not None:
         terms.append(("tenant", flt.tenant))

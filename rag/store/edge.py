@@ -47,9 +47,11 @@ from rag.store.common import (
     active_branches,
     check_points,
     filter_terms,
+    fusion_weights,
     hit_from_payload,
     point_payload,
     read_meta,
+    resolve_file_globs,
     write_meta,
 )
 
@@ -240,6 +242,10 @@ class EdgeStore:
         if self._shard is None:
             return []
         assert self._meta is not None
+        flt = resolve_file_globs(plan.filter, self.files)
+        if flt is None:
+            return []
+        plan = plan.model_copy(update={"filter": flt})
         branches = active_branches(plan, self._meta.dim)
         if not branches:
             return []
@@ -249,7 +255,8 @@ class EdgeStore:
             request = qe.QueryRequest(limit=min(plan.limit, only.limit), query=only.query,
                                       filter=only.filter, params=only.params, with_payload=True)
         else:
-            request = qe.QueryRequest(limit=plan.limit, query=qe.Fusion.Rrf(k=RRF_K),  # type: ignore[arg-type]
+            fusion = qe.Fusion.Rrf(k=RRF_K, weights=fusion_weights(branches))
+            request = qe.QueryRequest(limit=plan.limit, query=fusion,  # type: ignore[arg-type]
                                       prefetches=edge_branches, with_payload=True)
         try:
             found = self._shard.query(request)
@@ -261,8 +268,18 @@ class EdgeStore:
         """Points matching ``flt`` (all points without one), counted exactly."""
         if self._shard is None:
             return 0
+        if flt is not None and (flt := resolve_file_globs(flt, self.files)) is None:
+            return 0
         terms = filter_terms(flt) if flt is not None else None
         return self._shard.count(qe.CountRequest(exact=True, filter=_edge_filter(terms)))
+
+    def files(self) -> list[str]:
+        """Every distinct source file held, sorted."""
+        if self._shard is None:
+            return []
+        points = self._shard.count(qe.CountRequest(exact=True))
+        facet = self._shard.facet(qe.FacetRequest("file", limit=max(points, 1), exact=True))
+        return sorted(str(h.value) for h in facet.hits)
 
     def file_ids(self, file: str) -> list[str]:
         """Ids of the points of one file."""

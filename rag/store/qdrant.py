@@ -30,14 +30,17 @@ from rag.store.base import DENSE, SPARSE, Store
 from rag.store.common import (
     HNSW_EF,
     INDEX_FIELDS,
+    RRF_K,
     TENANT_FIELD,
     StoreMeta,
     Terms,
     active_branches,
     check_points,
     filter_terms,
+    fusion_weights,
     hit_from_payload,
     point_payload,
+    resolve_file_globs,
 )
 
 log = logging.getLogger(__name__)
@@ -217,8 +220,12 @@ class QdrantStore:
         branch is queried directly and keeps its raw scores)."""
         if not self._exists():
             return []
-        branches = [self._prefetch(plan, b.using, b.limit, terms)
-                    for b, terms in active_branches(plan, self._dim())]
+        flt = resolve_file_globs(plan.filter, self.files)
+        if flt is None:
+            return []
+        plan = plan.model_copy(update={"filter": flt})
+        active = active_branches(plan, self._dim())
+        branches = [self._prefetch(plan, b.using, b.limit, terms) for b, terms in active]
         if not branches:
             return []
         if len(branches) == 1:
@@ -227,9 +234,12 @@ class QdrantStore:
                 self.collection, query=only.query, using=only.using, query_filter=only.filter,
                 search_params=only.params, limit=min(plan.limit, only.limit or plan.limit), with_payload=True)
         else:
+            weights = fusion_weights(active)
+            fusion: models.FusionQuery | models.RrfQuery = (
+                models.FusionQuery(fusion=models.Fusion.RRF) if weights is None
+                else models.RrfQuery(rrf=models.Rrf(k=RRF_K, weights=weights)))
             response = self.client.query_points(
-                self.collection, prefetch=branches, query=models.FusionQuery(fusion=models.Fusion.RRF),
-                limit=plan.limit, with_payload=True)
+                self.collection, prefetch=branches, query=fusion, limit=plan.limit, with_payload=True)
         return [hit_from_payload(p.id, p.score, p.payload) for p in response.points]
 
     def _prefetch(self, plan: QueryPlan, using: str, limit: int, terms: Terms) -> models.Prefetch:
@@ -248,8 +258,19 @@ class QdrantStore:
         """Points matching ``flt`` (all points without one), counted exactly."""
         if not self._exists():
             return 0
+        if flt is not None and (flt := resolve_file_globs(flt, self.files)) is None:
+            return 0
         terms = filter_terms(flt) if flt is not None else None
         return self.client.count(self.collection, count_filter=_filter(terms), exact=True).count
+
+    @_serialised
+    def files(self) -> list[str]:
+        """Every distinct source file held, sorted."""
+        if not self._exists():
+            return []
+        points = self.client.count(self.collection, exact=True).count
+        facet = self.client.facet(self.collection, key="file", limit=max(points, 1), exact=True)
+        return sorted(str(h.value) for h in facet.hits)
 
     @_serialised
     def file_ids(self, file: str) -> list[str]:

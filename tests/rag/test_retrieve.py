@@ -1,4 +1,5 @@
-"""Retrieval: query plans per mode, page-level grouping (pure), and the retriever on a real Edge store."""
+"""Retrieval: query plans per mode, page-level grouping (pure), and the retriever on a real Edge store
+(filters, file globs, a reranker)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from pydantic import ValidationError
 
 from ingest.records import BBox, Figure, Item, PageImage, Table, TextChunk
 from rag.config import RetrieveConfig
 from rag.errors import EmbedError
 from rag.records import Hit, Point, SearchFilter
+from rag.rerank import EmbeddingReranker, NoReranker
 from rag.retrieve import Retriever, build_plan, group_by_page
 from rag.store.edge import EdgeStore
 from rag.store.sparse import encode_sparse
@@ -87,6 +90,21 @@ def test_modes_and_kinds() -> None:
     assert narrowed.filter.kinds == ["page"] and narrowed.filter.tenant == "t"
     with pytest.raises(ValueError, match="nothing in common"):
         build_plan(RetrieveConfig(kinds=["text"]), 6, [0.1] * 4, "q", SearchFilter(kinds=["page"]))
+
+
+def test_branch_quotas_and_weights() -> None:
+    cfg = RetrieveConfig(candidates=30, text_candidates=50, image_candidates=10,
+                         branch_weights={"sparse": 2.0, "image": 0.5})
+    plan = build_plan(cfg, 6, [0.1] * 4, "pump")
+    assert [(b.kinds, b.limit, b.weight) for b in plan.prefetch] == [
+        (["text", "table"], 50, 1.0), (["figure", "page"], 10, 0.5), ([], 30, 2.0)]
+    assert plan.limit == 50  # max(4 * k, deepest branch), at most all branches together
+    assert build_plan(cfg, 30, [0.1] * 4, "pump").limit == 90
+    assert [b.limit for b in build_plan(RetrieveConfig(candidates=7, mode="sparse"), 1, None, "x").prefetch] == [7]
+    with pytest.raises(ValidationError, match="must be > 0"):
+        RetrieveConfig(branch_weights={"text": 0.0})
+    with pytest.raises(ValidationError):
+        RetrieveConfig(branch_weights={"video": 1.0})  # type: ignore[dict-item]
 
 
 # -- grouping -----------------------------------------------------------------------------------
@@ -178,3 +196,38 @@ def test_sparse_mode_does_not_embed(retriever: Retriever) -> None:
     retriever.embedder = None  # type: ignore[assignment]  # would fail if called
     ev = retriever.search("XK-4471-B gasket")
     assert (ev[0].file, ev[0].page) == ("/m/pump.pdf", 2)
+
+
+def test_file_globs_expand_against_the_store(retriever: Retriever) -> None:
+    ev = retriever.search("pump valve motor", k=10, flt=SearchFilter(file_globs=["/m/[pv]*.pdf"]))
+    assert {e.file for e in ev} == {"/m/pump.pdf", "/m/valve.pdf"}
+    # listed files and patterns form one allowed set
+    ev = retriever.search("pump valve motor", k=10,
+                          flt=SearchFilter(files=["/m/motor.pdf"], file_globs=["*/valve.*"]))
+    assert {e.file for e in ev} == {"/m/motor.pdf", "/m/valve.pdf"}
+    # patterns that match nothing match nothing (not "no restriction")
+    assert retriever.search("pump", flt=SearchFilter(file_globs=["/elsewhere/*.pdf"])) == []
+    assert retriever.store.count(SearchFilter(file_globs=["/m/*"], kinds=["page"])) == 4
+
+
+def test_embedding_reranker_reorders_and_keeps_k(retriever: Retriever) -> None:
+    fused = retriever.search("gasket part replace", k=4)
+    cos_only = Retriever(retriever.embedder, retriever.store, RetrieveConfig(k=2, candidates=10, rerank_top=4),
+                         reranker=EmbeddingReranker(retriever.embedder, weight=1.0))
+    ev, seconds = cos_only.retrieve("gasket part replace")
+    assert len(ev) == 2 and "rerank" in seconds
+    q = retriever.embedder.embed_queries(["gasket part replace"])[0]
+    cos = {(e.file, e.page): float(retriever.embedder.embed_texts([e.text])[0] @ q) for e in fused}
+    best = sorted(cos, key=lambda key: -cos[key])[:2]
+    assert [(e.file, e.page) for e in ev] == best
+    assert [e.rerank_score for e in ev] == pytest.approx([cos[key] for key in best], abs=1e-5)
+    # weight 0 (rank prior only) and the "none" backend keep the fused order
+    # weight 0 (rank prior only) and the "none" backend keep the fused order (equal fused scores
+    # may come back in either order, so the order is checked through the scores)
+    prior_only = Retriever(retriever.embedder, retriever.store, RetrieveConfig(k=4, candidates=10),
+                           reranker=EmbeddingReranker(retriever.embedder, weight=0.0))
+    none = Retriever(retriever.embedder, retriever.store, RetrieveConfig(k=4, candidates=10), reranker=NoReranker())
+    assert none.reranker is None
+    for kept in (prior_only.search("gasket part replace"), none.search("gasket part replace")):
+        assert {(e.file, e.page) for e in kept} == {(e.file, e.page) for e in fused}
+        assert [e.score for e in kept] == [e.score for e in fused]

@@ -6,7 +6,9 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ import pymupdf
 import pytest
 
 from ingest.samples import write_sample_folder
+from rag.embed.batching import QueryBatcher
 from rag.pipeline import Pipeline
 from tests.rag.server.conftest import ACME_KEY, GLOBEX_KEY, KEYS, LiveServer
 
@@ -63,6 +66,7 @@ def globex_file(server: LiveServer, roots: Path) -> Path:
     job = _wait_job(server.url, resp.json()["id"], GLOBEX_KEY)
     assert job["status"] == "done", job
     assert job["report"]["files_ingested"] == 1
+    assert (job["files_done"], job["files_total"]) == (1, 1)
     assert job["tenant"] == "globex"
     return path
 
@@ -93,6 +97,21 @@ def test_each_tenant_sees_only_its_own_evidence(server: LiveServer, globex_file:
     assert all(Path(e["file"]).parent == sample_dir for e in acme)
 
 
+def test_concurrent_searches_of_two_tenants_share_embed_calls_but_not_evidence(
+        server: LiveServer, pipeline: Pipeline, globex_file: Path, sample_dir: Path) -> None:
+    batcher = getattr(pipeline.embedder, "inner", None)
+    assert isinstance(batcher, QueryBatcher), "the cpu profile batches query embeddings"
+    calls_before = batcher.inner_calls
+    keys = [ACME_KEY, GLOBEX_KEY] * 4
+    with ThreadPoolExecutor(max_workers=len(keys)) as pool:
+        found = list(pool.map(lambda ik: _search(server, ik[1], f"Zorblax budget {ik[0]} {uuid.uuid4()}"),
+                              enumerate(keys)))
+    assert 0 < batcher.inner_calls - calls_before <= len(keys)
+    for key, evidence in zip(keys, found, strict=True):
+        home = sample_dir if key == ACME_KEY else globex_file.parent
+        assert evidence and all(Path(e["file"]).is_relative_to(home) for e in evidence), (key, evidence)
+
+
 def test_chat_never_cites_another_tenants_document(server: LiveServer, globex_file: Path) -> None:
     acme = _ask(server, ACME_KEY, "What is the budget of Project Zorblax?")
     assert str(globex_file) not in {e["file"] for e in acme["evidence"]}
@@ -109,6 +128,16 @@ def test_streaming_chat_is_filtered_too(server: LiveServer, globex_file: Path) -
                       timeout=60) as resp:
         raw = "".join(resp.iter_text())
     assert "Zorblax" not in raw and str(globex_file) not in raw
+
+
+def test_job_shows_files_done_of_files_total(server: LiveServer, roots: Path) -> None:
+    for i in range(3):
+        _write_pdf(roots / "globex" / "progress" / f"memo-{i}.pdf", f"Memo {i} about quarterly turnip yields.")
+    resp = httpx.post(f"{server.url}/v1/ingest", json={"paths": ["globex/progress"]}, headers=_auth(GLOBEX_KEY))
+    assert resp.status_code == 202, resp.text
+    job = _wait_job(server.url, resp.json()["id"], GLOBEX_KEY)
+    assert job["status"] == "done", job
+    assert job["files_done"] == job["files_total"] == job["report"]["files_ingested"] == 3
 
 
 def test_jobs_are_private_to_their_tenant(server: LiveServer, roots: Path) -> None:

@@ -18,6 +18,7 @@ from rag.config import StoreConfig
 from rag.errors import StoreError
 from rag.records import Hit, Prefetch, QueryPlan, SearchFilter
 from rag.store.base import Store
+from rag.store.common import RRF_K
 from rag.store.qdrant import QdrantStore, copy_store
 from rag.store.sparse import encode_sparse_query
 from tests.rag.store.conftest import DIM, corpus, make_item, make_point, structured_vectors
@@ -26,13 +27,13 @@ EMBEDDER = "test:embedder"
 
 
 def hybrid(dense: list[float] | None, text: str | None, limit: int = 10, n: int = 20,
-           flt: SearchFilter | None = None) -> QueryPlan:
+           flt: SearchFilter | None = None, weights: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> QueryPlan:
     branches = []
     if dense is not None:
-        branches += [Prefetch(using="dense", limit=n, kinds=["text", "table"]),
-                     Prefetch(using="dense", limit=n, kinds=["figure", "page"])]
+        branches += [Prefetch(using="dense", limit=n, kinds=["text", "table"], weight=weights[0]),
+                     Prefetch(using="dense", limit=n, kinds=["figure", "page"], weight=weights[1])]
     if text is not None:
-        branches.append(Prefetch(using="sparse", limit=n))
+        branches.append(Prefetch(using="sparse", limit=n, weight=weights[2]))
     return QueryPlan(dense=dense, sparse=encode_sparse_query(text) if text is not None else None,
                      prefetch=branches, filter=flt or SearchFilter(), limit=limit)
 
@@ -159,6 +160,43 @@ def test_filters(store: Store, flt: SearchFilter, check: Callable[[Hit], bool] |
     assert {h.id for h in fused} <= want
 
 
+def test_files_and_file_globs(store: Store) -> None:
+    assert store.files() == []
+    store.ensure(EMBEDDER, DIM)
+    points = corpus(60)
+    store.upsert(points)
+    assert store.files() == ["/docs/f0.pdf", "/docs/f1.pdf", "/docs/f2.pdf"]
+    in_f01 = {p.id for p in points if p.item.file in ("/docs/f0.pdf", "/docs/f1.pdf")}
+    globbed = SearchFilter(file_globs=["/docs/f[01].pdf"])
+    assert store.count(globbed) == len(in_f01)
+    assert {h.id for h in store.query(dense_all(qvec(3), 100, globbed))} == in_f01
+    assert {h.id for h in store.query(hybrid(qvec(3), "pump", 100, 100, globbed))} <= in_f01
+    # listed files and patterns form one allowed set; other filters still apply
+    union = SearchFilter(files=["/docs/f2.pdf"], file_globs=["*/f0.*"], tenant="acme")
+    want = {p.id for p in points if p.item.file in ("/docs/f0.pdf", "/docs/f2.pdf") and p.tenant == "acme"}
+    assert {h.id for h in store.query(dense_all(qvec(3), 100, union))} == want
+    # patterns that match no file match nothing, not everything
+    nothing = SearchFilter(file_globs=["/docs/F*.pdf"])  # case-sensitive
+    assert store.count(nothing) == 0
+    assert store.query(dense_all(qvec(3), 100, nothing)) == []
+
+
+def test_weighted_rrf_changes_the_fused_order(store: Store) -> None:
+    store.ensure(EMBEDDER, DIM)
+    points = corpus(60, seed=2, unique_lengths=True)
+    store.upsert(points)
+    sparse_top = store.query(hybrid(None, "pump valve", limit=1))[0].id
+    text_top = store.query(QueryPlan(dense=qvec(8), limit=1,
+                                     prefetch=[Prefetch(using="dense", limit=1, kinds=["text", "table"])]))[0].id
+    assert sparse_top != text_top
+    keyword_heavy = store.query(hybrid(qvec(8), "pump valve", weights=(0.1, 0.1, 10.0)))
+    text_heavy = store.query(hybrid(qvec(8), "pump valve", weights=(10.0, 0.1, 0.1)))
+    assert keyword_heavy[0].id == sparse_top
+    assert text_heavy[0].id == text_top
+    # weighted RRF (both engines): sum over branches of 1 / (rank / weight + RRF_K - 1), rank from 1
+    assert keyword_heavy[0].score >= 1 / (1 / 10.0 + RRF_K - 1)
+
+
 def test_branch_kinds_intersect_filter_kinds(store: Store) -> None:
     store.ensure(EMBEDDER, DIM)
     store.upsert(corpus(40))
@@ -223,8 +261,10 @@ def test_congruence_edge_and_local(store_factory: Callable[..., Store]) -> None:
         words = " ".join(np.random.default_rng(seed).choice(["pump", "valve", "seal", "rotor", "torque"], 2))
         flt = [SearchFilter(), SearchFilter(tenant="acme"), SearchFilter(kinds=["text", "figure"]),
                SearchFilter(files=["/docs/f1.pdf", "/docs/f3.pdf"], tags=["manual"])][seed % 4]
+        weights = [(1.0, 1.0, 1.0), (1.0, 0.5, 2.0), (3.0, 1.0, 0.25)][seed % 3]
         plans += [hybrid(qvec(seed), words, limit=15, flt=flt), dense_all(qvec(seed), 15, flt),
-                  hybrid(None, words, limit=15, flt=flt)]
+                  hybrid(None, words, limit=15, flt=flt),
+                  hybrid(qvec(seed), words, limit=15, flt=flt, weights=weights)]
     edge_results = [edge.query(p) for p in plans]
     # local mode commits each point to SQLite; ranking does not depend on it, so stay in memory
     local = QdrantStore(QdrantClient(location=":memory:"), "congruence", server=False)
