@@ -60,3 +60,32 @@ def l2_normalise(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     return x / np.maximum(norms, 1e-12)
+
+
+class EmbedderWrapper:
+    """Base of embedders that wrap another (cache, batching): everything passes through to
+    ``inner`` unless a subclass overrides it."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+
+    @property
+    def id(self) -> str:
+        return self.inner.id
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    @property
+    def embeds_images(self) -> bool:
+        return self.inner.embeds_images
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        return self.inner.embed_texts(texts)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.inner.embed_queries(texts)
+
+    def embed_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        return self.inner.embed_images(images)

@@ -21,9 +21,8 @@ from collections import deque
 from collections.abc import Sequence
 
 import numpy as np
-from PIL import Image
 
-from rag.embed.base import Embedder
+from rag.embed.base import Embedder, EmbedderWrapper
 from rag.errors import EmbedError
 
 log = logging.getLogger(__name__)
@@ -42,7 +41,7 @@ class _Call:
         self.error: BaseException | None = None
 
 
-class QueryBatcher:
+class QueryBatcher(EmbedderWrapper):
     """An :class:`Embedder` whose ``embed_queries`` calls from many threads share inner calls."""
 
     def __init__(self, inner: Embedder, max_batch: int, max_wait_ms: float) -> None:
@@ -50,7 +49,7 @@ class QueryBatcher:
             raise ValueError(f"max_batch must be at least 1, got {max_batch}")
         if max_wait_ms < 0:
             raise ValueError(f"max_wait_ms must be >= 0, got {max_wait_ms}")
-        self.inner = inner
+        super().__init__(inner)
         self.max_batch = max_batch
         self.max_wait_s = max_wait_ms / 1000
         self._cond = threading.Condition()
@@ -59,24 +58,6 @@ class QueryBatcher:
         self._leading = False  # a leader is collecting a batch
         self.inner_calls = 0
         """Inner ``embed_queries`` calls made (for tests and metrics)."""
-
-    @property
-    def id(self) -> str:
-        return self.inner.id
-
-    @property
-    def dim(self) -> int:
-        return self.inner.dim
-
-    @property
-    def embeds_images(self) -> bool:
-        return self.inner.embeds_images
-
-    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
-        return self.inner.embed_texts(texts)
-
-    def embed_images(self, images: Sequence[Image.Image]) -> np.ndarray:
-        return self.inner.embed_images(images)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Questions, shape (n, dim); blocks until the batch holding this call is embedded."""

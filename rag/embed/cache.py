@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from rag.embed.base import Embedder
+from rag.embed.base import Embedder, EmbedderWrapper
 
 
 def _text_key(prefix: str, text: str) -> str:
@@ -28,11 +28,11 @@ def _image_key(image: Image.Image) -> str:
     return h.hexdigest()
 
 
-class CachedEmbedder:
+class CachedEmbedder(EmbedderWrapper):
     """Wraps an :class:`Embedder`; vectors are stored as float32 blobs in SQLite."""
 
     def __init__(self, inner: Embedder, path: Path) -> None:
-        self.inner = inner
+        super().__init__(inner)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path), check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -41,18 +41,6 @@ class CachedEmbedder:
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
-
-    @property
-    def id(self) -> str:
-        return self.inner.id
-
-    @property
-    def dim(self) -> int:
-        return self.inner.dim
-
-    @property
-    def embeds_images(self) -> bool:
-        return self.inner.embeds_images
 
     def _cached(self, keys: list[str], compute: Callable[[list[int]], np.ndarray]) -> np.ndarray:
         out = np.zeros((len(keys), self.dim), dtype=np.float32)  # (n, dim)
