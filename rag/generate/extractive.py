@@ -160,6 +160,14 @@ class ExtractiveGenerator:
         units = [u for n, ev in enumerate(evidence, start=1) for u in _units(n, ev)]
         if not q_terms or not units:
             return abstain_sentence()
+        # A year or an amount the question names must be somewhere in the evidence: "... in 2024?"
+        # over documents that only know 2018 is unanswerable, however well the other words match.
+        seen = frozenset().union(*(u.terms for u in units))
+        missing = [t for t, is_number in terms(question) if is_number and len(t.replace(".", "")) >= 3
+                   and t not in seen]
+        if missing:
+            log.debug("extractive: question numbers %s are in no evidence: abstaining", missing)
+            return abstain_sentence()
         total = sum(q_terms.values())
         df = {t: sum(t in u.terms for u in units) for t in q_terms}
         idf = {t: 1.0 + math.log((len(units) + 1) / (df[t] + 1)) for t in q_terms}

@@ -87,3 +87,12 @@ def test_aanswer_resolves_citations() -> None:
 def test_bad_arguments_fail_with_the_value(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="Currently"):
         ExtractiveGenerator(**kwargs)  # type: ignore[arg-type]
+
+
+def test_a_year_the_evidence_never_mentions_means_abstaining() -> None:
+    evidence = [ev(1, "In 2018, 18.29% of the population were Democrats who voted.")]
+    gen = ExtractiveGenerator()
+    assert gen.answer_text("What share were Democrats who voted in 2024?", evidence) == abstain_sentence()
+    assert "[1]" in gen.answer_text("What share were Democrats who voted in 2018?", evidence)
+    # Small counts are not held to it: "top 5" or "page 3" rarely appear verbatim.
+    assert "[1]" in gen.answer_text("Name the 2 groups: Democrats who voted in 2018?", evidence)
