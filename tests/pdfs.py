@@ -41,3 +41,13 @@ def write_corrupt(path: Path) -> Path:
     """Bytes that start like a PDF and then are garbage."""
     path.write_bytes(b"%PDF-1.7\n" + bytes(range(256)) * 8)
     return path
+
+
+def write_pages(path: Path, pages: list[str]) -> Path:
+    """A PDF with one line of text per page, in order."""
+    doc = pymupdf.open()
+    for text in pages:
+        doc.new_page().insert_text((72, 72), text)
+    doc.save(str(path))
+    doc.close()
+    return path

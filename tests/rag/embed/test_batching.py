@@ -9,41 +9,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from rag.config import EmbedConfig
-from rag.embed.base import Embedder
+from rag.embed.base import Embedder, EmbedderWrapper
 from rag.embed.batching import QueryBatcher
 from rag.embed.e5v import E5VEmbedder
 from rag.errors import EmbedError
 
 
-class Counting:
+class Counting(EmbedderWrapper):
     """Wraps a real embedder; records the size of each ``embed_queries`` call and can fail on demand."""
 
     def __init__(self, inner: Embedder) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.calls: list[int] = []
         self.fail: Exception | None = None
         self._lock = threading.Lock()
-
-    @property
-    def id(self) -> str:
-        return self.inner.id
-
-    @property
-    def dim(self) -> int:
-        return self.inner.dim
-
-    @property
-    def embeds_images(self) -> bool:
-        return self.inner.embeds_images
-
-    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
-        return self.inner.embed_texts(texts)
-
-    def embed_images(self, images: Sequence[Image.Image]) -> np.ndarray:
-        return self.inner.embed_images(images)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         with self._lock:

@@ -4,21 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pymupdf
 import pytest
 
 from rag.errors import MmragError
 from rag.eval.baselines import BM25Baseline
 from rag.eval.bench import BenchResult, bench_baseline, format_bench, make_queries, pdf_files
-
-
-def _pdf(path: Path, pages: list[str]) -> Path:
-    doc = pymupdf.open()
-    for text in pages:
-        doc.new_page().insert_text((72, 72), text)
-    doc.save(path)
-    doc.close()
-    return path
+from tests.pdfs import write_pages
 
 
 def test_medians_and_table() -> None:
@@ -40,7 +31,7 @@ def test_medians_and_table() -> None:
 
 def test_queries_come_from_page_text(tmp_path: Path) -> None:
     words = " ".join(f"w{i}" for i in range(30))
-    f = _pdf(tmp_path / "a.pdf", [words, "too short"]).resolve()
+    f = write_pages(tmp_path / "a.pdf", [words, "too short"]).resolve()
     assert pdf_files(tmp_path) == [f]
     qs = make_queries([f], 5, seed=1)
     assert len(qs) == 5 and all(file == f and len(q.split()) == 10 and q in words for q, file in qs)
@@ -48,13 +39,13 @@ def test_queries_come_from_page_text(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(MmragError, match="no PDF files found"):
         pdf_files(tmp_path / "empty")
-    short = _pdf(tmp_path / "s.pdf", ["tiny"]).resolve()
+    short = write_pages(tmp_path / "s.pdf", ["tiny"]).resolve()
     with pytest.raises(MmragError, match="no page with a text layer"):
         make_queries([short], 2)
 
 
 def test_bench_baseline_records_rate_and_latency(tmp_path: Path) -> None:
-    f = _pdf(tmp_path / "a.pdf", ["revenue grew in Europe", "costs fell"]).resolve()
+    f = write_pages(tmp_path / "a.pdf", ["revenue grew in Europe", "costs fell"]).resolve()
     res = BenchResult(meta={})
     bench_baseline(BM25Baseline, [f], [("revenue Europe", f), ("costs", f)], 3, res)
     assert res.median("bm25", "ingest") is not None

@@ -7,7 +7,6 @@ import json
 import math
 from pathlib import Path
 
-import pymupdf
 import pytest
 
 from rag.errors import MmragError
@@ -27,6 +26,7 @@ from rag.eval.run import (
     write_outputs,
 )
 from rag.records import Answer, Citation, Evidence, SearchFilter
+from tests.pdfs import write_pages
 
 KS = [1, 5]
 
@@ -128,17 +128,8 @@ def test_bm25_hand_computed() -> None:
     assert bm25_tokens("Revenue, 2018: $1.2bn") == ["revenue", "2018", "1", "2bn"]
 
 
-def _pdf(path: Path, pages: list[str]) -> Path:
-    doc = pymupdf.open()
-    for text in pages:
-        doc.new_page().insert_text((72, 72), text)
-    doc.save(path)
-    doc.close()
-    return path
-
-
 def test_bm25_baseline_ranks_pages(tmp_path: Path) -> None:
-    f = _pdf(tmp_path / "r.pdf", ["Introduction to the report", "Revenue in Europe grew strongly",
+    f = write_pages(tmp_path / "r.pdf", ["Introduction to the report", "Revenue in Europe grew strongly",
                                   "", "Europe revenue table: revenue 12 revenue"]).resolve()
     b = BM25Baseline()
     timing = b.index([f])
@@ -174,7 +165,7 @@ class _StubPipeline:
 
 
 def test_evaluate_question_filters_by_document_and_scores(tmp_path: Path) -> None:
-    doc = _pdf(tmp_path / "r.pdf", ["one", "two", "revenue three"]).resolve()
+    doc = write_pages(tmp_path / "r.pdf", ["one", "two", "revenue three"]).resolve()
     pipe = _StubPipeline(doc)
     bm25 = BM25Baseline()
     bm25.index([doc])
