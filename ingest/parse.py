@@ -24,7 +24,7 @@ from ingest.formats import (
 )
 from ingest.office import parse_office
 from ingest.pdf import parse_pdf
-from ingest.records import FileFailure, FileInfo, ParsedFile, content_hash
+from ingest.records import FileFailure, FileInfo, Item, ParsedFile, content_hash
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,20 @@ def parse_file(info: FileInfo, cfg: IngestConfig, media_dir: Path) -> ParsedFile
         log.exception("%s: parse failed", info.path)
         raise IngestError(info.path, "parse failed", f"{type(exc).__name__}: {exc}") from exc
     seconds = {**parsed.seconds, "total": round(time.perf_counter() - t0, 4)}
-    return parsed.model_copy(update={"seconds": seconds})
+    return parsed.model_copy(update={"items": number_chunks(parsed.items), "seconds": seconds})
+
+
+def number_chunks(items: list[Item]) -> list[Item]:
+    """``items`` with every text chunk's ``order`` set to its position among the document's chunks
+    (items come out of the parsers in reading order)."""
+    out: list[Item] = []
+    n = 0
+    for item in items:
+        if item.kind == "text":
+            item = item.model_copy(update={"order": n})
+            n += 1
+        out.append(item)
+    return out
 
 
 def _attempt(info: FileInfo, cfg: IngestConfig, media_dir: Path) -> Outcome:

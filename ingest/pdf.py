@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -267,7 +268,8 @@ def parse_pdf(info: FileInfo, data: bytes, cfg: IngestConfig, media_dir: Path, *
                         text = _ocr_page(doc.load_page(idx), engine, cfg)
                     lines = [ln for ln in text.splitlines() if layout.masked(ln) not in margin_texts]
                     st.ocr_text[idx] = "\n".join(lines)
-        title = (doc.metadata or {}).get("title") or ""
+        metadata = doc.metadata or {}
+        title = metadata.get("title") or ""
         pages = doc.page_count
     finally:
         doc.close()
@@ -302,5 +304,28 @@ def parse_pdf(info: FileInfo, data: bytes, cfg: IngestConfig, media_dir: Path, *
     if not title:
         title = next((b.text for blocks in st.blocks for b in blocks if b.heading_level), "")
     document = Document(doc_id=doc_id, path=info.path, sha256=info.sha256, size=info.size,
-                        mtime=info.mtime, pages=pages, title=title[:300] or Path(info.path).stem, mime=mime)
+                        mtime=info.mtime, pages=pages, title=title[:300] or Path(info.path).stem, mime=mime,
+                        created=pdf_date(metadata.get("creationDate")))
     return ParsedFile(document=document, items=items, seconds={k: round(v, 4) for k, v in st.seconds.items()})
+
+
+_PDF_DATE = re.compile(r"^(?:D:)?(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?\s*(?:([Zz+-])(\d{2})?'?(\d{2})?'?)?")
+
+
+def pdf_date(value: str | None) -> datetime | None:
+    """A PDF date string (``D:YYYYMMDDHHmmSS+HH'mm'``, every part after the year optional) as an
+    aware datetime (UTC when the string gives no zone); None when absent or malformed."""
+    if not value:
+        return None
+    m = _PDF_DATE.match(value.strip())
+    if not m:
+        return None
+    year, month, day, hour, minute, second, sign, tz_h, tz_m = m.groups()
+    offset = timedelta(0)
+    if sign in ("+", "-"):
+        offset = timedelta(hours=int(tz_h or 0), minutes=int(tz_m or 0)) * (1 if sign == "+" else -1)
+    try:
+        return datetime(int(year), int(month or 1), int(day or 1), int(hour or 0), int(minute or 0),
+                        int(second or 0), tzinfo=timezone(offset))
+    except ValueError:  # "D:20231345..." and other impossible dates
+        return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -71,6 +72,8 @@ class Document(_Record):
     pages: int = Field(ge=0)
     title: str = ""
     mime: str = "application/pdf"
+    created: datetime | None = None
+    """When the document says it was made (PDF ``creationDate``), if it says so."""
 
 
 class _ItemBase(_Record):
@@ -85,6 +88,11 @@ class _ItemBase(_Record):
         "(caption, OCR, nearby text) that text-only embedders embed.",
     )
     section: list[str] = Field(default_factory=list, description="Heading path the item sits under.")
+    order: int | None = Field(
+        default=None, ge=0,
+        description="Text chunks: position among the document's chunks in reading order (0, 1, ...), so "
+        "retrieval can fetch a hit's neighbours. None for other kinds.",
+    )
 
 
 class TextChunk(_ItemBase):

@@ -12,13 +12,15 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from ingest.records import ITEM_KINDS
 from rag.errors import MmragError
-from rag.records import Answer, Evidence
+from rag.records import Answer, DateRange, Evidence, SearchFilter
 
 log = logging.getLogger("mmrag")
 
@@ -98,16 +100,35 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _date(text: str) -> datetime:
+    """An ISO date or date-time for the date flags (``2024-03-01``, ``2024-03-01T12:00+02:00``)."""
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date: {text!r} (use YYYY-MM-DD)") from None
+
+
+def _search_filter(args: argparse.Namespace) -> SearchFilter | None:
+    """The filter given by ``--file``, ``--kind``, ``--tag``, ``--tenant`` and the date flags."""
+    def dates(since: datetime | None, until: datetime | None) -> DateRange | None:
+        return None if since is None and until is None else DateRange(since=since, until=until)
+
+    flt = SearchFilter(file_globs=args.file or [], kinds=args.kind or [], tags=args.tag or [], tenant=args.tenant,
+                       modified=dates(args.modified_since, args.modified_until),
+                       created=dates(args.created_since, args.created_until))
+    return None if flt == SearchFilter() else flt
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     with _pipeline(args) as pipe:
-        ans = pipe.ask(args.question)
+        ans = pipe.ask(args.question, flt=_search_filter(args))
     _emit(args, _answer_json(ans), format_answer(ans))
     return 0
 
 
 def cmd_search(args: argparse.Namespace) -> int:
     with _pipeline(args) as pipe:
-        hits = pipe.search(args.query, k=args.k)
+        hits = pipe.search(args.query, k=args.k, flt=_search_filter(args))
     human = "\n".join(f"{e.score:.4f}  {e.file} p.{e.page} ({e.kind})  {e.text[:100]!r}" for e in hits)
     _emit(args, [_evidence_json(e) for e in hits], human or "(no results)")
     return 0
@@ -117,6 +138,17 @@ def cmd_stats(args: argparse.Namespace) -> int:
     with _pipeline(args) as pipe:
         st = pipe.stats()
     _emit(args, st.model_dump(), "\n".join(f"{k}: {v}" for k, v in st.model_dump().items()))
+    return 0
+
+
+def cmd_optimize(args: argparse.Namespace) -> int:
+    with _pipeline(args) as pipe:
+        waiting = pipe.stats().points
+        t0 = time.perf_counter()
+        changed = pipe.optimize()
+    seconds = round(time.perf_counter() - t0, 2)
+    _emit(args, {"changed": changed, "seconds": seconds, "points": waiting},
+          f"index {'rebuilt' if changed else 'already optimal'} in {seconds} s ({waiting} points)")
     return 0
 
 
@@ -184,17 +216,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tag", action="append")
     p.set_defaults(func=cmd_ingest)
 
-    p = sub.add_parser("ask", parents=[common], help="answer a question with citations")
+    filters = argparse.ArgumentParser(add_help=False)
+    filters.add_argument("--file", action="append", metavar="GLOB", help="only files matching (repeatable)")
+    filters.add_argument("--kind", action="append", choices=list(ITEM_KINDS), help="only these item kinds")
+    filters.add_argument("--tag", action="append", help="only items carrying one of these tags")
+    filters.add_argument("--tenant", default=None, help="only this tenant's documents")
+    for which, what in (("modified", "file modified"), ("created", "document created (PDF metadata)")):
+        filters.add_argument(f"--{which}-since", type=_date, metavar="DATE", help=f"{what} on or after (ISO date)")
+        filters.add_argument(f"--{which}-until", type=_date, metavar="DATE", help=f"{what} before (ISO date)")
+
+    p = sub.add_parser("ask", parents=[common, filters], help="answer a question with citations")
     p.add_argument("question")
     p.set_defaults(func=cmd_ask)
 
-    p = sub.add_parser("search", parents=[common], help="retrieve evidence")
+    p = sub.add_parser("search", parents=[common, filters], help="retrieve evidence")
     p.add_argument("query")
     p.add_argument("--k", type=int, default=None)
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("stats", parents=[common], help="what the index holds")
     p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("optimize", parents=[common],
+                       help="build the search index now (Qdrant Edge HNSW; blocks while it runs)")
+    p.set_defaults(func=cmd_optimize)
 
     p = sub.add_parser("demo", parents=[common], help="build a sample folder, ingest it, answer a question")
     p.add_argument("--folder", default="demo/sample")

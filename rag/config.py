@@ -70,6 +70,12 @@ class StoreConfig(_Section):
     shard_number: int = Field(default=1, ge=1)
     replication_factor: int = Field(default=1, ge=1)
     write_consistency_factor: int = Field(default=1, ge=1)
+    optimize_after: int | None = Field(default=20_000, ge=1)
+    """Embedded Edge index: an ingest run ends with an HNSW build when at least this many points
+    are not in the graph yet (they are searched exactly until then: ~3 ms at 10k points, ~20-90 ms
+    at 100k on 2 cores). The build holds the whole process while it runs (~85 s per 100k points of
+    dim 384 on 2 cores), so a server stops answering meanwhile. None: never after an ingest (run
+    ``mmrag optimize`` when convenient)."""
 
     @model_validator(mode="after")
     def _server_needs_url(self) -> StoreConfig:
@@ -99,6 +105,10 @@ class RetrieveConfig(_Section):
     """Weighted RRF: a branch's reciprocal ranks are scaled by its weight (> 0; missing: 1), in the
     same engine call on Edge and on qdrant-client (``Rrf(weights=...)``). Empty: plain RRF."""
     kinds: list[ItemKind] = Field(default_factory=lambda: list(ITEM_KINDS))
+    neighbours: int = Field(default=0, ge=0, le=5)
+    """Text chunks added on each side of every retrieved chunk, from the same page (its text then
+    reads in document order). Pages stay the unit of citation, so neighbours on other pages are
+    not added. 0: off."""
     rerank: str = "none"
     """Registry name of the reranker run on the grouped page evidence: ``none`` or ``embedding``
     (re-scores each page's text against the question with the pipeline's own embedder)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Literal
 
 from PIL import Image
@@ -23,8 +24,10 @@ def _load_image(path: str) -> Image.Image:
 
 
 def items_to_points(items: Sequence[Item], embedder: Embedder, *, tenant: str = "default",
-                    tags: Sequence[str] = ()) -> list[Point]:
-    """Embed ``items`` into points.
+                    tags: Sequence[str] = (), modified: datetime | None = None,
+                    created: datetime | None = None) -> list[Point]:
+    """Embed ``items`` into points (``modified``/``created``: the source document's dates, for
+    date-range filters).
 
     Figures and page renders go in as images when the embedder has an image space; otherwise (and
     for text-only items) their text is embedded: for images that is the bridge text (caption, OCR,
@@ -39,7 +42,8 @@ def items_to_points(items: Sequence[Item], embedder: Embedder, *, tenant: str = 
     points: list[Point] = []
     if as_text:
         vecs = embedder.embed_texts([it.text for it in as_text])  # (n_text, dim)
-        points += [_point(it, vec.tolist(), "text", tenant, tags) for it, vec in zip(as_text, vecs, strict=True)]
+        points += [_point(it, vec.tolist(), "text", tenant, tags, modified, created)
+                   for it, vec in zip(as_text, vecs, strict=True)]
     if as_image:
         images = []
         for it in as_image:
@@ -49,11 +53,12 @@ def items_to_points(items: Sequence[Item], embedder: Embedder, *, tenant: str = 
             except OSError as exc:
                 raise IngestError(it.file, "image file unreadable", f"{path}: {exc}") from exc
         vecs = embedder.embed_images(images)  # (n_image, dim)
-        points += [_point(it, vec.tolist(), "image", tenant, tags) for it, vec in zip(as_image, vecs, strict=True)]
+        points += [_point(it, vec.tolist(), "image", tenant, tags, modified, created)
+                   for it, vec in zip(as_image, vecs, strict=True)]
     return points
 
 
 def _point(item: Item, vector: list[float], embedded_as: Literal["text", "image"], tenant: str,
-           tags: Sequence[str]) -> Point:
+           tags: Sequence[str], modified: datetime | None, created: datetime | None) -> Point:
     return Point(id=item.id, vector=vector, sparse=encode_sparse(item.text), item=item,
-                 embedded_as=embedded_as, tenant=tenant, tags=list(tags))
+                 embedded_as=embedded_as, tenant=tenant, tags=list(tags), modified=modified, created=created)

@@ -11,6 +11,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ from rag.indexing import items_to_points
 from rag.records import Answer, Evidence, IngestReport, SearchFilter, StoreStats
 from rag.rerank import build_reranker
 from rag.retrieve import Retriever
-from rag.store.base import Store, open_store
+from rag.store.base import Optimizable, Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -146,12 +147,29 @@ class Pipeline:
                     on_progress(done, len(todo))
                 t_parse = time.perf_counter()
             bar.close()
+        t = time.perf_counter()
+        if self._optimize_due():
+            self.optimize()
+            timer.add("optimize", t)
         report.seconds = round(time.perf_counter() - start, 3)
         report.stages = timer.seconds
         log.info("ingest: %d seen, %d ingested, %d unchanged, %d deleted, %d failed in %.1fs",
                  report.files_seen, report.files_ingested, report.files_unchanged, report.files_deleted,
                  len(report.files_failed), report.seconds)
         return report
+
+    def _optimize_due(self) -> bool:
+        """Whether the ingest policy (``store.optimize_after``) asks for an index build now."""
+        after = self.settings.store.optimize_after
+        return (after is not None and isinstance(self.store, Optimizable)
+                and self.store.unindexed() >= after)
+
+    def optimize(self) -> bool:
+        """Build the store's search index now (Qdrant Edge: HNSW over every point written since the
+        last build). Blocks the process while it runs. False when the store has nothing to build."""
+        if not isinstance(self.store, Optimizable):
+            return False
+        return self.store.optimize()
 
     def _release_media(self, in_use: Counter[str], doc_id: str | None) -> None:
         if doc_id is None:
@@ -166,13 +184,15 @@ class Pipeline:
         path = parsed.document.path
         try:
             t = time.perf_counter()
-            points = items_to_points(parsed.items, self.embedder, tenant=tenant, tags=tags)
+            doc = parsed.document
+            points = items_to_points(parsed.items, self.embedder, tenant=tenant, tags=tags,
+                                     modified=datetime.fromtimestamp(doc.mtime, UTC), created=doc.created)
             timer.add("embed", t)
             t = time.perf_counter()
-            # Old points go first, then the new ones; the manifest row is written last, so a crash
-            # anywhere in between leaves the file "changed" and the rerun replaces it exactly.
-            self.store.delete_file(path)
-            self.store.upsert(points)
+            # One step for searches: new points in, the file's other points out. The manifest row
+            # is written last, so a crash in between leaves the file "changed" and the rerun
+            # replaces it exactly.
+            self.store.replace_file(path, points)
             timer.add("store", t)
         except MmragError as exc:
             log.warning("%s: %s", path, exc)

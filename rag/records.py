@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ingest.records import BBox, Item, ItemKind
 
@@ -31,6 +32,35 @@ class Point(_Record):
     """Whether the dense vector came from the item's text or from its image."""
     tenant: str = "default"
     tags: list[str] = Field(default_factory=list)
+    modified: datetime | None = None
+    """The source file's modification time when it was ingested."""
+    created: datetime | None = None
+    """The creation date the document states (PDF metadata), if any."""
+
+
+def timestamp(value: datetime) -> float:
+    """Seconds since the epoch; a naive datetime is taken as UTC."""
+    return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).timestamp()
+
+
+class DateRange(_Record):
+    """``since <= date < until``; either end may be open. Naive datetimes are UTC."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DateRange:
+        if self.since is None and self.until is None:
+            raise ValueError("a date range needs since, until or both")
+        if self.since is not None and self.until is not None and timestamp(self.until) <= timestamp(self.since):
+            raise ValueError(f"date range is empty: until {self.until} is not after since {self.since}")
+        return self
+
+    def bounds(self) -> tuple[float | None, float | None]:
+        """``(since, until)`` as epoch seconds."""
+        return (None if self.since is None else timestamp(self.since),
+                None if self.until is None else timestamp(self.until))
 
 
 class SearchFilter(_Record):
@@ -49,6 +79,11 @@ class SearchFilter(_Record):
     tags: list[str] = Field(default_factory=list)
     """A point must carry at least one of these tags."""
     doc_ids: list[str] = Field(default_factory=list)
+    modified: DateRange | None = None
+    """Only files modified (on disk, when ingested) in this range."""
+    created: DateRange | None = None
+    """Only documents whose stated creation date is in this range; documents that state none are
+    left out."""
 
 
 class Prefetch(_Record):

@@ -185,6 +185,10 @@ class Retriever:
         if self.reranker is not None:
             evidence = self.reranker.rerank(query, evidence)[:k]
             seconds["rerank"] = time.perf_counter() - t3
+        if self.cfg.neighbours:
+            t4 = time.perf_counter()
+            evidence = self._expand(evidence, hits, flt.tenant if flt else None)
+            seconds["neighbours"] = time.perf_counter() - t4
         log.debug("retrieved %d hits -> %d pages for %r in %s", len(hits), len(evidence), query[:80], seconds)
         return evidence, seconds
 
@@ -193,6 +197,31 @@ class Retriever:
         first, restricted by ``flt`` (tenant, files, file globs, kinds, tags, doc ids) and
         ``retrieve.kinds``; reranked when a reranker is set."""
         return self.retrieve(query, k, flt)[0]
+
+    def _expand(self, evidence: list[Evidence], hits: Sequence[Hit], tenant: str | None) -> list[Evidence]:
+        """Each page's text rebuilt from its hit chunks and ``cfg.neighbours`` chunks either side
+        of each (same page only), in reading order, followed by its tables."""
+        n = self.cfg.neighbours
+        by_page: dict[tuple[str, int], list[Hit]] = {}
+        for h in hits:
+            by_page.setdefault((h.item.file, h.item.page), []).append(h)
+        out: list[Evidence] = []
+        for ev in evidence:
+            page_hits = by_page.get((ev.file, ev.page), [])
+            orders = {h.item.order for h in page_hits if h.item.kind == "text" and h.item.order is not None}
+            if not orders:
+                out.append(ev)
+                continue
+            wanted = sorted({o + d for o in orders for d in range(-n, n + 1) if o + d >= 0})
+            found = {h.item.order: h for h in self.store.chunks_at(ev.file, wanted, tenant)
+                     if h.item.page == ev.page}
+            found.update({h.item.order: h for h in page_hits if h.item.kind == "text" and h.item.order is not None})
+            chunks = [found[o].item.text for o in sorted(o for o in found if o is not None)]
+            tables = [h.item.text for h in page_hits if h.item.kind == "table" and h.item.text.strip()]
+            unordered = [h.item.text for h in page_hits if h.item.kind == "text" and h.item.order is None]
+            text = "\n\n".join(dict.fromkeys(t for t in [*chunks, *unordered, *tables] if t.strip()))
+            out.append(ev.model_copy(update={"text": text or ev.text}))
+        return out
 
     def _pages(self, k: int) -> int:
         """Pages grouped before reranking: ``rerank_top`` (at least ``k``) with a reranker, else ``k``."""

@@ -52,6 +52,21 @@ def test_ingest_ask_search_stats_json(tmp_path: Path, capsys: pytest.CaptureFixt
     assert st["files"] == 1 and st["points"] > 0 and st["dim"] == 384
     assert st["embedder_id"].endswith("all-MiniLM-L6-v2")
 
+    # filters: a file glob, a kind, and file-modified dates (the file was written just now)
+    code, out, _ = _run(capsys, "search", "cooling pump part", "--file", "*/ops.pdf", "--kind", "text", *common)
+    assert json.loads(out) and all(h["kind"] == "text" for h in json.loads(out))
+    code, out, _ = _run(capsys, "search", "cooling pump part", "--modified-until", "2001-01-01", *common)
+    assert json.loads(out) == []
+    code, out, _ = _run(capsys, "ask", "Which part number replaces the cooling pump?",
+                        "--modified-since", "2001-01-01", *common)
+    assert json.loads(out)["citations"]
+    with pytest.raises(SystemExit):
+        _run(capsys, "search", "pump", "--modified-since", "last tuesday", *common)
+    assert "not an ISO date" in capsys.readouterr().err
+
+    code, out, _ = _run(capsys, "optimize", *common)
+    assert code == 0 and {"changed", "seconds", "points"} <= set(json.loads(out))
+
 
 def test_bad_config_is_one_line_not_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = _run(capsys, "stats", "--index", str(tmp_path), "--set", "retrieve.k=-1")

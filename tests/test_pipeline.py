@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,8 @@ import pytest
 from rag.errors import StoreError
 from rag.generate.chat import ChatTurn
 from rag.pipeline import Pipeline
-from rag.records import IngestReport
+from rag.records import DateRange, IngestReport, SearchFilter
+from rag.store.base import Optimizable
 from tests.pdfs import FACTS, write_corrupt, write_encrypted, write_report
 
 
@@ -134,3 +137,29 @@ def test_follow_up_in_a_chat_is_condensed_before_retrieval(pipe: Pipeline) -> No
     assert "QZ-7781-K" in ans.text
     assert any(c.page == 3 for c in ans.citations)
     assert "condense" in ans.seconds
+
+
+def test_date_filters_and_the_index_build_policy(tmp_path: Path) -> None:
+    """Files carry their modification time and stated creation date into the index, searches
+    filter on both; an ingest ends with an HNSW build once ``store.optimize_after`` points wait."""
+    docs = tmp_path / "docs"
+    old, new = write_report(docs / "old.pdf"), write_report(docs / "new.pdf", {1: "Headcount grew to 812."}, "HR")
+    os.utime(old, (datetime(2019, 5, 1, tzinfo=UTC).timestamp(),) * 2)
+    over = {"store.path": str(tmp_path / "ix"), "ingest.ocr": "none", "store.optimize_after": None}
+    with Pipeline.from_config("cpu", over, environ={}) as p:
+        report = p.ingest([docs], progress=False)
+        assert "optimize" not in report.stages
+        assert isinstance(p.store, Optimizable) and p.store.unindexed() > 0
+        recent = SearchFilter(modified=DateRange(since=datetime(2020, 1, 1)))
+        assert {Path(e.file).name for e in p.search("report results", k=10, flt=recent)} == {"new.pdf"}
+        before_2020 = SearchFilter(modified=DateRange(until=datetime(2020, 1, 1)))
+        assert {Path(e.file).name for e in p.search("report results", k=10, flt=before_2020)} == {"old.pdf"}
+        # write_report states no creation date: a creation-date range leaves both files out
+        assert p.search("report", flt=SearchFilter(created=DateRange(since=datetime(2000, 1, 1)))) == []
+    over["store.optimize_after"] = 1
+    with Pipeline.from_config("cpu", over, environ={}) as p:
+        new.write_bytes(write_report(tmp_path / "v2.pdf", {1: "Headcount grew to 955."}, "HR").read_bytes())
+        report = p.ingest([docs], progress=False)
+        assert report.files_ingested == 1 and "optimize" in report.stages
+        assert isinstance(p.store, Optimizable) and p.store.unindexed() == 0
+        assert "955" in p.search("headcount", k=1, flt=recent)[0].text

@@ -213,7 +213,8 @@ StateDep = Annotated[ServerState, Depends(_state)]
 def _filter(principal: Principal, opts: FilterOptions | None) -> SearchFilter:
     """The search filter of a request: the tenant always comes from the key, never from the body."""
     opts = opts or FilterOptions()
-    return SearchFilter(tenant=principal.search_tenant, files=opts.files, kinds=opts.kinds, tags=opts.tags)
+    return SearchFilter(tenant=principal.search_tenant, files=opts.files, kinds=opts.kinds, tags=opts.tags,
+                        file_globs=opts.file_globs, modified=opts.modified, created=opts.created)
 
 
 def _split_conversation(messages: list[ChatMessage]) -> tuple[str, list[ChatTurn]]:

@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ingest.records import ItemKind
-from rag.records import Citation, Evidence, IngestReport
+from rag.records import Citation, DateRange, Evidence, IngestReport
 
 
 class _Strict(BaseModel):
@@ -55,6 +55,12 @@ class FilterOptions(_Strict):
     kinds: list[ItemKind] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
     """A hit must carry at least one of these tags."""
+    file_globs: list[str] = Field(default_factory=list)
+    """``fnmatch`` patterns on the absolute path (united with ``files``)."""
+    modified: DateRange | None = None
+    """``{"since": ISO date, "until": ISO date}``: files modified in this range."""
+    created: DateRange | None = None
+    """Documents whose stated creation date is in this range."""
 
 
 # ------------------------------------------------------------------------------------------- chat

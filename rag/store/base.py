@@ -31,6 +31,16 @@ class Store(Protocol):
         """Remove every point of one source file; returns how many were removed."""
         ...
 
+    def replace_file(self, file: str, points: Sequence[Point]) -> int:
+        """Make ``points`` the whole content of ``file`` (write them, then remove its other points);
+        returns how many old points were removed. Readers of this store never see the file missing
+        or half-replaced (see each backend for what other processes can see)."""
+        ...
+
+    def chunks_at(self, file: str, orders: Sequence[int], tenant: str | None = None) -> list[Hit]:
+        """Text chunks of ``file`` at these reading-order positions (``Item.order``), in order."""
+        ...
+
     def query(self, plan: QueryPlan) -> list[Hit]:
         """Run a whole plan (prefetch branches fused by RRF, weighted by each branch's ``weight``)
         in one engine call; ``plan.filter.file_globs`` are resolved against :meth:`files` first."""
@@ -49,6 +59,19 @@ class Store(Protocol):
     def stats(self) -> StoreStats: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class Optimizable(Protocol):
+    """A store that builds its search index on request (Qdrant Edge) rather than by itself."""
+
+    def unindexed(self) -> int:
+        """Points written since the last index build."""
+        ...
+
+    def optimize(self) -> bool:
+        """Build the index now (blocking); True if anything changed."""
+        ...
 
 
 STORES: Registry[Store] = Registry("store")

@@ -8,6 +8,8 @@ import json
 import os
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from ingest.records import Item
 from rag.errors import StoreError
-from rag.records import Hit, Point, Prefetch, QueryPlan, SearchFilter
+from rag.records import Hit, Point, Prefetch, QueryPlan, SearchFilter, timestamp
 
 RRF_K = 2
 """RRF constant: Qdrant's default (``1 / (rank0 + k)``); every backend fuses with the same one."""
@@ -24,7 +26,7 @@ HNSW_EF = 256
 SCHEMA_VERSION = 1
 """Layout of payloads and metadata; bumped when it changes incompatibly."""
 
-IndexType = Literal["keyword", "integer"]
+IndexType = Literal["keyword", "integer", "float"]
 INDEX_FIELDS: dict[str, IndexType] = {
     "file": "keyword",
     "doc_id": "keyword",
@@ -32,8 +34,13 @@ INDEX_FIELDS: dict[str, IndexType] = {
     "kind": "keyword",
     "tenant": "keyword",
     "tags": "keyword",
+    "order": "integer",
+    "modified": "float",
+    "created": "float",
 }
-"""Flat payload fields with a payload index (``tenant`` is indexed with ``is_tenant``)."""
+"""Flat payload fields with a payload index (``tenant`` is indexed with ``is_tenant``). ``order`` is
+a text chunk's reading-order position (neighbour expansion); ``modified``/``created`` are epoch
+seconds (date-range filters). Indexes made before a field existed still filter on it, unindexed."""
 TENANT_FIELD = "tenant"
 
 _ITEM = TypeAdapter(Item)
@@ -78,9 +85,10 @@ def write_meta(path: Path, meta: StoreMeta) -> None:
 
 
 def point_payload(point: Point) -> dict[str, Any]:
-    """Payload of a point: the item as JSON under ``item`` plus the flat indexed fields."""
+    """Payload of a point: the item as JSON under ``item`` plus the flat indexed fields (fields
+    without a value are left out, so a range filter on them does not match)."""
     item = point.item
-    return {
+    payload: dict[str, Any] = {
         "item": item.model_dump(mode="json"),
         "file": item.file,
         "doc_id": item.doc_id,
@@ -90,6 +98,19 @@ def point_payload(point: Point) -> dict[str, Any]:
         "tags": list(point.tags),
         "embedded_as": point.embedded_as,
     }
+    if item.order is not None:
+        payload["order"] = item.order
+    if point.modified is not None:
+        payload["modified"] = timestamp(point.modified)
+    if point.created is not None:
+        payload["created"] = timestamp(point.created)
+    return payload
+
+
+def point_dates(payload: dict[str, Any]) -> dict[str, datetime]:
+    """``modified`` and ``created`` of a stored payload as UTC datetimes (those present)."""
+    return {key: datetime.fromtimestamp(float(payload[key]), UTC)
+            for key in ("modified", "created") if isinstance(payload.get(key), int | float)}
 
 
 def hit_from_payload(point_id: object, score: float, payload: dict[str, Any] | None) -> Hit:
@@ -122,8 +143,17 @@ def check_points(points: Sequence[Point], dim: int) -> None:
                              f"but {len(p.sparse.values)} values")
 
 
-Terms = list[tuple[str, str | list[str]]]
-"""A conjunction of payload matches: ``(field, value)`` is equality, ``(field, [v, ...])`` any-of."""
+@dataclass(frozen=True)
+class FloatRange:
+    """``gte <= value < lt`` on a numeric payload field; None leaves that end open."""
+
+    gte: float | None = None
+    lt: float | None = None
+
+
+Terms = list[tuple[str, str | list[str] | list[int] | FloatRange]]
+"""A conjunction of payload conditions: ``(field, value)`` is equality, ``(field, [v, ...])``
+any-of, ``(field, FloatRange)`` a range."""
 
 
 def resolve_file_globs(flt: SearchFilter, known_files: Callable[[], Sequence[str]]) -> SearchFilter | None:
@@ -163,6 +193,9 @@ def filter_terms(flt: SearchFilter, kinds: Sequence[str] = ()) -> Terms | None:
         terms.append(("doc_id", list(flt.doc_ids)))
     if flt.tags:
         terms.append(("tags", list(flt.tags)))
+    for key, dates in (("modified", flt.modified), ("created", flt.created)):
+        if dates is not None:
+            terms.append((key, FloatRange(*dates.bounds())))
     wanted: list[str] = list(flt.kinds)
     if kinds:
         wanted = [k for k in kinds if not flt.kinds or k in flt.kinds]

@@ -14,18 +14,21 @@ written atomically once the shard and its payload indexes exist).
 HNSW: Edge builds the graph only in :meth:`EdgeStore.optimize`, which blocks: 3.5 s at 10k points
 and 84 s at 100k (dim 384) on an idle 2-core machine, 14 s and 620 s on a loaded one. Until then
 new points are searched exactly, which stays usable up to ~100k points (a hybrid query: 3 ms at
-10k, 90 ms at 100k loaded; 15-20 ms idle). So the policy is: an ingest run calls
-:meth:`EdgeStore.optimize` once at its end (one build for the whole run, cheap when little
-changed); :meth:`upsert` optimises by itself only as a safety net for callers that never do, once
+10k, 90 ms at 100k loaded; 15-20 ms idle). The build holds the GIL: nothing else in the process
+runs meanwhile (a probe's search thread got no turn during a 150 s build of 30k points). So the
+policy is: an ingest run calls :meth:`EdgeStore.optimize` once at its end when
+``store.optimize_after`` points (default 20,000) wait (:meth:`unindexed`, counted across runs);
+:meth:`upsert` optimises by itself only as a safety net for callers that never do, once
 ``auto_optimize_at`` points (default 100,000) arrived since the last optimisation.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
-import threading
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -42,6 +45,7 @@ from rag.store.common import (
     INDEX_FIELDS,
     RRF_K,
     TENANT_FIELD,
+    FloatRange,
     StoreMeta,
     Terms,
     active_branches,
@@ -49,11 +53,13 @@ from rag.store.common import (
     filter_terms,
     fusion_weights,
     hit_from_payload,
+    point_dates,
     point_payload,
     read_meta,
     resolve_file_globs,
     write_meta,
 )
+from rag.store.rwlock import ReadWriteLock
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +73,11 @@ def _edge_filter(terms: Terms | None) -> qe.Filter | None:
         return None
     conditions: list[Any] = []
     for key, value in terms:
-        match: Any = qe.MatchAny(value) if isinstance(value, list) else qe.MatchValue(value)
-        conditions.append(qe.FieldCondition(key, match=match))
+        if isinstance(value, FloatRange):
+            conditions.append(qe.FieldCondition(key, range=qe.RangeFloat(gte=value.gte, lt=value.lt)))
+        else:
+            match: Any = qe.MatchAny(value) if isinstance(value, list) else qe.MatchValue(value)
+            conditions.append(qe.FieldCondition(key, match=match))
     return qe.Filter(must=conditions)
 
 
@@ -77,6 +86,8 @@ def _index_schema(field: str, kind: str) -> Any:
         return qe.KeywordIndexParams(is_tenant=True)
     if kind == "integer":
         return qe.IntegerIndexParams(lookup=True, range=True)
+    if kind == "float":
+        return qe.PayloadSchemaType.Float
     return qe.PayloadSchemaType.Keyword
 
 
@@ -84,7 +95,9 @@ class EdgeStore:
     """A :class:`~rag.store.base.Store` on a Qdrant Edge shard in this process.
 
     One process at a time may open an index (Edge locks its WAL); a second gets a StoreError.
-    Writes are durable when :meth:`upsert` returns (write-ahead log).
+    Writes are durable when :meth:`upsert` returns (write-ahead log). Reads share a
+    readers-writer lock and writes hold it alone, so :meth:`replace_file` is atomic for every
+    reader (an Edge index has no reader outside this object).
     """
 
     def __init__(self, root: str | Path, *, auto_optimize_at: int | None = 100_000) -> None:
@@ -99,10 +112,11 @@ class EdgeStore:
         self.shard_dir = self.root / "shard"
         self.meta_path = self.root / "store.json"
         self.auto_optimize_at = auto_optimize_at
-        self._lock = threading.RLock()
+        self._lock = ReadWriteLock()
         self._shard: qe.EdgeShard | None = None
-        self._pending = 0
+        self.pending_path = self.root / "unindexed"
         self._meta = read_meta(self.meta_path)
+        self._pending = self._read_pending()
         if self._meta is not None:
             self._shard = self._open(None)
 
@@ -137,7 +151,7 @@ class EdgeStore:
         """Create the shard for this embedder, or verify the stored embedder id and dim."""
         if dim < 1:
             raise StoreError(f"dim must be >= 1, got {dim}")
-        with self._lock:
+        with self._lock.write():
             if self._meta is not None:
                 self._meta.check(embedder_id, dim, f"index {self.root}")
                 return
@@ -167,7 +181,7 @@ class EdgeStore:
 
     def close(self) -> None:
         """Flush and release the shard (and its WAL lock). Safe to call twice."""
-        with self._lock:
+        with self._lock.write():
             if self._shard is not None:
                 self._shard.flush()
                 self._shard.close()
@@ -182,10 +196,10 @@ class EdgeStore:
 
     def drop(self) -> None:
         """Delete the whole index from disk (its shard and metadata)."""
-        with self._lock:
+        with self._lock.write():
             self.close()
             shutil.rmtree(self.root, ignore_errors=True)
-            self._meta = None
+            self._meta, self._pending = None, 0
 
     def _require(self) -> qe.EdgeShard:
         if self._shard is None:
@@ -203,11 +217,11 @@ class EdgeStore:
         shard = self._require()
         assert self._meta is not None
         check_points(points, self._meta.dim)
-        with self._lock:
+        with self._lock.write():
             for start in range(0, len(points), UPSERT_BATCH):
                 batch = [_edge_point(p) for p in points[start:start + UPSERT_BATCH]]
                 shard.update(qe.UpdateOperation.upsert_points(batch))
-            self._pending += len(points)
+            self._set_pending(self._pending + len(points))
             if self.auto_optimize_at is not None and self._pending >= self.auto_optimize_at:
                 self.optimize()
 
@@ -216,21 +230,37 @@ class EdgeStore:
         if self._shard is None:
             return 0
         flt = _edge_filter([("file", file)])
-        with self._lock:
+        with self._lock.write():
             n = self._shard.count(qe.CountRequest(exact=True, filter=flt))
             if n:
                 self._shard.update(qe.UpdateOperation.delete_points_by_filter(flt))  # type: ignore[arg-type]
         return n
 
+    def replace_file(self, file: str, points: Sequence[Point]) -> int:
+        """Make ``points`` the whole of ``file`` in one step for readers: the new points are
+        written, then the file's other points removed, under the write lock. Returns how many old
+        points were removed. A crash in between leaves both versions; the caller's manifest still
+        names the old one, so the rerun replaces it again."""
+        shard = self._require()
+        keep = {p.id for p in points}
+        if any(p.item.file != file for p in points):
+            raise StoreError(f"replace_file({file!r}) was given points of another file")
+        with self._lock.write():
+            self.upsert(points)
+            stale: list[int | uuid.UUID | str] = [i for i in self.file_ids(file) if i not in keep]
+            for start in range(0, len(stale), UPSERT_BATCH):
+                shard.update(qe.UpdateOperation.delete_points(stale[start:start + UPSERT_BATCH]))
+        return len(stale)
+
     def optimize(self) -> bool:
         """Build HNSW and merge segments now (blocking). True if anything was optimised."""
         shard = self._require()
-        with self._lock:
+        with self._lock.write():
             log.info("optimising index %s (%d points written since the last time): building HNSW, "
                      "this blocks", self.root, self._pending)
             t0 = time.perf_counter()
             changed = shard.optimize()
-            self._pending = 0
+            self._set_pending(0)
         log.info("optimised index %s in %.1f s (changed: %s)", self.root, time.perf_counter() - t0, changed)
         return changed
 
@@ -259,7 +289,8 @@ class EdgeStore:
             request = qe.QueryRequest(limit=plan.limit, query=fusion,  # type: ignore[arg-type]
                                       prefetches=edge_branches, with_payload=True)
         try:
-            found = self._shard.query(request)
+            with self._lock.read():
+                found = self._shard.query(request)
         except Exception as exc:
             raise StoreError(f"query on index {self.root} failed: {exc}") from exc
         return [hit_from_payload(p.id, p.score, p.payload) for p in found]
@@ -271,19 +302,51 @@ class EdgeStore:
         if flt is not None and (flt := resolve_file_globs(flt, self.files)) is None:
             return 0
         terms = filter_terms(flt) if flt is not None else None
-        return self._shard.count(qe.CountRequest(exact=True, filter=_edge_filter(terms)))
+        with self._lock.read():
+            return self._shard.count(qe.CountRequest(exact=True, filter=_edge_filter(terms)))
 
     def files(self) -> list[str]:
         """Every distinct source file held, sorted."""
         if self._shard is None:
             return []
-        points = self._shard.count(qe.CountRequest(exact=True))
-        facet = self._shard.facet(qe.FacetRequest("file", limit=max(points, 1), exact=True))
+        with self._lock.read():
+            points = self._shard.count(qe.CountRequest(exact=True))
+            facet = self._shard.facet(qe.FacetRequest("file", limit=max(points, 1), exact=True))
         return sorted(str(h.value) for h in facet.hits)
 
     def file_ids(self, file: str) -> list[str]:
         """Ids of the points of one file."""
-        return [str(r.id) for r in self._scroll(_edge_filter([("file", file)]), with_payload=False)]
+        with self._lock.read():
+            return [str(r.id) for r in self._scroll(_edge_filter([("file", file)]), with_payload=False)]
+
+    def chunks_at(self, file: str, orders: Sequence[int], tenant: str | None = None) -> list[Hit]:
+        """The text chunks of ``file`` at these reading-order positions (score 0), in order."""
+        if self._shard is None or not orders:
+            return []
+        terms: Terms = [("file", file), ("kind", "text"), ("order", sorted(set(orders)))]
+        if tenant is not None:
+            terms.append((TENANT_FIELD, tenant))
+        with self._lock.read():
+            hits = [hit_from_payload(r.id, 0.0, r.payload) for r in self._scroll(_edge_filter(terms), True)]
+        return sorted(hits, key=lambda h: h.item.order or 0)
+
+    def unindexed(self) -> int:
+        """Points written since the last :meth:`optimize` (kept across opens). Edge builds HNSW
+        only for segments past its indexing threshold; smaller ones stay exact (and fast)."""
+        return self._pending
+
+    def _read_pending(self) -> int:
+        try:
+            return max(0, int(self.pending_path.read_text(encoding="ascii")))
+        except (OSError, ValueError):  # none yet (or an index older than the file): nothing known
+            return 0
+
+    def _set_pending(self, n: int) -> None:
+        # Kept on disk so the policy sees the points of earlier runs; a lost update only delays a build.
+        self._pending = n
+        tmp = self.pending_path.with_suffix(".tmp")
+        tmp.write_text(str(n), encoding="ascii")
+        os.replace(tmp, self.pending_path)
 
     def _scroll(self, flt: qe.Filter | None, with_payload: bool | list[str]) -> Iterator[qe.Record]:
         if self._shard is None:
@@ -313,8 +376,9 @@ class EdgeStore:
             return StoreStats(points=0, files=0, items={}, embedder_id="", dim=0)
         points = self.count()
         limit = max(points, 1)
-        files = self._shard.facet(qe.FacetRequest("file", limit=limit, exact=True))
-        kinds = self._shard.facet(qe.FacetRequest("kind", limit=limit, exact=True))
+        with self._lock.read():
+            files = self._shard.facet(qe.FacetRequest("file", limit=limit, exact=True))
+            kinds = self._shard.facet(qe.FacetRequest("kind", limit=limit, exact=True))
         return StoreStats(points=points, files=len(files.hits),
                           items={str(h.value): h.count for h in kinds.hits},
                           embedder_id=self._meta.embedder_id, dim=self._meta.dim)
@@ -355,4 +419,4 @@ def _point_from_record(r: qe.Record) -> Point:
         sparse=SparseVector(indices=list(sparse.indices), values=list(sparse.values))
         if isinstance(sparse, qe.SparseVector) else SparseVector(),
         item=hit.item, embedded_as=hit.embedded_as,
-        tenant=str(payload.get("tenant", "default")), tags=list(payload.get("tags", [])))
+        tenant=str(payload.get("tenant", "default")), tags=list(payload.get("tags", [])), **point_dates(payload))

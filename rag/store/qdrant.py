@@ -32,6 +32,7 @@ from rag.store.common import (
     INDEX_FIELDS,
     RRF_K,
     TENANT_FIELD,
+    FloatRange,
     StoreMeta,
     Terms,
     active_branches,
@@ -39,6 +40,7 @@ from rag.store.common import (
     filter_terms,
     fusion_weights,
     hit_from_payload,
+    point_dates,
     point_payload,
     resolve_file_globs,
 )
@@ -71,6 +73,9 @@ def _filter(terms: Terms | None) -> models.Filter | None:
         return None
     conditions: list[models.Condition] = []
     for key, value in terms:
+        if isinstance(value, FloatRange):
+            conditions.append(models.FieldCondition(key=key, range=models.Range(gte=value.gte, lt=value.lt)))
+            continue
         match: models.MatchAny | models.MatchValue = (
             models.MatchAny(any=value) if isinstance(value, list) else models.MatchValue(value=value))
         conditions.append(models.FieldCondition(key=key, match=match))
@@ -80,7 +85,8 @@ def _filter(terms: Terms | None) -> models.Filter | None:
 def _index_schema(field: str, kind: str) -> models.PayloadSchemaType | models.KeywordIndexParams:
     if field == TENANT_FIELD:
         return models.KeywordIndexParams(type=models.KeywordIndexType.KEYWORD, is_tenant=True)
-    return models.PayloadSchemaType.INTEGER if kind == "integer" else models.PayloadSchemaType.KEYWORD
+    return {"integer": models.PayloadSchemaType.INTEGER,
+            "float": models.PayloadSchemaType.FLOAT}.get(kind, models.PayloadSchemaType.KEYWORD)
 
 
 class QdrantStore:
@@ -212,6 +218,22 @@ class QdrantStore:
             self.client.delete(self.collection, points_selector=models.FilterSelector(filter=flt), wait=True)
         return n
 
+    @_serialised
+    def replace_file(self, file: str, points: Sequence[Point]) -> int:
+        """Make ``points`` the whole of ``file``: write them, then remove the file's other points;
+        returns how many were removed. Atomic for readers of this object in local mode (one lock
+        serialises every call). On a server other clients can see both versions for the moment
+        between the two calls, never neither: new points are written first."""
+        if any(p.item.file != file for p in points):
+            raise StoreError(f"replace_file({file!r}) was given points of another file")
+        self.upsert(points)
+        keep = {p.id for p in points}
+        stale = [i for i in self.file_ids(file) if i not in keep]
+        for start in range(0, len(stale), UPSERT_BATCH):
+            self.client.delete(self.collection, wait=True,
+                               points_selector=models.PointIdsList(points=list(stale[start:start + UPSERT_BATCH])))
+        return len(stale)
+
     # -- reads -------------------------------------------------------------------------------
 
     @_serialised
@@ -279,6 +301,19 @@ class QdrantStore:
             return []
         return [str(r.id) for r in self._scroll(_filter([("file", file)]), full=False)]
 
+    @_serialised
+    def chunks_at(self, file: str, orders: Sequence[int], tenant: str | None = None) -> list[Hit]:
+        """The text chunks of ``file`` at these reading-order positions (score 0), in order."""
+        if not orders or not self._exists():
+            return []
+        terms: Terms = [("file", file), ("kind", "text"), ("order", sorted(set(orders)))]
+        if tenant is not None:
+            terms.append((TENANT_FIELD, tenant))
+        records = self.client.scroll(self.collection, scroll_filter=_filter(terms), limit=SCROLL_PAGE,
+                                     with_payload=True, with_vectors=False)[0]
+        hits = [hit_from_payload(r.id, 0.0, r.payload) for r in records]
+        return sorted(hits, key=lambda h: h.item.order or 0)
+
     def _scroll(self, flt: models.Filter | None, full: bool,
                 batch: int = SCROLL_PAGE) -> Iterator[models.Record]:
         offset: Any = None
@@ -335,7 +370,7 @@ def _point_from_record(r: models.Record) -> Point:
         sparse=SparseVector(indices=list(sparse.indices), values=list(sparse.values))
         if isinstance(sparse, models.SparseVector) else SparseVector(),
         item=hit.item, embedded_as=hit.embedded_as,
-        tenant=str(payload.get("tenant", "default")), tags=list(payload.get("tags", [])))
+        tenant=str(payload.get("tenant", "default")), tags=list(payload.get("tags", [])), **point_dates(payload))
 
 
 def copy_store(src: Store, dst: Store, batch: int = SCROLL_PAGE) -> int:

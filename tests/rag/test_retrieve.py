@@ -231,3 +231,34 @@ def test_embedding_reranker_reorders_and_keeps_k(retriever: Retriever) -> None:
     for kept in (prior_only.search("gasket part replace"), none.search("gasket part replace")):
         assert {(e.file, e.page) for e in kept} == {(e.file, e.page) for e in fused}
         assert [e.score for e in kept] == [e.score for e in fused]
+
+
+def test_neighbour_chunks_fill_in_the_page_in_reading_order(tmp_path: Path) -> None:
+    """A hit chunk brings ``neighbours`` chunks on each side from its page (not from other pages),
+    and the page's text then reads in document order."""
+    embedder = HashEmbedder()
+    store = EdgeStore(tmp_path / "idx")
+    store.ensure(embedder.id, embedder.dim)
+    texts = ["Intro of the manual.", "Safety first, wear gloves.", "Torque the flange bolts to 40 Nm.",
+             "Then check for leaks.", "Chapter two starts here.", "Another page entirely."]
+    pages = [1, 1, 1, 1, 1, 2]
+    points = []
+    for i, (text, page) in enumerate(zip(texts, pages, strict=True)):
+        item = _item("text", "/m/manual.pdf", page, i, text).model_copy(update={"order": i})
+        points.append(Point(id=item.id, vector=embedder.embed_texts([text])[0].tolist(),
+                            sparse=encode_sparse(text), item=item, embedded_as="text", tenant="acme"))
+    store.upsert(points)
+    plain = Retriever(embedder, store, RetrieveConfig(k=1, mode="sparse"))
+    assert plain.search("flange torque")[0].text == "Torque the flange bolts to 40 Nm."
+    wide = Retriever(embedder, store, RetrieveConfig(k=1, mode="sparse", neighbours=1))
+    ev, seconds = wide.retrieve("flange torque")
+    assert ev[0].text == "Safety first, wear gloves.\n\nTorque the flange bolts to 40 Nm.\n\nThen check for leaks."
+    assert "neighbours" in seconds
+    # the last chunk of page 1 does not pull in page 2's chunk
+    edge = Retriever(embedder, store, RetrieveConfig(k=1, mode="sparse", neighbours=2)).search("chapter two")
+    assert (edge[0].page, edge[0].text.splitlines()[-1]) == (1, "Chapter two starts here.")
+    assert "Another page" not in edge[0].text
+    # neighbours respect the tenant of the filter
+    other = wide.search("flange torque", flt=SearchFilter(tenant="acme"))
+    assert other[0].text.count("\n\n") == 2
+    store.close()

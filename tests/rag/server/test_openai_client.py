@@ -121,6 +121,17 @@ def test_search_endpoint(server: LiveServer, sample_dir: Path) -> None:
     assert 1 <= len(evidence) <= 3
     assert {"file", "page", "kind", "score", "text"} <= set(evidence[0])
 
+    def search(**flt: Any) -> list[dict[str, Any]]:
+        resp = httpx.post(f"{server.url}/v1/search", json={"query": "revenue by region", "k": 3, **flt},
+                          headers={"Authorization": f"Bearer {ACME_KEY}"}, timeout=60)
+        assert resp.status_code == 200, resp.text
+        return list(resp.json()["evidence"])
+
+    # date ranges and file globs reach the store (the sample files were written just now)
+    assert search(modified={"since": "2001-01-01"})
+    assert search(modified={"until": "2001-01-01"}) == []
+    assert search(file_globs=["*/no-such-file.pdf"]) == []
+
 
 def test_health_and_metrics(server: LiveServer, client: Any) -> None:
     client.models.list()

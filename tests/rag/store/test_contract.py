@@ -4,8 +4,11 @@ congruence: the embedded engines rank the same points the same way."""
 from __future__ import annotations
 
 import os
+import threading
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +19,7 @@ from qdrant_client import QdrantClient
 
 from rag.config import StoreConfig
 from rag.errors import StoreError
-from rag.records import Hit, Prefetch, QueryPlan, SearchFilter
+from rag.records import DateRange, Hit, Point, Prefetch, QueryPlan, SearchFilter
 from rag.store.base import Store
 from rag.store.common import RRF_K
 from rag.store.qdrant import QdrantStore, copy_store
@@ -328,3 +331,107 @@ def test_copy_edge_index_to_another_backend(store_factory: Callable[..., Store],
         if target == "server":
             dst.client.delete_collection(dst.collection)
         dst.close()
+
+
+def _chunk_points(file: str, n: int, version: str, page_of: Callable[[int], int] = lambda i: 1,
+                  tenant: str = "default") -> list[Point]:
+    """``n`` text chunks of ``file`` numbered in reading order, each text naming ``version``."""
+    vecs = structured_vectors(np.random.default_rng(len(version)), n)
+    points = []
+    for i in range(n):
+        item = make_item("text", file, page_of(i), i, f"chunk {i} {version}")
+        points.append(make_point(item.model_copy(update={"order": i, "id": str(uuid.uuid5(
+            uuid.NAMESPACE_URL, f"{file}#{version}#{i}"))}), vecs[i], tenant=tenant))
+    return points
+
+
+def test_replace_file_swaps_versions_exactly(store: Store) -> None:
+    store.ensure(EMBEDDER, DIM)
+    other = _chunk_points("/d/other.pdf", 3, "keep")
+    store.upsert(other)
+    old = _chunk_points("/d/x.pdf", 5, "old")
+    assert store.replace_file("/d/x.pdf", old) == 0
+    new = _chunk_points("/d/x.pdf", 3, "new")
+    assert store.replace_file("/d/x.pdf", new) == 5
+    assert sorted(store.file_ids("/d/x.pdf")) == sorted(p.id for p in new)
+    assert store.count() == 6
+    # points that keep their id (unchanged content) are overwritten, not removed
+    assert store.replace_file("/d/x.pdf", new[:2]) == 1
+    assert sorted(store.file_ids("/d/x.pdf")) == sorted(p.id for p in new[:2])
+    with pytest.raises(StoreError, match="another file"):
+        store.replace_file("/d/x.pdf", other)
+
+
+def test_chunks_at_returns_neighbours_in_reading_order(store: Store) -> None:
+    store.ensure(EMBEDDER, DIM)
+    points = _chunk_points("/d/x.pdf", 8, "v", page_of=lambda i: 1 + i // 4, tenant="acme")
+    store.upsert(points + _chunk_points("/d/y.pdf", 8, "w"))
+    got = store.chunks_at("/d/x.pdf", [5, 3, 4, 40])
+    assert [h.item.order for h in got] == [3, 4, 5]
+    assert [h.item.text for h in got] == ["chunk 3 v", "chunk 4 v", "chunk 5 v"]
+    assert [h.item.page for h in got] == [1, 2, 2]
+    assert store.chunks_at("/d/x.pdf", [3], tenant="globex") == []
+    assert store.chunks_at("/d/x.pdf", []) == []
+
+
+def test_date_ranges_filter_inside_every_branch(store: Store) -> None:
+    store.ensure(EMBEDDER, DIM)
+    points = corpus(30, unique_lengths=True)
+    jan, jun = datetime(2024, 1, 15, tzinfo=UTC), datetime(2024, 6, 15, tzinfo=UTC)
+    dated = [p.model_copy(update={"modified": jan if i % 2 else jun, "created": jan if i % 3 == 0 else None})
+             for i, p in enumerate(points)]
+    store.upsert(dated)
+    spring = SearchFilter(modified=DateRange(since=datetime(2024, 3, 1), until=datetime(2024, 9, 1)))
+    assert store.count(spring) == 15
+    hits = store.query(hybrid(qvec(3), "pump valve seal flow", limit=30, n=30, flt=spring))
+    assert hits and all(h.id in {p.id for p in dated if p.modified == jun} for h in hits)
+    assert store.count(SearchFilter(modified=DateRange(until=jan))) == 0
+    assert store.count(SearchFilter(modified=DateRange(since=jan))) == 30  # since is inclusive
+    # documents that state no creation date are left out by a creation-date range
+    assert store.count(SearchFilter(created=DateRange(since=datetime(2000, 1, 1)))) == 10
+    # dates round-trip through the payload (copy_store relies on it)
+    back = {p.id: p for batch in store.scroll_points() for p in batch}  # type: ignore[attr-defined]
+    assert back[dated[1].id].modified == jan and back[dated[0].id].created == jan
+    assert back[dated[1].id].created is None
+
+
+def test_a_search_never_sees_half_a_replaced_file(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Searches running while one file is replaced again and again see exactly one whole version:
+    never none of it, never two versions. The writes are slowed down (a pause before and after
+    each upsert) so that a reader gets to run between the steps of a replacement."""
+    store.ensure(EMBEDDER, DIM)
+    store.upsert(_chunk_points("/d/x.pdf", 40, "v0"))
+    upsert = store.upsert
+
+    def slow_upsert(points: Sequence[Point]) -> None:
+        time.sleep(0.01)
+        upsert(points)
+        time.sleep(0.01)
+
+    monkeypatch.setattr(store, "upsert", slow_upsert)
+    stop = threading.Event()
+    seen: list[set[str]] = []
+    errors: list[BaseException] = []
+
+    def search() -> None:
+        plan = QueryPlan(sparse=encode_sparse_query("chunk"), prefetch=[Prefetch(using="sparse", limit=100)],
+                         filter=SearchFilter(files=["/d/x.pdf"]), limit=100)
+        try:
+            while not stop.is_set():
+                hits = store.query(plan)
+                seen.append({h.item.text.split()[2] for h in hits})
+                if len(hits) != 40:
+                    raise AssertionError(f"saw {len(hits)} chunks of a 40-chunk file")
+        except BaseException as exc:
+            errors.append(exc)
+
+    reader = threading.Thread(target=search)
+    reader.start()
+    try:
+        for v in range(1, 15):
+            store.replace_file("/d/x.pdf", _chunk_points("/d/x.pdf", 40, f"v{v}"))
+    finally:
+        stop.set()
+        reader.join()
+    assert not errors, errors[0]
+    assert seen and all(len(versions) == 1 for versions in seen)

@@ -86,3 +86,19 @@ def test_optimize_keeps_results(tmp_path: Path) -> None:
         store.optimize()
         assert [h.id for h in store.query(dense_all(qvec(1), 10))] == before
         assert store.count() == 60
+
+
+def test_points_waiting_for_an_index_build_are_counted_across_opens(tmp_path: Path) -> None:
+    store = EdgeStore(tmp_path / "idx")
+    store.ensure("e", DIM)
+    store.upsert(corpus(40))
+    assert store.unindexed() == 40
+    store.close()
+    again = EdgeStore(tmp_path / "idx")
+    assert again.unindexed() == 40
+    again.optimize()
+    assert again.unindexed() == 0
+    again.close()
+    reopened = EdgeStore(tmp_path / "idx")
+    assert reopened.unindexed() == 0
+    reopened.close()
