@@ -51,3 +51,29 @@ def write_pages(path: Path, pages: list[str]) -> Path:
     doc.save(str(path))
     doc.close()
     return path
+
+
+def write_chart_scan(path: Path, title: str, bars: dict[str, float]) -> Path:
+    """Page 1: prose. Page 2: a bar chart with ``title`` and labelled bars, as one raster image
+    (a scan: no text layer on the page)."""
+    src = pymupdf.open()
+    chart = src.new_page(width=595, height=842)
+    chart.insert_text((72, 90), title, fontsize=22)
+    top = max(bars.values())
+    for i, (label, value) in enumerate(bars.items()):
+        x = 100 + i * 120
+        height = 400 * value / top
+        chart.draw_rect(pymupdf.Rect(x, 600 - height, x + 70, 600), color=(0, 0, 0), fill=(0.3, 0.4, 0.8))
+        chart.insert_text((x, 630), label, fontsize=16)
+    pix = chart.get_pixmap(dpi=150, colorspace=pymupdf.csGRAY)
+    doc = pymupdf.open()
+    doc.new_page(width=595, height=842).insert_textbox(
+        pymupdf.Rect(72, 72, 523, 400), "Board minutes. The board approved the budget and the hiring plan.",
+        fontsize=11)
+    page = doc.new_page(width=595, height=842)
+    page.insert_image(page.rect, stream=pix.tobytes("png"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc.save(str(path))
+    doc.close()
+    src.close()
+    return path

@@ -14,8 +14,9 @@ from rag.errors import StoreError
 from rag.generate.chat import ChatTurn
 from rag.pipeline import Pipeline
 from rag.records import DateRange, IngestReport, SearchFilter
+from rag.retrieve import Retriever
 from rag.store.base import Optimizable
-from tests.pdfs import FACTS, write_corrupt, write_encrypted, write_report
+from tests.pdfs import FACTS, write_chart_scan, write_corrupt, write_encrypted, write_report
 
 
 @pytest.fixture(scope="module")
@@ -163,3 +164,20 @@ def test_date_filters_and_the_index_build_policy(tmp_path: Path) -> None:
         assert report.files_ingested == 1 and "optimize" in report.stages
         assert isinstance(p.store, Optimizable) and p.store.unindexed() == 0
         assert "955" in p.search("headcount", k=1, flt=recent)[0].text
+
+
+@pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract not installed (scripts/setup-system.sh)")
+def test_image_only_chart_page_is_found_through_the_image_branch(tmp_path: Path) -> None:
+    """A chart page with no text layer: on the CPU profile its render is embedded from the OCR
+    bridge text, and the dense image branch alone (figures and page renders) finds it."""
+    pdf = write_chart_scan(tmp_path / "docs" / "board.pdf", "Turbine shipments by region",
+                           {"Nordics": 40, "Iberia": 25, "Benelux": 60})
+    with Pipeline.from_config("cpu", {"store.path": str(tmp_path / "ix")}, environ={}) as p:
+        report = p.ingest([pdf], progress=False)
+        assert report.files_ingested == 1
+        image_branch = p.settings.retrieve.model_copy(update={"mode": "dense", "kinds": ["figure", "page"]})
+        ev = Retriever(p.embedder, p.store, image_branch).search("turbine shipments by region chart", k=2)
+        assert (ev[0].page, ev[0].kind) == (2, "page")
+        assert "Turbine shipments" in ev[0].text and "Benelux" in ev[0].text  # the bridge text
+        assert ev[0].image_path and Path(ev[0].image_path).exists()
+        assert p.search("Which region shipped the most turbines?", k=1)[0].page == 2

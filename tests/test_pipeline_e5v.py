@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from rag.aio import run_sync
 from rag.generate.openai_chat import OpenAIChatGenerator
@@ -14,7 +15,7 @@ from rag.pipeline import Pipeline
 from rag.records import Answer, Prefetch, QueryPlan
 from rag.retrieve import Retriever
 from rag.testing.vllm_server import VllmServer
-from tests.pdfs import FACTS, write_report
+from tests.pdfs import FACTS, write_chart_scan, write_report
 
 
 @pytest.fixture(scope="module")
@@ -79,3 +80,22 @@ def test_ask_through_a_real_vllm_server(tiny_llava_dir: Path, vllm_chat_server: 
         parts = [part for m in build.messages if isinstance(m["content"], list) for part in m["content"]]
         urls = [part["image_url"]["url"] for part in parts if part.get("type") == "image_url"]
         assert urls and urls[0].startswith("data:image/")
+
+
+def test_image_only_page_goes_in_as_an_image_and_the_image_branch_returns_it(
+        tiny_llava_dir: Path, tmp_path: Path) -> None:
+    """Plumbing on the tiny E5-V: a chart page without a text layer is embedded from its render
+    (no OCR), its vector is the image embedding of that render, and the image branch returns it."""
+    over = {"store.path": str(tmp_path / "ix"), "embed.model": str(tiny_llava_dir), "ingest.ocr": "none"}
+    with Pipeline.from_config("test", over, environ={}) as p:
+        p.ingest([write_chart_scan(tmp_path / "board.pdf", "Shipments", {"A": 1, "B": 2})], progress=False)
+        cfg = p.settings.retrieve.model_copy(update={"mode": "dense", "kinds": ["figure", "page"]})
+        ev = Retriever(p.embedder, p.store, cfg).search("shipments chart", k=5)
+        scan = next(e for e in ev if e.page == 2)
+        assert scan.kind == "page" and scan.text == "" and scan.image_path
+        with Image.open(scan.image_path) as im:
+            own = p.embedder.embed_images([im.convert("RGB")])[0].tolist()
+        hits = p.store.query(QueryPlan(dense=own, prefetch=[Prefetch(using="dense", limit=5, kinds=["page"])],
+                                       limit=5))
+        assert (hits[0].item.page, hits[0].embedded_as) == (2, "image")
+        assert hits[0].score == pytest.approx(1.0, abs=1e-3)
