@@ -101,7 +101,9 @@ def _bbox(r: Rect) -> BBox:
 
 
 def _render(page: pymupdf.Page, dpi: int, clip: Rect | None = None) -> tuple[bytes, int, int]:
-    pix = page.get_pixmap(dpi=dpi, clip=pymupdf.Rect(clip) if clip else None, alpha=False)
+    # Boxes are unrotated; get_pixmap clips in the displayed (rotated) page.
+    box = pymupdf.Rect(clip) * page.rotation_matrix if clip else None
+    pix = page.get_pixmap(dpi=dpi, clip=box, alpha=False)
     return pix.tobytes("png"), pix.width, pix.height
 
 
@@ -140,7 +142,7 @@ def _tables(page: pymupdf.Page, blocks: list[Block], folder: Path, cfg: IngestCo
 def _figures(page: pymupdf.Page, blocks: list[Block], drawings: list[dict[str, Any]], folder: Path,
              cfg: IngestConfig, engine: OcrEngine, exclude: list[Rect], st: _State) -> list[Rect]:
     pno = page.number + 1
-    page_rect: Rect = tuple(page.rect)
+    page_rect = layout.page_box(page)
     found = figures.raster_figures(page, cfg.min_figure_px, st.seen_images)
     found += figures.vector_figures(page, drawings, cfg.min_figure_px, exclude + [f.bbox for f in found])
     vector_boxes: list[Rect] = []
@@ -185,14 +187,15 @@ def _page_pass(page: pymupdf.Page, folder: Path, cfg: IngestConfig, engine: OcrE
         st.seconds["figures"] -= st.seconds["ocr"] - ocr_before  # stages must not overlap
     # Table cells and chart labels live in their own items; prose keeps the rest.
     prose = [b for b in blocks if not any(layout.inside(b.bbox, r) for r in taken)]
-    st.blocks.append(layout.reading_order(prose, page.rect.width))
-    st.heights.append(page.rect.height)
+    x0, y0, x1, y1 = layout.page_box(page)
+    st.blocks.append(layout.reading_order(prose, x1 - x0))
+    st.heights.append(y1 - y0)
     st.chars.append(sum(len(b.text) for b in blocks))
     if cfg.render_pages:
         with st.timed("render"):
             png, width, height = _render(page, cfg.page_dpi)
             image = write_atomic(folder / f"page-{pno:04d}.png", png)
-        st.pending.append(_Pending("page", pno, tuple(page.rect), {
+        st.pending.append(_Pending("page", pno, (x0, y0, x1, y1), {
             "image_path": str(image), "width": width, "height": height,
         }))
 
@@ -253,7 +256,8 @@ def parse_pdf(info: FileInfo, data: bytes, cfg: IngestConfig, media_dir: Path, *
                 failed_pages += 1
                 log.warning("%s: page %d skipped: %s", info.path, page.number + 1, exc)
                 st.blocks.append([])
-                st.heights.append(page.rect.height)
+                _, top, _, bottom = layout.page_box(page)
+                st.heights.append(bottom - top)
                 st.chars.append(0)
         if failed_pages == doc.page_count:
             raise IngestError(info.path, "corrupt PDF", "no page could be read")

@@ -95,16 +95,24 @@ def photo_pdf(path: Path, pages: int = 3) -> Path:
     return save(doc, path)
 
 
-def scanned_pdf(path: Path, text: str) -> Path:
-    """A page that is only an image of ``text`` (no text layer)."""
+def scanned_pdf(path: Path, text: str, rotation: int = 0) -> tuple[Path, tuple[float, float, float, float]]:
+    """A page that is only an image of ``text`` (no text layer), shown upright with ``/Rotate
+    rotation``; returns the path and the box of the drawn words in page (unrotated) points."""
+    displayed = (W, H) if rotation % 180 == 0 else (H, W)
     src = pymupdf.open()
-    sp = src.new_page(width=W, height=H)
+    sp = src.new_page(width=displayed[0], height=displayed[1])
     text_box(sp, (72, 100, 540, 400), text, size=14)
+    words = sp.get_text("words")
+    drawn = pymupdf.Rect(min(w[0] for w in words), min(w[1] for w in words),
+                         max(w[2] for w in words), max(w[3] for w in words))
     pix = sp.get_pixmap(dpi=150, colorspace=pymupdf.csGRAY)
     doc = pymupdf.open()
     page = doc.new_page(width=W, height=H)
-    page.insert_image(page.rect, stream=pix.tobytes("png"))
-    return save(doc, path)
+    page.set_rotation(rotation)
+    # Turned with the page, so that the displayed page reads upright, as a rotated scan does.
+    page.insert_image(pymupdf.Rect(0, 0, W, H), stream=pix.tobytes("png"), rotate=rotation)
+    box = drawn * page.derotation_matrix
+    return save(doc, path), (box.x0, box.y0, box.x1, box.y1)
 
 
 def two_column_pdf(path: Path, left: list[str], right: list[str], title: str = "Quarterly review") -> Path:

@@ -60,7 +60,8 @@ def test_unknown_engine_is_refused() -> None:
 
 @needs_tesseract
 def test_scanned_page_gets_ocr_text(tmp_path: Path, ocr_cfg: IngestConfig, media: Path) -> None:
-    items = parse_file(info_of(scanned_pdf(tmp_path / "scan.pdf", SCAN_TEXT)), ocr_cfg, media).items
+    path, _ = scanned_pdf(tmp_path / "scan.pdf", SCAN_TEXT)
+    items = parse_file(info_of(path), ocr_cfg, media).items
     text = " ".join(i.text for i in items if isinstance(i, TextChunk)).lower()
     for word in ("inspection", "turbine", "bearings", "november"):
         assert word in text
@@ -97,7 +98,7 @@ def test_missing_tesseract_warns_once_and_goes_on(
 ) -> None:
     monkeypatch.setattr(ocr.shutil, "which", lambda _name: None)
     cfg = IngestConfig(ocr="tesseract", render_pages=False)
-    path = scanned_pdf(tmp_path / "scan.pdf", SCAN_TEXT)
+    path, _ = scanned_pdf(tmp_path / "scan.pdf", SCAN_TEXT)
     with caplog.at_level(logging.WARNING, logger="ingest.ocr"):
         first = parse_file(info_of(path), cfg, media)
         parse_file(info_of(path), cfg, media)
