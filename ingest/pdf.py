@@ -25,7 +25,7 @@ from ingest.config import IngestConfig
 from ingest.errors import IngestError
 from ingest.layout import Block, Rect
 from ingest.media import doc_media_dir, write_atomic
-from ingest.ocr import NoOcr, OcrEngine, get_ocr_engine
+from ingest.ocr import NoOcr, OcrEngine, get_ocr_engine, text_of
 from ingest.records import (
     BBox,
     Document,
@@ -62,7 +62,7 @@ class _State:
     blocks: list[list[Block]] = field(default_factory=list)  # prose blocks per page
     heights: list[float] = field(default_factory=list)
     chars: list[int] = field(default_factory=list)  # text-layer characters per page
-    ocr_text: dict[int, str] = field(default_factory=dict)  # page index → OCR text
+    ocr: dict[int, list[tuple[str, Rect]]] = field(default_factory=dict)  # page index → OCR paragraphs
     pending: list[_Pending] = field(default_factory=list)
     seen_images: set[str] = field(default_factory=set)
     seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
@@ -100,6 +100,10 @@ def _bbox(r: Rect) -> BBox:
     return BBox(x0=x0, y0=y0, x1=max(x0, x1), y1=max(y0, y1))
 
 
+def _cover(boxes: list[Rect]) -> Rect:
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+
+
 def _render(page: pymupdf.Page, dpi: int, clip: Rect | None = None) -> tuple[bytes, int, int]:
     # Boxes are unrotated; get_pixmap clips in the displayed (rotated) page.
     box = pymupdf.Rect(clip) * page.rotation_matrix if clip else None
@@ -107,9 +111,18 @@ def _render(page: pymupdf.Page, dpi: int, clip: Rect | None = None) -> tuple[byt
     return pix.tobytes("png"), pix.width, pix.height
 
 
-def _ocr_page(page: pymupdf.Page, engine: OcrEngine, cfg: IngestConfig) -> str:
+def _ocr_page(page: pymupdf.Page, engine: OcrEngine, cfg: IngestConfig,
+              margin_texts: set[str]) -> list[tuple[str, Rect]]:
+    """OCR paragraphs of ``page`` with their boxes in PDF points; repeated margin lines dropped."""
     png, _, _ = _render(page, cfg.ocr_dpi)
-    return engine.ocr_image(png, cfg.ocr_languages)
+    # Pixels → points of the rendered (rotated) page → the unrotated space text boxes use.
+    to_page = pymupdf.Matrix(72 / cfg.ocr_dpi, 72 / cfg.ocr_dpi) * page.derotation_matrix
+    paragraphs: dict[int, list[tuple[str, Rect]]] = {}
+    for line in engine.ocr_lines(png, cfg.ocr_languages):
+        if layout.masked(line.text) not in margin_texts:
+            r = pymupdf.Rect(line.box) * to_page
+            paragraphs.setdefault(line.paragraph, []).append((line.text, (r.x0, r.y0, r.x1, r.y1)))
+    return [(layout.join_lines([t for t, _ in lines]), _cover([b for _, b in lines])) for lines in paragraphs.values()]
 
 
 def _words_only(ocr: str) -> str:
@@ -159,7 +172,8 @@ def _figures(page: pymupdf.Page, blocks: list[Block], drawings: list[dict[str, A
         if fig.source == "raster" and not isinstance(engine, NoOcr):
             # Vector charts carry their labels in the text layer (``inner``); rasters need OCR.
             with st.timed("ocr"):
-                ocr = _words_only(engine.ocr_image(_render(page, cfg.ocr_dpi, box)[0], cfg.ocr_languages))
+                ocr = _words_only(text_of(engine.ocr_lines(_render(page, cfg.ocr_dpi, box)[0],
+                                                           cfg.ocr_languages)))
         bridge = "\n".join(" ".join(t.split()) for t in (caption, inner, ocr, near) if t.strip())
         st.pending.append(_Pending("figure", pno, box, {
             "text": bridge, "caption": caption, "image_path": str(image),
@@ -210,13 +224,10 @@ def _paragraphs(st: _State) -> tuple[list[Paragraph], dict[int, tuple[str, ...]]
     for idx, blocks in enumerate(st.blocks):
         pno = idx + 1
         start_section[pno] = section
-        text = st.ocr_text.get(idx, "")
-        if text.strip():  # OCR found text: it replaces the (near-empty) text layer
-            page_text[pno] = " ".join(text.split())
-            # OCR text has no block geometry: its chunks carry no bbox (the page is the region).
-            for para in text.split("\n\n"):
-                if para.strip():
-                    paragraphs.append(Paragraph(layout.join_lines(para.splitlines()), pno, None, section))
+        ocr = st.ocr.get(idx)
+        if ocr:  # OCR found text: it replaces the (near-empty) text layer
+            page_text[pno] = " ".join(text for text, _ in ocr)
+            paragraphs += [Paragraph(text, pno, _bbox(box), section) for text, box in ocr]
             continue
         page_text[pno] = "\n".join(b.text for b in blocks)
         for b in blocks:
@@ -268,9 +279,7 @@ def parse_pdf(info: FileInfo, data: bytes, cfg: IngestConfig, media_dir: Path, *
             for idx, chars in enumerate(st.chars):
                 if chars - removed[idx] < cfg.ocr_min_chars:
                     with st.timed("ocr"):
-                        text = _ocr_page(doc.load_page(idx), engine, cfg)
-                    lines = [ln for ln in text.splitlines() if layout.masked(ln) not in margin_texts]
-                    st.ocr_text[idx] = "\n".join(lines)
+                        st.ocr[idx] = _ocr_page(doc.load_page(idx), engine, cfg, margin_texts)
         title = (doc.metadata or {}).get("title") or ""
         pages = doc.page_count
     finally:
