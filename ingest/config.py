@@ -49,3 +49,8 @@ class IngestConfig(BaseModel):
     """Password tried on encrypted PDFs."""
     max_file_mb: float = Field(default=512, gt=0)
     """Larger files are skipped with a reason."""
+    file_timeout_s: float | None = Field(default=1800, gt=0)
+    """Seconds one file may take to parse in a worker process (``workers`` > 1) before its worker
+    is killed and the file reported as timed out; None: no limit. Generous, as OCR takes about
+    1.2 s a scanned page on an idle core. Parsing in this process (``workers`` = 1) is not
+    limited: nothing there can stop a call stuck in native code."""
