@@ -31,6 +31,10 @@ class IngestConfig(BaseModel):
     """Extract raster images and vector charts as figure items."""
     tables: bool = True
     """Extract tables as markdown items."""
+    table_strategy: Literal["lines", "lines+text"] = "lines+text"
+    """How tables are found: ``lines``, only tables drawn with ruling lines; ``lines+text``,
+    also, on pages without one, tables set in aligned columns without rules (financial
+    statements), kept only if they pass strict checks against prose and chart labels."""
     min_figure_px: int = Field(default=64, ge=1)
     """Raster images or drawing regions smaller than this on either side are icons: skipped."""
     ocr: Literal["tesseract", "none"] = "tesseract"

@@ -19,7 +19,7 @@ from typing import Any
 
 import pymupdf
 
-from ingest import figures, layout, tables
+from ingest import figures, layout, tables, text_tables
 from ingest.chunk import Paragraph, chunk_paragraphs
 from ingest.config import IngestConfig
 from ingest.errors import IngestError
@@ -131,10 +131,14 @@ def _words_only(ocr: str) -> str:
     return ocr if len(words) >= 2 else ""
 
 
-def _tables(page: pymupdf.Page, blocks: list[Block], folder: Path, cfg: IngestConfig,
-            st: _State) -> list[Rect]:
+def _tables(page: pymupdf.Page, blocks: list[Block], drawings: list[dict[str, Any]], folder: Path,
+            cfg: IngestConfig, st: _State) -> list[Rect]:
     pno = page.number + 1
-    regions = tables.find_tables(page)
+    # Ruled tables are made of drawn lines: pages without enough rules are not searched, as
+    # find_tables is the slowest step of the page pass.
+    regions = tables.find_tables(page) if tables.may_have_tables(drawings) else []
+    if not regions and cfg.table_strategy == "lines+text":
+        regions = text_tables.find_text_tables(page, drawings)
     for region in regions:
         caption = layout.find_caption(blocks, region.bbox, ("table",))
         for part in tables.split_rows(region.header, region.rows, cfg.chunk_tokens):
@@ -189,11 +193,9 @@ def _page_pass(page: pymupdf.Page, folder: Path, cfg: IngestConfig, engine: OcrE
     with st.timed("drawings"):
         drawings = figures.page_drawings(page) if (cfg.tables or cfg.figures) else []
     taken: list[Rect] = []
-    # Ruled tables are made of drawn lines: pages without enough rules are not searched, as
-    # find_tables is the slowest step of the page pass.
-    if cfg.tables and tables.may_have_tables(drawings):
+    if cfg.tables:
         with st.timed("tables"):
-            taken += _tables(page, blocks, folder, cfg, st)
+            taken += _tables(page, blocks, drawings, folder, cfg, st)
     if cfg.figures:
         ocr_before = st.seconds["ocr"]
         with st.timed("figures"):
