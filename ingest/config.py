@@ -31,6 +31,10 @@ class IngestConfig(BaseModel):
     """Extract raster images and vector charts as figure items."""
     tables: bool = True
     """Extract tables as markdown items."""
+    table_strategy: Literal["lines", "lines+text"] = "lines+text"
+    """How tables are found: ``lines``, only tables drawn with ruling lines; ``lines+text``,
+    also, on pages without one, tables set in aligned columns without rules (financial
+    statements), kept only if they pass strict checks against prose and chart labels."""
     min_figure_px: int = Field(default=64, ge=1)
     """Raster images or drawing regions smaller than this on either side are icons: skipped."""
     ocr: Literal["tesseract", "none"] = "tesseract"
@@ -49,3 +53,8 @@ class IngestConfig(BaseModel):
     """Password tried on encrypted PDFs."""
     max_file_mb: float = Field(default=512, gt=0)
     """Larger files are skipped with a reason."""
+    file_timeout_s: float | None = Field(default=1800, gt=0)
+    """Seconds one file may take to parse in a worker process (``workers`` > 1) before its worker
+    is killed and the file reported as timed out; None: no limit. Generous, as OCR takes about
+    1.2 s a scanned page on an idle core. Parsing in this process (``workers`` = 1) is not
+    limited: nothing there can stop a call stuck in native code."""

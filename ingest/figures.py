@@ -9,7 +9,7 @@ from typing import Any
 
 import pymupdf
 
-from ingest.layout import CAPTION_RE, Block, Rect
+from ingest.layout import CAPTION_RE, Block, Rect, page_box
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +74,11 @@ def raster_figures(page: pymupdf.Page, min_px: int, seen: set[str]) -> list[Figu
     ``seen`` holds digests taken on earlier pages (a logo on every page becomes one
     figure) and is updated.
     """
-    page_area = _area(tuple(page.rect))
+    box = page_box(page)
+    page_rect, page_area = pymupdf.Rect(box), _area(box)
     candidates: list[tuple[Rect, list[str]]] = []
     for info in page.get_image_info(hashes=True):
-        bbox: Rect = tuple(pymupdf.Rect(info["bbox"]) & page.rect)
+        bbox: Rect = tuple(pymupdf.Rect(info["bbox"]) & page_rect)
         w_pt, h_pt = bbox[2] - bbox[0], bbox[3] - bbox[1]
         if min(info.get("width", 0), info.get("height", 0)) < min_px or min(w_pt, h_pt) < min_px / 2:
             continue
@@ -111,7 +112,7 @@ def vector_figures(page: pymupdf.Page, drawings: list[dict[str, Any]], min_px: i
     each side, holding several paths, and not inside an excluded region (tables, rasters)."""
     if not drawings:
         return []
-    page_rect = tuple(page.rect)
+    page_rect = page_box(page)
     if len(drawings) > MAX_DRAWINGS:
         clusters = [pymupdf.Rect()]
         for d in drawings:
@@ -120,7 +121,7 @@ def vector_figures(page: pymupdf.Page, drawings: list[dict[str, Any]], min_px: i
         clusters = page.cluster_drawings(drawings=drawings)
     out: list[FigureRegion] = []
     for c in clusters:
-        r: Rect = tuple(pymupdf.Rect(c) & page.rect)
+        r: Rect = tuple(pymupdf.Rect(c) & pymupdf.Rect(page_rect))
         if min(r[2] - r[0], r[3] - r[1]) < min_px or _area(r) > 0.95 * _area(page_rect):
             continue
         if any(_overlap_share(r, ex) > 0.5 for ex in exclude):

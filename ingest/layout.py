@@ -286,6 +286,16 @@ def assign_sections(pages: Sequence[Sequence[Block]]) -> None:
             prev = b
 
 
+def page_box(page: pymupdf.Page) -> Rect:
+    """The page in the unrotated space that text, image and drawing boxes are given in.
+
+    ``page.rect`` is the page as displayed: on a page with ``/Rotate 90`` its width and
+    height are swapped relative to every box PyMuPDF extracts.
+    """
+    r = page.rect * page.derotation_matrix
+    return (r.x0, r.y0, r.x1, r.y1)
+
+
 def inside(inner: Rect, outer: Rect, margin: float = 2.0) -> bool:
     """Whether the centre of ``inner`` lies within ``outer`` (grown by ``margin``)."""
     cx, cy = (inner[0] + inner[2]) / 2, (inner[1] + inner[3]) / 2

@@ -22,7 +22,7 @@ from ingest.chunk import Paragraph, chunk_paragraphs
 from ingest.config import IngestConfig
 from ingest.errors import IngestError
 from ingest.media import doc_media_dir, write_atomic
-from ingest.ocr import NoOcr, get_ocr_engine
+from ingest.ocr import NoOcr, get_ocr_engine, text_of
 from ingest.records import (
     Document,
     Figure,
@@ -190,7 +190,8 @@ def _items(info: FileInfo, got: _Collected, cfg: IngestConfig, media_dir: Path) 
         seen.add(digest)
         fid = next_id("figure", page)
         image = write_atomic(doc_media_dir(media_dir, doc_id) / f"figure-p{page:04d}-{fid[:8]}.png", png)
-        bridge = "\n".join(t for t in (" / ".join(section), engine.ocr_image(png, cfg.ocr_languages).strip()) if t)
+        ocr = text_of(engine.ocr_lines(png, cfg.ocr_languages)).strip()
+        bridge = "\n".join(t for t in (" / ".join(section), ocr) if t)
         yield Figure(id=fid, page=page, text=bridge, image_path=str(image), section=list(section), **common)
 
 

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import logging
 import multiprocessing
+import os
+import queue
+import signal
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+from typing import Any
 
 from ingest.config import IngestConfig
 from ingest.errors import IngestError
@@ -105,12 +111,94 @@ def _attempt(info: FileInfo, cfg: IngestConfig, media_dir: Path) -> Outcome:
         return FileFailure(path=info.path, reason="parse failed", detail=f"{type(exc).__name__}: {exc}")
 
 
-def _pool(workers: int) -> ProcessPoolExecutor:
-    # spawn: no forked copies of MuPDF state or of the caller's threads and locks.
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
-
-
 Work = Callable[[FileInfo, IngestConfig, Path], Outcome]
+_POLL_S = 1.0  # how often the parent reads which files workers started, when a time limit is set
+
+_started: Any = None  # in a worker: the queue on which it reports each file it starts
+
+
+def _init_worker(started: Any) -> None:
+    global _started
+    _started = started
+
+
+def _start_then(ticket: int, work: Work, info: FileInfo, cfg: IngestConfig, media_dir: Path) -> Outcome:
+    """Runs in a worker: report which process starts ``ticket`` and when, then ``work`` on it.
+
+    A file's clock starts here, not at submission: files wait in the pool's queue, and a
+    fresh worker spends seconds importing before it parses anything.
+    """
+    _started.put((ticket, os.getpid(), time.time()))  # wall clock: comparable across processes
+    return work(info, cfg, media_dir)
+
+
+def _drain(started: Any, clocks: dict[int, tuple[int, float]]) -> None:
+    """Move the start reports waiting in ``started`` into ``clocks``."""
+    try:
+        while True:
+            ticket, pid, t0 = started.get_nowait()
+            clocks[ticket] = (pid, t0)
+    except queue.Empty:
+        pass
+
+
+def _late(running: dict[Future[Outcome], tuple[int, FileInfo]], clocks: dict[int, tuple[int, float]],
+          limit: float) -> list[Future[Outcome]]:
+    """The files still parsing ``limit`` seconds after their worker started them."""
+    now = time.time()
+    return [f for f, (t, _) in running.items() if t in clocks and now - clocks[t][1] > limit and not f.done()]
+
+
+def _timed_out(info: FileInfo, limit: float) -> FileFailure:
+    log.warning("%s: parsing timed out after %g s; its worker was killed", info.path, limit)
+    return FileFailure(path=info.path, reason=f"parsing timed out after {limit:g} s",
+                       detail="the worker parsing it was killed (ingest.file_timeout_s)")
+
+
+def _pool_pass(todo: deque[FileInfo], cfg: IngestConfig, media_dir: Path, work: Work, *, workers: int,
+               per_worker: int) -> Generator[Outcome, None, list[FileInfo]]:
+    """Parse files from ``todo`` in one spawn pool until ``todo`` is empty or the pool breaks.
+
+    A file over ``cfg.file_timeout_s`` becomes a ``FileFailure`` and its worker is killed,
+    which ends the pool; the other files in flight go back to the front of ``todo``.
+    Returns the files in flight when a worker died on its own (the suspects of a crash).
+    """
+    ctx = multiprocessing.get_context("spawn")  # no forked copies of MuPDF state, threads or locks
+    started = ctx.Queue()
+    limit = cfg.file_timeout_s
+    running: dict[Future[Outcome], tuple[int, FileInfo]] = {}
+    clocks: dict[int, tuple[int, float]] = {}  # ticket → (worker pid, start time)
+    tickets = itertools.count()
+    try:
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(started,)) as pool:
+            while todo or running:
+                while todo and len(running) < per_worker * workers:
+                    info = todo.popleft()
+                    ticket = next(tickets)
+                    running[pool.submit(_start_then, ticket, work, info, cfg, media_dir)] = (ticket, info)
+                done, _ = wait(running, timeout=_POLL_S if limit else None, return_when=FIRST_COMPLETED)
+                crashed: list[FileInfo] = []
+                for fut in done:
+                    _, info = running.pop(fut)
+                    try:
+                        yield fut.result()
+                    except BrokenProcessPool:
+                        crashed.append(info)
+                if crashed:
+                    return crashed + [info for _, info in running.values()]
+                _drain(started, clocks)  # also without a limit: a full pipe would block workers' exit
+                if limit is not None and (late := _late(running, clocks, limit)):
+                    for fut in late:
+                        ticket, info = running.pop(fut)
+                        with contextlib.suppress(ProcessLookupError):  # stuck in native code: only a kill works
+                            os.kill(clocks[ticket][0], signal.SIGKILL)
+                        yield _timed_out(info, limit)
+                    # Killing a worker breaks the pool: the rest start again in a fresh one.
+                    todo.extendleft(reversed([info for _, info in running.values()]))
+                    return []
+    finally:
+        started.close()
+    return []
 
 
 def _in_pool(infos: Iterable[FileInfo], cfg: IngestConfig, media_dir: Path, work: Work) -> Iterator[Outcome]:
@@ -119,45 +207,24 @@ def _in_pool(infos: Iterable[FileInfo], cfg: IngestConfig, media_dir: Path, work
     A worker that dies (a segfault in a native library, the OOM killer) breaks the pool and
     every file in flight with it. Those files are retried one at a time, each in a fresh
     one-process pool, so only the file that really kills its worker is reported as failed.
+    A file that runs past ``cfg.file_timeout_s`` is failed and its worker killed; the files
+    in flight with it are parsed again in a fresh pool.
     """
     todo = deque(infos)
-    suspects: list[FileInfo] = []
     while todo:
-        with _pool(cfg.workers) as pool:
-            running: dict[Future[Outcome], FileInfo] = {}
-            broken = False
-            while (todo or running) and not broken:
-                while todo and len(running) < 2 * cfg.workers:
-                    info = todo.popleft()
-                    running[pool.submit(work, info, cfg, media_dir)] = info
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    info = running.pop(fut)
-                    try:
-                        yield fut.result()
-                    except BrokenProcessPool:
-                        broken = True
-                        suspects.append(info)
-            if broken:
-                suspects.extend(running.values())
-                log.warning("a parse worker died; retrying %d file(s) one by one", len(suspects))
-        yield from _one_by_one(suspects, cfg, media_dir, work)
-        suspects = []
+        suspects = yield from _pool_pass(todo, cfg, media_dir, work, workers=cfg.workers, per_worker=2)
+        if suspects:
+            log.warning("a parse worker died; retrying %d file(s) one by one", len(suspects))
+            yield from _one_by_one(suspects, cfg, media_dir, work)
 
 
 def _one_by_one(infos: list[FileInfo], cfg: IngestConfig, media_dir: Path, work: Work) -> Iterator[Outcome]:
     """Parse ``infos`` one at a time in a single worker: a crash now names its file."""
     pending = deque(infos)
     while pending:
-        with _pool(1) as solo:
-            while pending:
-                info = pending.popleft()
-                try:
-                    yield solo.submit(work, info, cfg, media_dir).result()
-                except BrokenProcessPool:
-                    yield FileFailure(path=info.path, reason="parser crashed",
-                                      detail="the worker process died while parsing this file")
-                    break  # the pool is dead: start a fresh one for the rest
+        for info in (yield from _pool_pass(pending, cfg, media_dir, work, workers=1, per_worker=1)):
+            yield FileFailure(path=info.path, reason="parser crashed",
+                              detail="the worker process died while parsing this file")
 
 
 def parse_many(infos: Iterable[FileInfo], cfg: IngestConfig, media_dir: Path) -> Iterator[Outcome]:
@@ -165,7 +232,8 @@ def parse_many(infos: Iterable[FileInfo], cfg: IngestConfig, media_dir: Path) ->
 
     With ``cfg.workers > 1`` files are parsed in a spawn process pool and yielded as they
     finish (not in input order); otherwise in this process, in order. A bad file, even one
-    that crashes its worker, becomes a ``FileFailure`` and the rest go on.
+    that crashes its worker or runs past ``cfg.file_timeout_s`` in it, becomes a
+    ``FileFailure`` and the rest go on.
     """
     if cfg.workers <= 1:
         for info in infos:

@@ -20,13 +20,13 @@ from typing import Any
 
 import pymupdf
 
-from ingest import figures, layout, tables
+from ingest import figures, layout, tables, text_tables
 from ingest.chunk import Paragraph, chunk_paragraphs
 from ingest.config import IngestConfig
 from ingest.errors import IngestError
 from ingest.layout import Block, Rect
 from ingest.media import doc_media_dir, write_atomic
-from ingest.ocr import NoOcr, OcrEngine, get_ocr_engine
+from ingest.ocr import NoOcr, OcrEngine, get_ocr_engine, text_of
 from ingest.records import (
     BBox,
     Document,
@@ -63,7 +63,7 @@ class _State:
     blocks: list[list[Block]] = field(default_factory=list)  # prose blocks per page
     heights: list[float] = field(default_factory=list)
     chars: list[int] = field(default_factory=list)  # text-layer characters per page
-    ocr_text: dict[int, str] = field(default_factory=dict)  # page index → OCR text
+    ocr: dict[int, list[tuple[str, Rect]]] = field(default_factory=dict)  # page index → OCR paragraphs
     pending: list[_Pending] = field(default_factory=list)
     seen_images: set[str] = field(default_factory=set)
     seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
@@ -101,14 +101,29 @@ def _bbox(r: Rect) -> BBox:
     return BBox(x0=x0, y0=y0, x1=max(x0, x1), y1=max(y0, y1))
 
 
+def _cover(boxes: list[Rect]) -> Rect:
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+
+
 def _render(page: pymupdf.Page, dpi: int, clip: Rect | None = None) -> tuple[bytes, int, int]:
-    pix = page.get_pixmap(dpi=dpi, clip=pymupdf.Rect(clip) if clip else None, alpha=False)
+    # Boxes are unrotated; get_pixmap clips in the displayed (rotated) page.
+    box = pymupdf.Rect(clip) * page.rotation_matrix if clip else None
+    pix = page.get_pixmap(dpi=dpi, clip=box, alpha=False)
     return pix.tobytes("png"), pix.width, pix.height
 
 
-def _ocr_page(page: pymupdf.Page, engine: OcrEngine, cfg: IngestConfig) -> str:
+def _ocr_page(page: pymupdf.Page, engine: OcrEngine, cfg: IngestConfig,
+              margin_texts: set[str]) -> list[tuple[str, Rect]]:
+    """OCR paragraphs of ``page`` with their boxes in PDF points; repeated margin lines dropped."""
     png, _, _ = _render(page, cfg.ocr_dpi)
-    return engine.ocr_image(png, cfg.ocr_languages)
+    # Pixels → points of the rendered (rotated) page → the unrotated space text boxes use.
+    to_page = pymupdf.Matrix(72 / cfg.ocr_dpi, 72 / cfg.ocr_dpi) * page.derotation_matrix
+    paragraphs: dict[int, list[tuple[str, Rect]]] = {}
+    for line in engine.ocr_lines(png, cfg.ocr_languages):
+        if layout.masked(line.text) not in margin_texts:
+            r = pymupdf.Rect(line.box) * to_page
+            paragraphs.setdefault(line.paragraph, []).append((line.text, (r.x0, r.y0, r.x1, r.y1)))
+    return [(layout.join_lines([t for t, _ in lines]), _cover([b for _, b in lines])) for lines in paragraphs.values()]
 
 
 def _words_only(ocr: str) -> str:
@@ -117,10 +132,14 @@ def _words_only(ocr: str) -> str:
     return ocr if len(words) >= 2 else ""
 
 
-def _tables(page: pymupdf.Page, blocks: list[Block], folder: Path, cfg: IngestConfig,
-            st: _State) -> list[Rect]:
+def _tables(page: pymupdf.Page, blocks: list[Block], drawings: list[dict[str, Any]], folder: Path,
+            cfg: IngestConfig, st: _State) -> list[Rect]:
     pno = page.number + 1
-    regions = tables.find_tables(page)
+    # Ruled tables are made of drawn lines: pages without enough rules are not searched, as
+    # find_tables is the slowest step of the page pass.
+    regions = tables.find_tables(page) if tables.may_have_tables(drawings) else []
+    if not regions and cfg.table_strategy == "lines+text":
+        regions = text_tables.find_text_tables(page, drawings)
     for region in regions:
         caption = layout.find_caption(blocks, region.bbox, ("table",))
         for part in tables.split_rows(region.header, region.rows, cfg.chunk_tokens):
@@ -141,7 +160,7 @@ def _tables(page: pymupdf.Page, blocks: list[Block], folder: Path, cfg: IngestCo
 def _figures(page: pymupdf.Page, blocks: list[Block], drawings: list[dict[str, Any]], folder: Path,
              cfg: IngestConfig, engine: OcrEngine, exclude: list[Rect], st: _State) -> list[Rect]:
     pno = page.number + 1
-    page_rect: Rect = tuple(page.rect)
+    page_rect = layout.page_box(page)
     found = figures.raster_figures(page, cfg.min_figure_px, st.seen_images)
     found += figures.vector_figures(page, drawings, cfg.min_figure_px, exclude + [f.bbox for f in found])
     vector_boxes: list[Rect] = []
@@ -158,7 +177,8 @@ def _figures(page: pymupdf.Page, blocks: list[Block], drawings: list[dict[str, A
         if fig.source == "raster" and not isinstance(engine, NoOcr):
             # Vector charts carry their labels in the text layer (``inner``); rasters need OCR.
             with st.timed("ocr"):
-                ocr = _words_only(engine.ocr_image(_render(page, cfg.ocr_dpi, box)[0], cfg.ocr_languages))
+                ocr = _words_only(text_of(engine.ocr_lines(_render(page, cfg.ocr_dpi, box)[0],
+                                                           cfg.ocr_languages)))
         bridge = "\n".join(" ".join(t.split()) for t in (caption, inner, ocr, near) if t.strip())
         st.pending.append(_Pending("figure", pno, box, {
             "text": bridge, "caption": caption, "image_path": str(image),
@@ -174,11 +194,9 @@ def _page_pass(page: pymupdf.Page, folder: Path, cfg: IngestConfig, engine: OcrE
     with st.timed("drawings"):
         drawings = figures.page_drawings(page) if (cfg.tables or cfg.figures) else []
     taken: list[Rect] = []
-    # Ruled tables are made of drawn lines: pages without enough rules are not searched, as
-    # find_tables is the slowest step of the page pass.
-    if cfg.tables and tables.may_have_tables(drawings):
+    if cfg.tables:
         with st.timed("tables"):
-            taken += _tables(page, blocks, folder, cfg, st)
+            taken += _tables(page, blocks, drawings, folder, cfg, st)
     if cfg.figures:
         ocr_before = st.seconds["ocr"]
         with st.timed("figures"):
@@ -186,14 +204,15 @@ def _page_pass(page: pymupdf.Page, folder: Path, cfg: IngestConfig, engine: OcrE
         st.seconds["figures"] -= st.seconds["ocr"] - ocr_before  # stages must not overlap
     # Table cells and chart labels live in their own items; prose keeps the rest.
     prose = [b for b in blocks if not any(layout.inside(b.bbox, r) for r in taken)]
-    st.blocks.append(layout.reading_order(prose, page.rect.width))
-    st.heights.append(page.rect.height)
+    x0, y0, x1, y1 = layout.page_box(page)
+    st.blocks.append(layout.reading_order(prose, x1 - x0))
+    st.heights.append(y1 - y0)
     st.chars.append(sum(len(b.text) for b in blocks))
     if cfg.render_pages:
         with st.timed("render"):
             png, width, height = _render(page, cfg.page_dpi)
             image = write_atomic(folder / f"page-{pno:04d}.png", png)
-        st.pending.append(_Pending("page", pno, tuple(page.rect), {
+        st.pending.append(_Pending("page", pno, (x0, y0, x1, y1), {
             "image_path": str(image), "width": width, "height": height,
         }))
 
@@ -208,13 +227,10 @@ def _paragraphs(st: _State) -> tuple[list[Paragraph], dict[int, tuple[str, ...]]
     for idx, blocks in enumerate(st.blocks):
         pno = idx + 1
         start_section[pno] = section
-        text = st.ocr_text.get(idx, "")
-        if text.strip():  # OCR found text: it replaces the (near-empty) text layer
-            page_text[pno] = " ".join(text.split())
-            # OCR text has no block geometry: its chunks carry no bbox (the page is the region).
-            for para in text.split("\n\n"):
-                if para.strip():
-                    paragraphs.append(Paragraph(layout.join_lines(para.splitlines()), pno, None, section))
+        ocr = st.ocr.get(idx)
+        if ocr:  # OCR found text: it replaces the (near-empty) text layer
+            page_text[pno] = " ".join(text for text, _ in ocr)
+            paragraphs += [Paragraph(text, pno, _bbox(box), section) for text, box in ocr]
             continue
         page_text[pno] = "\n".join(b.text for b in blocks)
         for b in blocks:
@@ -254,7 +270,8 @@ def parse_pdf(info: FileInfo, data: bytes, cfg: IngestConfig, media_dir: Path, *
                 failed_pages += 1
                 log.warning("%s: page %d skipped: %s", info.path, page.number + 1, exc)
                 st.blocks.append([])
-                st.heights.append(page.rect.height)
+                _, top, _, bottom = layout.page_box(page)
+                st.heights.append(bottom - top)
                 st.chars.append(0)
         if failed_pages == doc.page_count:
             raise IngestError(info.path, "corrupt PDF", "no page could be read")
@@ -265,9 +282,7 @@ def parse_pdf(info: FileInfo, data: bytes, cfg: IngestConfig, media_dir: Path, *
             for idx, chars in enumerate(st.chars):
                 if chars - removed[idx] < cfg.ocr_min_chars:
                     with st.timed("ocr"):
-                        text = _ocr_page(doc.load_page(idx), engine, cfg)
-                    lines = [ln for ln in text.splitlines() if layout.masked(ln) not in margin_texts]
-                    st.ocr_text[idx] = "\n".join(lines)
+                        st.ocr[idx] = _ocr_page(doc.load_page(idx), engine, cfg, margin_texts)
         metadata = doc.metadata or {}
         title = metadata.get("title") or ""
         pages = doc.page_count

@@ -36,7 +36,7 @@ def _cell(value: object) -> str:
 Word = tuple[float, float, float, float, str]
 
 
-def _cell_text(box: Sequence[float] | None, words: Sequence[Word]) -> str:
+def cell_text(box: Sequence[float] | None, words: Sequence[Word]) -> str:
     """Words whose centre lies in ``box``, in line then x order.
 
     Cell text is taken from the page's words rather than ``Table.extract()``, which in
@@ -99,10 +99,10 @@ def find_tables(page: pymupdf.Page) -> list[TableRegion]:
     words: list[Word] = [tuple(w[:5]) for w in page.get_text("words")]
     regions: list[TableRegion] = []
     for t in found.tables:
-        cells = [[_cell_text(c, words) for c in row.cells] for row in t.rows]
+        cells = [[cell_text(c, words) for c in row.cells] for row in t.rows]
         row_boxes = [tuple(r.bbox) for r in t.rows]
         if t.header.external:
-            header = [_cell_text(c, words) for c in t.header.cells]
+            header = [cell_text(c, words) for c in t.header.cells]
             header_box: Rect | None = tuple(t.header.bbox)
             rows = cells
         elif cells:

@@ -62,6 +62,28 @@ def table_pdf(path: Path, rows: list[tuple[str, ...]], caption: str = "Table 3: 
     return save(doc, path), (72.0, top, x1, y1)
 
 
+def unruled_table_pdf(path: Path, rows: list[tuple[str, ...]], top: float = 150.0,
+                      caption: str = "Table 2: Revenue by region") -> tuple[Path, tuple[float, float, float, float]]:
+    """One page with prose, a caption and a table set in aligned columns without any rule:
+    labels left-aligned, figures right-aligned as in financial statements. Returns the path
+    and the box of the table's words."""
+    doc = pymupdf.open()
+    page = doc.new_page(width=W, height=H)
+    text_box(page, (72, 72, 540, 110), "Revenue grew in every region. The table below gives the totals in millions.")
+    text_box(page, (72, top - 24, 540, top - 6), caption, size=9)
+    for r, row in enumerate(rows):
+        y = top + r * 16 + 9
+        page.insert_text((72, y), row[0], fontsize=9, fontname="helv")
+        for c, cell in enumerate(row[1:], start=1):
+            right = 260 + c * 80
+            page.insert_text((right - pymupdf.get_text_length(cell, "helv", 9), y), cell, fontsize=9, fontname="helv")
+    text_box(page, (72, top + len(rows) * 16 + 20, 540, top + len(rows) * 16 + 60),
+             "Totals include acquisitions made during the year. Currency effects were small.")
+    words = [w for w in page.get_text("words") if top - 2 <= w[1] <= top + len(rows) * 16]
+    box = (min(w[0] for w in words), min(w[1] for w in words), max(w[2] for w in words), max(w[3] for w in words))
+    return save(doc, path), box
+
+
 def bar_chart_pdf(path: Path) -> tuple[Path, tuple[float, float, float, float]]:
     """A vector bar chart (axes, four bars, labels) with a caption; returns its drawn box."""
     doc = pymupdf.open()
@@ -95,16 +117,24 @@ def photo_pdf(path: Path, pages: int = 3) -> Path:
     return save(doc, path)
 
 
-def scanned_pdf(path: Path, text: str) -> Path:
-    """A page that is only an image of ``text`` (no text layer)."""
+def scanned_pdf(path: Path, text: str, rotation: int = 0) -> tuple[Path, tuple[float, float, float, float]]:
+    """A page that is only an image of ``text`` (no text layer), shown upright with ``/Rotate
+    rotation``; returns the path and the box of the drawn words in page (unrotated) points."""
+    displayed = (W, H) if rotation % 180 == 0 else (H, W)
     src = pymupdf.open()
-    sp = src.new_page(width=W, height=H)
+    sp = src.new_page(width=displayed[0], height=displayed[1])
     text_box(sp, (72, 100, 540, 400), text, size=14)
+    words = sp.get_text("words")
+    drawn = pymupdf.Rect(min(w[0] for w in words), min(w[1] for w in words),
+                         max(w[2] for w in words), max(w[3] for w in words))
     pix = sp.get_pixmap(dpi=150, colorspace=pymupdf.csGRAY)
     doc = pymupdf.open()
     page = doc.new_page(width=W, height=H)
-    page.insert_image(page.rect, stream=pix.tobytes("png"))
-    return save(doc, path)
+    page.set_rotation(rotation)
+    # Turned with the page, so that the displayed page reads upright, as a rotated scan does.
+    page.insert_image(pymupdf.Rect(0, 0, W, H), stream=pix.tobytes("png"), rotate=rotation)
+    box = drawn * page.derotation_matrix
+    return save(doc, path), (box.x0, box.y0, box.x1, box.y1)
 
 
 def two_column_pdf(path: Path, left: list[str], right: list[str], title: str = "Quarterly review") -> Path:

@@ -50,7 +50,9 @@ def _text_png(text: str) -> bytes:
 def test_engines_follow_the_protocol(name: str) -> None:
     engine = ocr.get_ocr_engine(name)
     assert isinstance(engine, ocr.OcrEngine)
-    assert isinstance(engine.ocr_image(_text_png("hello"), "eng"), str)
+    lines = engine.ocr_lines(_text_png("hello"), "eng")
+    assert all(isinstance(line, ocr.OcrLine) for line in lines)
+    assert ocr.text_of(lines).strip() in ("", "hello")
 
 
 def test_unknown_engine_is_refused() -> None:
@@ -59,14 +61,45 @@ def test_unknown_engine_is_refused() -> None:
 
 
 @needs_tesseract
-def test_scanned_page_gets_ocr_text(tmp_path: Path, ocr_cfg: IngestConfig, media: Path) -> None:
-    items = parse_file(info_of(scanned_pdf(tmp_path / "scan.pdf", SCAN_TEXT)), ocr_cfg, media).items
-    text = " ".join(i.text for i in items if isinstance(i, TextChunk)).lower()
-    for word in ("inspection", "turbine", "bearings", "november"):
+@pytest.mark.parametrize("rotation", [0, 90])
+def test_scanned_page_gets_ocr_text_page_and_bbox(
+    tmp_path: Path, ocr_cfg: IngestConfig, media: Path, rotation: int
+) -> None:
+    path, (x0, y0, x1, y1) = scanned_pdf(tmp_path / "scan.pdf", SCAN_TEXT, rotation=rotation)
+    items = parse_file(info_of(path), ocr_cfg, media).items
+    (chunk,) = [i for i in items if isinstance(i, TextChunk)]
+    text = chunk.text.lower()
+    for word in ("quarterly inspection report", "turbine", "bearings", "november"):
         assert word in text
+    assert chunk.page == 1
+    assert chunk.bbox is not None
+    b = chunk.bbox
+    # OCR boxes hug the glyphs, inside the font's line boxes (ascent, descent): 6 pt of slack.
+    assert b.x0 <= x0 + 6 and b.y0 <= y0 + 6 and b.x1 >= x1 - 6 and b.y1 >= y1 - 6  # covers the words
+    assert b.x0 >= x0 - 6 and b.y0 >= y0 - 6 and b.x1 <= x1 + 6 and b.y1 <= y1 + 6  # and no more
     (page,) = [i for i in items if isinstance(i, PageImage)]
     assert "turbine" in page.text.lower()
     assert not [i for i in items if isinstance(i, Figure)]  # the scan itself is not a figure
+
+
+def test_tsv_lines_boxes_and_paragraphs() -> None:
+    header = "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext"
+    rows = [
+        "1\t1\t0\t0\t0\t0\t0\t0\t1000\t800\t-1\t",
+        "4\t1\t1\t1\t1\t0\t100\t200\t300\t30\t-1\t",
+        "5\t1\t1\t1\t1\t1\t100\t205\t120\t25\t96.1\tTurbine",
+        "5\t1\t1\t1\t1\t2\t240\t200\t160\t30\t95.0\tbearings",
+        "5\t1\t1\t1\t1\t3\t420\t200\t10\t30\t30.0\t ",
+        "5\t1\t1\t1\t2\t1\t100\t240\t90\t28\t93.2\twore.",
+        "5\t1\t2\t1\t1\t1\t100\t400\t50\t20\t91.0\tNext",
+    ]
+    lines = ocr.parse_tsv("\n".join([header, *rows]))
+    assert lines == [
+        ocr.OcrLine("Turbine bearings", (100, 200, 400, 230), 0),
+        ocr.OcrLine("wore.", (100, 240, 190, 268), 0),
+        ocr.OcrLine("Next", (100, 400, 150, 420), 1),
+    ]
+    assert ocr.text_of(lines) == "Turbine bearings\nwore.\n\nNext"
 
 
 @needs_tesseract
@@ -97,7 +130,7 @@ def test_missing_tesseract_warns_once_and_goes_on(
 ) -> None:
     monkeypatch.setattr(ocr.shutil, "which", lambda _name: None)
     cfg = IngestConfig(ocr="tesseract", render_pages=False)
-    path = scanned_pdf(tmp_path / "scan.pdf", SCAN_TEXT)
+    path, _ = scanned_pdf(tmp_path / "scan.pdf", SCAN_TEXT)
     with caplog.at_level(logging.WARNING, logger="ingest.ocr"):
         first = parse_file(info_of(path), cfg, media)
         parse_file(info_of(path), cfg, media)

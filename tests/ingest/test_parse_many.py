@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from ingest.config import IngestConfig
@@ -41,3 +42,16 @@ def test_crashing_worker_fails_only_its_file(tmp_path: Path, media: Path) -> Non
     parsed = [r for r in results if isinstance(r, ParsedFile)]
     assert [(Path(f.path).name, f.reason) for f in failures] == [("crash.pdf", "parser crashed")]
     assert sorted(Path(p.document.path).name for p in parsed) == ["ok0.pdf", "ok1.pdf", "ok2.pdf"]
+
+
+def test_slow_file_times_out_and_the_rest_go_on(tmp_path: Path, media: Path) -> None:
+    paths = [report_pdf(tmp_path / f"ok{i}.pdf", pages=1) for i in range(4)]
+    paths.insert(1, report_pdf(tmp_path / "slow.pdf", pages=1))
+    cfg = IngestConfig(ocr="none", render_pages=False, workers=2, file_timeout_s=2)
+    t0 = time.monotonic()
+    results = list(_in_pool([info_of(p) for p in paths], cfg, media, crashy.attempt))
+    assert time.monotonic() - t0 < 30  # the slow file sleeps 60 s: its worker was killed, not waited for
+    failures = [r for r in results if isinstance(r, FileFailure)]
+    parsed = [r for r in results if isinstance(r, ParsedFile)]
+    assert [(f.path, f.reason) for f in failures] == [(str(paths[1].resolve()), "parsing timed out after 2 s")]
+    assert sorted(Path(p.document.path).name for p in parsed) == ["ok0.pdf", "ok1.pdf", "ok2.pdf", "ok3.pdf"]

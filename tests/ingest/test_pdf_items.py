@@ -8,9 +8,9 @@ from PIL import Image
 
 from ingest.config import IngestConfig
 from ingest.parse import parse_file
-from ingest.records import Figure, PageImage, Table
+from ingest.records import BBox, Figure, PageImage, Table
 
-from .builders import bar_chart_pdf, info_of, photo_pdf, report_pdf, table_pdf
+from .builders import bar_chart_pdf, info_of, photo_pdf, photo_png, report_pdf, save, scanned_pdf, table_pdf
 
 ROWS = [("Product", "Q1", "Q2", "Q3"), ("Widget", "1,200", "1,350", "1,410"),
         ("Gadget", "830", "910", "1,020"), ("Gizmo", "75.5", "80.25", "91.0")]
@@ -91,6 +91,30 @@ def test_page_images_one_per_page(tmp_path: Path, media: Path) -> None:
         assert "measured output" in p.text and "Confidential" not in p.text
 
 
+def test_rotated_scan_is_a_page_not_a_figure(tmp_path: Path, media: Path) -> None:
+    path, _ = scanned_pdf(tmp_path / "scan.pdf", "Rotated scan of a landscape page.", rotation=90)
+    items = parse_file(info_of(path), IngestConfig(ocr="none", page_dpi=36), media).items
+    assert not [i for i in items if isinstance(i, Figure)]
+    (page,) = [i for i in items if isinstance(i, PageImage)]
+    assert page.bbox == BBox(x0=0, y0=0, x1=612, y1=792)  # unrotated, like every other box
+    assert (page.width, page.height) == (396, 306)  # the render shows the page as displayed
+
+
+def test_rotated_page_figure_crop_is_the_photo(tmp_path: Path, cfg: IngestConfig, media: Path) -> None:
+    import pymupdf
+
+    doc = pymupdf.open()
+    page = doc.new_page()
+    page.set_rotation(90)
+    page.insert_image(pymupdf.Rect(72, 150, 272, 300), stream=photo_png())  # unrotated: 200 x 150 pt
+    (fig,) = [i for i in parse_file(info_of(save(doc, tmp_path / "rot.pdf")), cfg, media).items
+              if isinstance(i, Figure)]
+    assert fig.bbox == BBox(x0=72, y0=150, x1=272, y1=300)
+    crop = Image.open(fig.image_path).convert("L")
+    assert abs(crop.size[0] - 312) <= 1 and abs(crop.size[1] - 417) <= 1  # displayed 150 x 200 pt at 150 dpi
+    assert sum(crop.histogram()[246:]) < 0.05 * crop.size[0] * crop.size[1]  # the photo, not blank page
+
+
 def test_ids_are_stable_across_runs(tmp_path: Path, cfg: IngestConfig) -> None:
     path, _ = table_pdf(tmp_path / "t.pdf", ROWS)
     a = parse_file(info_of(path), cfg, tmp_path / "m1")
@@ -117,8 +141,6 @@ def test_no_tmp_files_left(tmp_path: Path, media: Path) -> None:
 
 def test_layered_images_are_one_figure(tmp_path: Path, cfg: IngestConfig, media: Path) -> None:
     import pymupdf
-
-    from .builders import photo_png
 
     doc = pymupdf.open()
     page = doc.new_page()
