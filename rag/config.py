@@ -101,10 +101,14 @@ class RetrieveConfig(_Section):
     """Quota of the dense image branch (figures, page renders); None: ``candidates``."""
     sparse_candidates: int | None = Field(default=None, ge=1, le=1000)
     """Quota of the keyword branch; None: ``candidates``."""
-    branch_weights: dict[Literal["text", "image", "sparse"], float] = Field(default_factory=dict)
+    branch_weights: dict[Literal["text", "image", "sparse", "pages"], float] = Field(default_factory=dict)
     """Weighted RRF: a branch's reciprocal ranks are scaled by its weight (> 0; missing: 1), in the
     same engine call on Edge and on qdrant-client (``Rrf(weights=...)``). Empty: plain RRF."""
     kinds: list[ItemKind] = Field(default_factory=lambda: list(ITEM_KINDS))
+    page_refs: bool = True
+    """A question that names pages ("on page 14", "pages 3-5", "slide 7", "the first page") gets one
+    more branch: dense (sparse in ``sparse`` mode) restricted to those page numbers, fused with the
+    others (weight ``branch_weights["pages"]``), so the named pages rise without hiding the rest."""
     neighbours: int = Field(default=0, ge=0, le=5)
     """Text chunks added on each side of every retrieved chunk, from the same page (its text then
     reads in document order). Pages stay the unit of citation, so neighbours on other pages are

@@ -95,6 +95,8 @@ class Prefetch(_Record):
     """Restrict this branch to these kinds (empty: all)."""
     weight: float = Field(default=1.0, gt=0)
     """Weight of this branch in the RRF fusion (1 for all: plain RRF)."""
+    pages: list[int] = Field(default_factory=list)
+    """Restrict this branch to these page numbers (empty: all pages)."""
 
 
 class QueryPlan(_Record):

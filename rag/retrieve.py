@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -38,16 +39,38 @@ FUSED_PER_K = 4
 """Fused hits fetched per evidence item asked for: pages absorb several hits each."""
 
 
+_PAGE_RANGE = re.compile(r"\bpages?\s+(\d{1,4})\s*(-|–|to|and|&)\s*(\d{1,4})\b", re.IGNORECASE)
+_PAGE_ONE = re.compile(r"\b(?:pages?|pg\.?|p\.|slides?)\s*(\d{1,4})\b", re.IGNORECASE)
+_FIRST_PAGE = re.compile(r"\b(?:first|front|cover|title)\s+(?:page|slide)\b", re.IGNORECASE)
+MAX_PAGE_REFS = 10
+
+
+def referenced_pages(question: str) -> list[int]:
+    """Page numbers a question names: "page 14", "p. 3", "slide 7", "pages 3-5" / "3 to 5" (a
+    range), "pages 3 and 7" (both), "the first / cover page" (1). At most ``MAX_PAGE_REFS``,
+    sorted. Counts such as "10 pages" are not references."""
+    pages: set[int] = set()
+    for m in _PAGE_RANGE.finditer(question):
+        a, how, b = int(m.group(1)), m.group(2).lower(), int(m.group(3))
+        pages.update({a, b} if how in ("and", "&") or b < a else range(a, min(b, a + MAX_PAGE_REFS - 1) + 1))
+    pages.update(int(m.group(1)) for m in _PAGE_ONE.finditer(question))
+    if _FIRST_PAGE.search(question):
+        pages.add(1)
+    return sorted(p for p in pages if p >= 1)[:MAX_PAGE_REFS]
+
+
 def build_plan(
     cfg: RetrieveConfig,
     k: int,
     dense: Sequence[float] | None,
     sparse_query: str | None,
     flt: SearchFilter | None = None,
+    pages: Sequence[int] = (),
 ) -> QueryPlan:
     """The query plan for ``cfg.mode``: the branches, each as deep as its quota
     (``cfg.quota(branch)``) and weighted by ``cfg.branch_weights``, the filter restricted to
-    ``cfg.kinds``, and enough fused hits to fill ``k`` pages."""
+    ``cfg.kinds``, and enough fused hits to fill ``k`` pages. ``pages`` (named by the question)
+    add a branch restricted to them."""
     flt = flt or SearchFilter()
     kinds = [kd for kd in (flt.kinds or cfg.kinds) if kd in cfg.kinds]
     if not kinds:
@@ -64,6 +87,9 @@ def build_plan(
         branches.append(Prefetch(using="sparse", limit=cfg.quota("sparse"), weight=weights.get("sparse", 1.0)))
     # Branches that the kinds exclude are dropped here so a plan never carries a dead branch.
     branches = [b for b in branches if not b.kinds or any(kd in kinds for kd in b.kinds)]
+    if pages and branches:
+        branches.append(Prefetch(using="sparse" if cfg.mode == "sparse" else "dense", limit=cfg.candidates,
+                                 pages=list(pages), weight=weights.get("pages", 1.0)))
     deepest = max(b.limit for b in branches)
     limit = min(sum(b.limit for b in branches), max(FUSED_PER_K * k, deepest))
     return QueryPlan(
@@ -161,7 +187,8 @@ class Retriever:
         dense = None
         if self.cfg.mode != "sparse":
             dense = self.embedder.embed_queries([query])[0].tolist()  # (dim,)
-        return build_plan(self.cfg, self._pages(k), dense, query, flt)
+        pages = referenced_pages(query) if self.cfg.page_refs else []
+        return build_plan(self.cfg, self._pages(k), dense, query, flt, pages)
 
     def retrieve(self, query: str, k: int | None = None,
                  flt: SearchFilter | None = None) -> tuple[list[Evidence], dict[str, float]]:

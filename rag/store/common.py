@@ -226,5 +226,5 @@ def active_branches(plan: QueryPlan, dim: int) -> list[tuple[Prefetch, Terms]]:
                 continue
         terms = filter_terms(plan.filter, branch.kinds)
         if terms is not None:
-            out.append((branch, terms))
+            out.append((branch, [*terms, ("page", list(branch.pages))] if branch.pages else terms))
     return out

@@ -18,7 +18,7 @@ from rag.config import RetrieveConfig
 from rag.errors import EmbedError
 from rag.records import Hit, Point, SearchFilter
 from rag.rerank import EmbeddingReranker, NoReranker
-from rag.retrieve import Retriever, build_plan, group_by_page
+from rag.retrieve import Retriever, build_plan, group_by_page, referenced_pages
 from rag.store.edge import EdgeStore
 from rag.store.sparse import encode_sparse
 
@@ -261,4 +261,40 @@ def test_neighbour_chunks_fill_in_the_page_in_reading_order(tmp_path: Path) -> N
     # neighbours respect the tenant of the filter
     other = wide.search("flange torque", flt=SearchFilter(tenant="acme"))
     assert other[0].text.count("\n\n") == 2
+    store.close()
+
+
+@pytest.mark.parametrize(("question", "pages"), [
+    ("What is the date mentioned on page 14?", [14]),
+    ("Summarise pages 3-5", [3, 4, 5]),
+    ("Compare pages 3 and 7.", [3, 7]),
+    ("what's on p. 2 and slide 9", [2, 9]),
+    ("How many lines are highlighted on the first page?", [1]),
+    ("The report has 10 pages; who wrote it?", []),
+    ("How many green bars appear in Figure 1?", []),
+    ("pages 1 to 400", list(range(1, 11))),
+])
+def test_referenced_pages(question: str, pages: list[int]) -> None:
+    assert referenced_pages(question) == pages
+
+
+def test_a_question_naming_its_page_brings_that_page_up(tmp_path: Path) -> None:
+    embedder = HashEmbedder()
+    store = EdgeStore(tmp_path / "idx")
+    store.ensure(embedder.id, embedder.dim)
+    texts = {1: "Pump seals: replace pump seals yearly. Pump seals wear.", 2: "Valves and torque.",
+             3: "The seals of the pump were inspected in March."}
+    points = []
+    for page, text in texts.items():
+        item = _item("text", "/m/pump.pdf", page, page, text)
+        points.append(Point(id=item.id, vector=embedder.embed_texts([text])[0].tolist(),
+                            sparse=encode_sparse(text), item=item, embedded_as="text"))
+    store.upsert(points)
+    question = "What does page 3 say about pump seals?"
+    off = Retriever(embedder, store, RetrieveConfig(k=2, page_refs=False))
+    assert off.search(question)[0].page == 1
+    on = Retriever(embedder, store, RetrieveConfig(k=2))
+    plan = on.plan(question)
+    assert [b.pages for b in plan.prefetch][-1] == [3]
+    assert [e.page for e in on.search(question)] == [3, 1]
     store.close()
