@@ -143,12 +143,12 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 def cmd_optimize(args: argparse.Namespace) -> int:
     with _pipeline(args) as pipe:
-        waiting = pipe.stats().points
+        points = pipe.stats().points
         t0 = time.perf_counter()
         changed = pipe.optimize()
-    seconds = round(time.perf_counter() - t0, 2)
-    _emit(args, {"changed": changed, "seconds": seconds, "points": waiting},
-          f"index {'rebuilt' if changed else 'already optimal'} in {seconds} s ({waiting} points)")
+        seconds = round(time.perf_counter() - t0, 2)
+    _emit(args, {"changed": changed, "seconds": seconds, "points": points},
+          f"index {'rebuilt' if changed else 'already optimal'} in {seconds} s ({points} points)")
     return 0
 
 
