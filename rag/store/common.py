@@ -206,6 +206,21 @@ def filter_terms(flt: SearchFilter, kinds: Sequence[str] = ()) -> Terms | None:
     return terms
 
 
+def check_one_file(file: str, points: Sequence[Point]) -> None:
+    """Refuse a replacement of ``file`` that carries a point of another file, naming both."""
+    for p in points:
+        if p.item.file != file:
+            raise StoreError(f"replace_file({file!r}) was given point {p.id} of another file, {p.item.file!r}")
+
+
+def chunk_terms(file: str, orders: Sequence[int], tenant: str | None) -> Terms:
+    """The filter of :meth:`Store.chunks_at`: text chunks of ``file`` at ``orders`` (and ``tenant``)."""
+    terms: Terms = [("file", file), ("kind", "text"), ("order", sorted(set(orders)))]
+    if tenant is not None:
+        terms.append((TENANT_FIELD, tenant))
+    return terms
+
+
 def active_branches(plan: QueryPlan, dim: int) -> list[tuple[Prefetch, Terms]]:
     """The branches of a plan that can return anything, each with its filter; checks the plan.
 

@@ -49,7 +49,9 @@ from rag.store.common import (
     StoreMeta,
     Terms,
     active_branches,
+    check_one_file,
     check_points,
+    chunk_terms,
     filter_terms,
     fusion_weights,
     hit_from_payload,
@@ -243,8 +245,7 @@ class EdgeStore:
         names the old one, so the rerun replaces it again."""
         shard = self._require()
         keep = {p.id for p in points}
-        if any(p.item.file != file for p in points):
-            raise StoreError(f"replace_file({file!r}) was given points of another file")
+        check_one_file(file, points)
         with self._lock.write():
             self.upsert(points)
             stale: list[int | uuid.UUID | str] = [i for i in self.file_ids(file) if i not in keep]
@@ -323,9 +324,7 @@ class EdgeStore:
         """The text chunks of ``file`` at these reading-order positions (score 0), in order."""
         if self._shard is None or not orders:
             return []
-        terms: Terms = [("file", file), ("kind", "text"), ("order", sorted(set(orders)))]
-        if tenant is not None:
-            terms.append((TENANT_FIELD, tenant))
+        terms = chunk_terms(file, orders, tenant)
         with self._lock.read():
             hits = [hit_from_payload(r.id, 0.0, r.payload) for r in self._scroll(_edge_filter(terms), True)]
         return sorted(hits, key=lambda h: h.item.order or 0)

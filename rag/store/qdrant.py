@@ -36,7 +36,9 @@ from rag.store.common import (
     StoreMeta,
     Terms,
     active_branches,
+    check_one_file,
     check_points,
+    chunk_terms,
     filter_terms,
     fusion_weights,
     hit_from_payload,
@@ -181,10 +183,6 @@ class QdrantStore:
                  tb: TracebackType | None) -> None:
         self.close()
 
-    def optimize(self) -> bool:
-        """Nothing to do: a server optimises in the background, local mode has no index."""
-        return False
-
     def _dim(self) -> int:
         if self._meta is None:
             self._meta = self._stored_meta()
@@ -224,8 +222,7 @@ class QdrantStore:
         returns how many were removed. Atomic for readers of this object in local mode (one lock
         serialises every call). On a server other clients can see both versions for the moment
         between the two calls, never neither: new points are written first."""
-        if any(p.item.file != file for p in points):
-            raise StoreError(f"replace_file({file!r}) was given points of another file")
+        check_one_file(file, points)
         self.upsert(points)
         keep = {p.id for p in points}
         stale = [i for i in self.file_ids(file) if i not in keep]
@@ -306,9 +303,7 @@ class QdrantStore:
         """The text chunks of ``file`` at these reading-order positions (score 0), in order."""
         if not orders or not self._exists():
             return []
-        terms: Terms = [("file", file), ("kind", "text"), ("order", sorted(set(orders)))]
-        if tenant is not None:
-            terms.append((TENANT_FIELD, tenant))
+        terms = chunk_terms(file, orders, tenant)
         records = self.client.scroll(self.collection, scroll_filter=_filter(terms), limit=SCROLL_PAGE,
                                      with_payload=True, with_vectors=False)[0]
         hits = [hit_from_payload(r.id, 0.0, r.payload) for r in records]
