@@ -255,8 +255,8 @@ class _Section:
 
     def _shape(self, node: _Rec, page: int) -> Iterator[Block]:
         """A drawing object: its pictures, and the paragraphs of its text boxes, depth first."""
-        _, loose = _split_lists(node.children)
-        for header, paras in _lists(node.children):
+        lists, loose = _split_lists(node.children)
+        for _, paras in lists:
             for p in paras:
                 yield from self._paragraph(p, page)
         for rec in loose:

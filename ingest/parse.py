@@ -19,8 +19,8 @@ from typing import Any
 
 from ingest.config import IngestConfig
 from ingest.errors import IngestError
-from ingest.registry import parser_for, unsupported_reason
 from ingest.records import FileFailure, FileInfo, Item, ParsedFile, content_hash
+from ingest.registry import parser_for, unsupported_reason
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import io
 import logging
+import zipfile
+from collections.abc import Sequence
 from pathlib import Path
+from xml.sax.saxutils import escape, quoteattr
 
 import pymupdf
 from PIL import Image, ImageDraw
@@ -214,3 +217,104 @@ def write_sample_folder(dest: Path) -> list[Path]:
     ]
     log.info("wrote %d sample files to %s", len(written), dest)
     return written
+
+
+# ------------------------------------------------------------------------------------- HWPX
+_NS = ('xmlns:hp="http://www.hancom.co.kr/hwpml/2011/paragraph" '
+       'xmlns:hs="http://www.hancom.co.kr/hwpml/2011/section" '
+       'xmlns:hc="http://www.hancom.co.kr/hwpml/2011/core" '
+       'xmlns:hh="http://www.hancom.co.kr/hwpml/2011/head"')
+_BODY_PR, _HEADING_PR = "0", "1"  # charPr ids: 10 pt body text, 16 pt headings
+
+HwpxPart = tuple[str, object]
+"""One part of a generated HWPX body: ``("heading", text)``, ``("text", text)``,
+``("table", rows)`` (first row the header), ``("image", png_bytes)``, ``("header", text)``
+(a running header, which readers must leave out) or ``("page_break", None)``."""
+
+
+def _hwpx_para(n: int, inner: str, char_pr: str = _BODY_PR, *, page_break: bool = False,
+               vpos: int | None = None) -> str:
+    seg = (f'<hp:linesegarray><hp:lineseg textpos="0" vertpos="{vpos}" vertsize="1000" textheight="1000" '
+           'baseline="850" spacing="600" horzpos="0" horzsize="42520" flags="393216"/></hp:linesegarray>'
+           if vpos is not None else "")
+    return (f'<hp:p id="{n}" paraPrIDRef="0" styleIDRef="0" pageBreak="{int(page_break)}" columnBreak="0" '
+            f'merged="0"><hp:run charPrIDRef="{char_pr}">{inner}</hp:run>{seg}</hp:p>')
+
+
+def _hwpx_table(rows: Sequence[Sequence[str]]) -> str:
+    trs = []
+    for r, row in enumerate(rows):
+        tcs = "".join(
+            f'<hp:tc header="{int(r == 0)}"><hp:subList><hp:p id="0" paraPrIDRef="0" styleIDRef="0">'
+            f'<hp:run charPrIDRef="{_BODY_PR}"><hp:t>{escape(cell)}</hp:t></hp:run></hp:p></hp:subList>'
+            f'<hp:cellAddr colAddr="{c}" rowAddr="{r}"/><hp:cellSpan colSpan="1" rowSpan="1"/></hp:tc>'
+            for c, cell in enumerate(row))
+        trs.append(f"<hp:tr>{tcs}</hp:tr>")
+    return f'<hp:tbl rowCnt="{len(rows)}" colCnt="{len(rows[0]) if rows else 0}">{"".join(trs)}</hp:tbl>'
+
+
+def build_hwpx(parts: Sequence[HwpxPart], *, title: str = "", layout: bool = False) -> bytes:
+    """A small, valid HWPX package (OWPML) with the given body, deterministic bytes.
+
+    ``layout=True`` records a line layout (``hp:lineseg vertpos``) the way Hangul does, with
+    the position starting over after each ``page_break``, so readers can count pages; without
+    it the file has none, like files written by other tools.
+    """
+    paras: list[str] = []
+    images: list[bytes] = []
+    vpos, page_break = 0, False
+    for kind, value in parts:
+        if kind == "page_break":
+            vpos, page_break = 0, True
+            continue
+        if kind == "heading":
+            inner, pr = f"<hp:t>{escape(str(value))}</hp:t>", _HEADING_PR
+        elif kind == "text":
+            inner, pr = f"<hp:t>{escape(str(value))}</hp:t>", _BODY_PR
+        elif kind == "table":
+            inner, pr = _hwpx_table(value), _BODY_PR  # type: ignore[arg-type]
+        elif kind == "image":
+            images.append(value)  # type: ignore[arg-type]
+            inner = (f'<hp:pic id="{len(images)}"><hc:img binaryItemIDRef="image{len(images)}" bright="0" '
+                     'contrast="0" effect="REAL_PIC" alpha="0"/></hp:pic>')
+            pr = _BODY_PR
+        elif kind == "header":
+            inner = (f'<hp:ctrl><hp:header id="1" applyPageType="BOTH"><hp:subList><hp:p id="0" '
+                     f'paraPrIDRef="0" styleIDRef="0"><hp:run charPrIDRef="{_BODY_PR}"><hp:t>{escape(str(value))}'
+                     '</hp:t></hp:run></hp:p></hp:subList></hp:header></hp:ctrl>')
+            pr = _BODY_PR
+        else:
+            raise ValueError(f"unknown HWPX part kind: {kind!r}")
+        paras.append(_hwpx_para(len(paras), inner, pr, page_break=page_break, vpos=vpos if layout else None))
+        vpos, page_break = vpos + 1600, False
+    section = f'<?xml version="1.0" encoding="UTF-8" standalone="yes" ?><hs:sec {_NS}>{"".join(paras)}</hs:sec>'
+    header = (f'<?xml version="1.0" encoding="UTF-8" standalone="yes" ?><hh:head {_NS} version="1.4" secCnt="1">'
+              '<hh:refList><hh:charProperties itemCnt="2">'
+              f'<hh:charPr id="{_BODY_PR}" height="1000"/><hh:charPr id="{_HEADING_PR}" height="1600"/>'
+              '</hh:charProperties><hh:styles itemCnt="1"><hh:style id="0" type="PARA" name="바탕글" '
+              'engName="Normal" paraPrIDRef="0" charPrIDRef="0"/></hh:styles></hh:refList></hh:head>')
+    bins = "".join(f'<opf:item id="image{i}" href="BinData/image{i}.png" media-type="image/png" isEmbeded="1"/>'
+                   for i in range(1, len(images) + 1))
+    hpf = ('<?xml version="1.0" encoding="UTF-8" standalone="yes" ?><opf:package '
+           'xmlns:opf="http://www.idpf.org/2007/opf/" version="" unique-identifier="" id="">'
+           f"<opf:metadata><opf:title>{escape(title)}</opf:title><opf:language>ko</opf:language></opf:metadata>"
+           '<opf:manifest><opf:item id="header" href="Contents/header.xml" media-type="application/xml"/>'
+           '<opf:item id="section0" href="Contents/section0.xml" media-type="application/xml"/>'
+           f'{bins}</opf:manifest><opf:spine><opf:itemref idref="header" linear="yes"/>'
+           '<opf:itemref idref="section0" linear="yes"/></opf:spine></opf:package>')
+    container = ('<?xml version="1.0" encoding="UTF-8" standalone="yes" ?><ocf:container '
+                 'xmlns:ocf="urn:oasis:names:tc:opendocument:xmlns:container"><ocf:rootfiles>'
+                 f'<ocf:rootfile full-path={quoteattr("Contents/content.hpf")} '
+                 'media-type="application/hwpml-package+xml"/></ocf:rootfiles></ocf:container>')
+    files = [("mimetype", b"application/hwp+zip"), ("META-INF/container.xml", container.encode()),
+             ("Contents/content.hpf", hpf.encode()), ("Contents/header.xml", header.encode()),
+             ("Contents/section0.xml", section.encode())]
+    files += [(f"BinData/image{i}.png", png) for i, png in enumerate(images, start=1)]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in files:
+            # Fixed timestamps: the same bytes on every run. The mimetype goes first, stored.
+            zinfo = zipfile.ZipInfo(name, date_time=(2025, 1, 1, 0, 0, 0))
+            zinfo.compress_type = zipfile.ZIP_STORED if name == "mimetype" else zipfile.ZIP_DEFLATED
+            zf.writestr(zinfo, data)
+    return buf.getvalue()

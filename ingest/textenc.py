@@ -21,6 +21,11 @@ _BOMS = (
     (b"\xfe\xff", "utf-16"),
 )
 _MIN_HANGUL_SHARE = 0.5  # of the non-ASCII characters: below it, CP949 "succeeded" on other bytes
+# Single-byte Latin code pages the detector cannot tell apart on short text (it calls "Café"
+# cp1250): for these, Windows-1252 (Western European, the most common) is taken when it fits.
+_LATIN_GUESSES = frozenset({"cp1250", "cp1252", "cp1254", "cp1257", "cp1258", "cp775", "cp850", "latin_1",
+                            "iso8859_2", "iso8859_4", "iso8859_10", "iso8859_13", "iso8859_15", "mac_latin2",
+                            "mac_roman"})
 
 
 class Decoded(NamedTuple):
@@ -47,6 +52,11 @@ def _detect(data: bytes) -> Decoded:
     except ImportError:  # pragma: no cover - a dependency of mmrag, absent only in odd installs
         return Decoded(data.decode("cp1252", errors="replace"), "cp1252", True)
     best = from_bytes(data).best()
+    if best is None or best.encoding in _LATIN_GUESSES:
+        try:
+            return Decoded(data.decode("cp1252"), "cp1252", True)
+        except UnicodeDecodeError:  # bytes cp1252 leaves undefined (0x81, 0x8d, ...)
+            pass
     if best is None:
         return Decoded(data.decode("cp1252", errors="replace"), "cp1252", True)
     return Decoded(str(best), best.encoding, True)
