@@ -359,7 +359,8 @@ def build_hwpx(parts: Sequence[HwpxPart], *, title: str = "", layout: bool = Fal
               '<hh:refList><hh:charProperties itemCnt="3">'
               f'<hh:charPr id="{_BODY_PR}" height="1000"/><hh:charPr id="{_HEADING_PR}" height="1600"/>'
               f'<hh:charPr id="{_SUBHEADING_PR}" height="1300"/></hh:charProperties>'
-              '<hh:styles itemCnt="1"><hh:style id="0" type="PARA" name="바탕글" engName="Normal" paraPrIDRef="0" charPrIDRef="0"/></hh:styles></hh:refList></hh:head>')
+              '<hh:styles itemCnt="1"><hh:style id="0" type="PARA" name="바탕글" engName="Normal" '
+              'paraPrIDRef="0" charPrIDRef="0"/></hh:styles></hh:refList></hh:head>')
     bins = "".join(f'<opf:item id="image{i}" href="BinData/image{i}.png" media-type="image/png" isEmbeded="1"/>'
                    for i in range(1, len(images) + 1))
     hpf = ('<?xml version="1.0" encoding="UTF-8" standalone="yes" ?><opf:package '
