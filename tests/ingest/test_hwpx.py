@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import io
+import shutil
 import zipfile
 from pathlib import Path
 
 import pytest
+from PIL import Image, ImageDraw, ImageFont
+from pydantic import TypeAdapter
 
 from ingest.config import IngestConfig
 from ingest.errors import IngestError
 from ingest.parse import parse_file
-from ingest.records import Figure, Table
+from ingest.records import Figure, Item, Table
 from ingest.samples import HwpxPart, build_hwpx
 
 from .builders import info_of, photo_png
@@ -78,3 +82,24 @@ def test_corrupt_and_encrypted_hwpx(tmp_path: Path, cfg: IngestConfig, media: Pa
     with pytest.raises(IngestError, match="password-protected HWPX") as exc:
         parse_file(info_of(locked), cfg, media)
     assert str(locked) in str(exc.value)
+
+
+def test_items_round_trip_with_their_location(tmp_path: Path, cfg: IngestConfig, media: Path) -> None:
+    parsed = parse_file(info_of(_write(tmp_path, REPORT, layout=True)), cfg, media)
+    adapter: TypeAdapter[Item] = TypeAdapter(Item)
+    for item in parsed.items:  # how the store keeps them: JSON payloads
+        assert adapter.validate_python(item.model_dump(mode="json")) == item
+
+
+@pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract not installed")
+def test_figure_bridge_text_is_ocr(tmp_path: Path, media: Path) -> None:
+    img = Image.new("RGB", (900, 220), "white")
+    ImageDraw.Draw(img).text((30, 60), "QUARTERLY SALES CHART", fill="black",
+                             font=ImageFont.load_default(size=64))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    path = _write(tmp_path, [("heading", "매출 현황"), ("text", "분기별 매출은 아래 그림과 같다."),
+                             ("image", buf.getvalue())])
+    cfg = IngestConfig(ocr="tesseract", ocr_languages="eng")
+    (fig,) = [i for i in parse_file(info_of(path), cfg, media).items if isinstance(i, Figure)]
+    assert fig.text.splitlines()[0] == "매출 현황" and "QUARTERLY SALES CHART" in fig.text
