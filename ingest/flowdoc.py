@@ -82,6 +82,17 @@ def cell_rows(cells: Sequence[tuple[int, int, str]]) -> list[list[str]]:
     return [[row[c] for c in keep] for row in grid]
 
 
+def flat_text(blocks: Sequence[Block]) -> str:
+    """The text of ``blocks`` on one line (a table cell's paragraphs and nested tables)."""
+    parts: list[str] = []
+    for b in blocks:
+        if b.kind == "text":
+            parts.append(b.text)
+        elif b.kind == "table":
+            parts.extend(" ".join(c for c in row if c) for row in b.rows)
+    return " ".join(parts)
+
+
 def is_layout_table(rows: Sequence[Sequence[str]]) -> bool:
     """A "table" that only frames text, read as text: one row or one column, or a box of at
     most 3 rows of which half hold a single filled cell (a title bar over a paragraph)."""

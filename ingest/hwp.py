@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ingest.config import IngestConfig
 from ingest.errors import IngestError
-from ingest.flowdoc import Block, cell_rows, flow_parsed, is_layout_table
+from ingest.flowdoc import Block, cell_rows, flat_text, flow_parsed, is_layout_table
 from ingest.records import FileInfo, ParsedFile
 
 log = logging.getLogger(__name__)
@@ -245,7 +245,7 @@ class _Section:
             col, row = struct.unpack_from("<HH", header, 8) if len(header) >= 12 else (0, len(cells))
             sub = [b for p in paras for b in self._paragraph(p, page)]
             inner.extend(sub)
-            cells.append((row, col, _flat(sub)))
+            cells.append((row, col, flat_text(sub)))
         rows = cell_rows(cells)
         if is_layout_table(rows):  # a boxed heading or a frame: its content is the text
             yield from inner
@@ -285,15 +285,6 @@ def _split_lists(children: list[_Rec]) -> tuple[list[tuple[bytes, list[_Rec]]], 
 def _lists(children: list[_Rec]) -> list[tuple[bytes, list[_Rec]]]:
     return _split_lists(children)[0]
 
-
-def _flat(blocks: list[Block]) -> str:
-    parts: list[str] = []
-    for b in blocks:
-        if b.kind == "text":
-            parts.append(b.text)
-        elif b.kind == "table":
-            parts.extend(" ".join(c for c in row if c) for row in b.rows)
-    return " ".join(parts)
 
 
 class _Reader:

@@ -11,7 +11,21 @@ import pytest
 from ingest.config import IngestConfig
 from ingest.discover import discover
 from ingest.errors import IngestError
-from ingest.hwp import F_DISTRIBUTION, F_PASSWORD, SIGNATURE, para_text
+from ingest.flowdoc import Block
+from ingest.hwp import (
+    CTRL_HEADER,
+    F_DISTRIBUTION,
+    F_PASSWORD,
+    LIST_HEADER,
+    PARA_HEADER,
+    PARA_LINE_SEG,
+    PARA_TEXT,
+    SIGNATURE,
+    TABLE,
+    _Section,
+    _tree,
+    para_text,
+)
 from ingest.parse import parse_file, parse_many
 from ingest.records import Figure, FileFailure, ParsedFile, Table
 
@@ -110,3 +124,64 @@ def test_para_text_controls() -> None:
     table = [11, *struct.unpack("<2H", b" lbt"), 0, 0, 0, 0, 11]  # an extended control ('tbl ')
     payload = units("매출", tab, "482억", table, [30], "원", [10], "끝", [13])
     assert para_text(payload) == "매출\t482억 원\n끝"
+
+
+def _rec(tag: int, level: int, payload: bytes) -> bytes:
+    """One HWP record: a header word (tag 10 bits, level 10, size 12) and its payload."""
+    assert len(payload) < 0xFFF
+    return struct.pack("<I", tag | level << 10 | len(payload) << 20) + payload
+
+
+def _para(level: int, text: str, *children: bytes, vpos: int | None = None) -> bytes:
+    out = _rec(PARA_HEADER, level, struct.pack("<IIHBB", len(text) + 1, 0, 0, 0, 0) + b"\0" * 12)
+    out += _rec(PARA_TEXT, level + 1, (text + "\r").encode("utf-16-le"))
+    if vpos is not None:  # one laid-out line: (text pos, vertical pos, ..., horizontal pos, width, flags)
+        out += _rec(PARA_LINE_SEG, level + 1, struct.pack("<iiiiiiiiI", 0, vpos, 1000, 1000, 850, 600, 0, 40000, 0))
+    return out + b"".join(children)
+
+
+def _ctrl(level: int, ctrl: str, *children: bytes) -> bytes:
+    return _rec(CTRL_HEADER, level, ctrl.encode("latin-1")[::-1] + b"\0" * 8) + b"".join(children)
+
+
+def _cell(level: int, row: int, col: int, text: str) -> bytes:
+    header = struct.pack("<hHI4H", 1, 0, 0x20, col, row, 1, 1) + b"\0" * 18
+    return _rec(LIST_HEADER, level, header) + _para(level, text)
+
+
+class _NoShapes:
+    """DocInfo answers for a record stream that references no shapes, styles or pictures."""
+
+    def size(self, char_shape: int) -> float:
+        return 10.0
+
+    def heading(self, para_shape: int, style: int) -> int:
+        return 0
+
+    def binary(self, bin_id: int) -> bytes:
+        return b""
+
+
+def _blocks(stream: bytes) -> list[Block]:
+    return list(_Section(_NoShapes(), 1, 1).read(_tree(stream)))  # type: ignore[arg-type]
+
+
+def test_headers_footers_and_page_numbers_stay_out_of_the_body() -> None:
+    stream = _para(0, "", _ctrl(1, "head", _rec(LIST_HEADER, 2, b"\0" * 8), _para(2, "한빛전자 대외비")),
+                   _ctrl(1, "foot", _rec(LIST_HEADER, 2, b"\0" * 8), _para(2, "- 1 -")), _ctrl(1, "pgnp"))
+    stream += _para(0, "본문 첫 문장이다.", vpos=0)
+    stream += _para(0, "", _ctrl(1, "tbl ", _rec(TABLE, 2, struct.pack("<IHH", 0, 2, 2) + b"\0" * 12),
+                                 _cell(2, 0, 0, "항목"), _cell(2, 0, 1, "값"),
+                                 _cell(2, 1, 0, "영업이익"), _cell(2, 1, 1, "412억 원")), vpos=1600)
+    stream += _para(0, "다음 쪽 문장이다.", vpos=0)  # the line position starts over: page 2
+    blocks = _blocks(stream)
+    assert [(b.kind, b.text, b.paragraph, b.page) for b in blocks if b.kind == "text"] == [
+        ("text", "본문 첫 문장이다.", 2, 1), ("text", "다음 쪽 문장이다.", 4, 2)]
+    (table,) = [b for b in blocks if b.kind == "table"]
+    assert table.rows == [["항목", "값"], ["영업이익", "412억 원"]] and table.paragraph == 3
+
+
+def test_a_file_without_layout_has_no_pages() -> None:
+    sec = _Section(_NoShapes(), 1, 1)  # type: ignore[arg-type]
+    list(sec.read(_tree(_para(0, "첫 문단.") + _para(0, "둘째 문단."))))
+    assert not sec.laid_out  # the reader then gives section/paragraph locations
