@@ -286,7 +286,6 @@ def _lists(children: list[_Rec]) -> list[tuple[bytes, list[_Rec]]]:
     return _split_lists(children)[0]
 
 
-
 class _Reader:
     def __init__(self, path: str, data: bytes) -> None:
         import olefile  # optional dependency (the registry names it)

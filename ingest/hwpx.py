@@ -226,7 +226,6 @@ class _Section:
         yield from (b for b in inner if b.kind == "image")
 
 
-
 def parse_hwpx(info: FileInfo, data: bytes, cfg: IngestConfig, media_dir: Path) -> ParsedFile:
     """Parse an HWPX file into text chunks, tables and figures (see the module docstring)."""
     pkg = _Package(info.path, data)
