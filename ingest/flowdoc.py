@@ -40,10 +40,13 @@ from ingest.records import (
 from ingest.registry import mime_of
 
 MAX_HEADING_CHARS = 80  # a longer "big" paragraph is a lead-in, not a heading
-_HEADING_RATIO = 1.2  # font size over the body size that makes a short paragraph a heading
+_HEADING_RATIO = 1.1  # font size over the body size that makes a short paragraph a heading
 _SENTENCE_END = re.compile(r"(다|[.!?])\s*$")  # Korean statements end in 다
-# Chapter markers of Korean reports and public documents (Ⅰ. 개요, [붙임] ...): level 2, under the title.
-_CHAPTER = re.compile(r"^\s*(?:[ⅠⅡⅢⅣⅤⅥⅦⅧⅨⅩⅪⅫ]\s*[.)]|\[?붙\s*임\s*\d*\]?\s)")
+# Chapter markers of Korean reports and public documents: "Ⅰ. 개요", "붙임 2", "참고 1". Set at
+# body size or larger they open a level-2 section (under the title); a bare "참고 1" takes the
+# short paragraph after it as its title.
+_CHAPTER = re.compile(r"^\s*(?:[ⅠⅡⅢⅣⅤⅥⅦⅧⅨⅩⅪⅫ]\s*[.)]|\[?(?:붙\s*임|참\s*고)\s*\d*\]?(?:\s|$))")
+_BARE_MARKER = re.compile(r"\s*\[?(?:붙\s*임|참\s*고)\s*\d*\]?\s*")
 
 
 @dataclass
@@ -111,9 +114,9 @@ def _body_size(blocks: Sequence[Block]) -> float:
 
 
 def heading_levels(blocks: Sequence[Block]) -> dict[int, int]:
-    """Heading level of each heading block, by index. A declared level wins; else a short
-    paragraph set larger than the body text is a heading: level 1 at the largest such size
-    (the title), level 2 when it opens with a chapter marker (Ⅰ., [붙임]), else level 3."""
+    """Heading level of each heading block, by index. A declared level wins; a chapter marker
+    (Ⅰ., 붙임, 참고) at body size or larger is level 2; else a short paragraph set larger than
+    the body text is a heading: level 1 at the largest such size (the title), else level 3."""
     body = _body_size(blocks)
     levels: dict[int, int] = {}
     for i, b in enumerate(blocks):
@@ -121,14 +124,24 @@ def heading_levels(blocks: Sequence[Block]) -> dict[int, int]:
             continue
         if b.heading:
             levels[i] = b.heading
+        elif body and b.size >= body and _CHAPTER.match(b.text):
+            levels[i] = 2
         elif body and b.size >= body * _HEADING_RATIO and not _SENTENCE_END.search(b.text):
             levels[i] = 0  # level set below, once the largest size is known
     top = max((blocks[i].size for i, lv in levels.items() if not lv), default=0.0)
     for i, lv in levels.items():
         if not lv:
-            b = blocks[i]
-            levels[i] = 2 if _CHAPTER.match(b.text) else 1 if b.size >= top else 3
+            levels[i] = 1 if blocks[i].size >= top else 3
     return levels
+
+
+def _heading_text(blocks: Sequence[Block], i: int) -> str:
+    """A heading's text for section paths; a bare "참고 1" is joined with its title after it."""
+    text = blocks[i].text
+    nxt = blocks[i + 1] if i + 1 < len(blocks) else None
+    if _BARE_MARKER.fullmatch(text) and nxt is not None and nxt.kind == "text" and len(nxt.text) <= MAX_HEADING_CHARS:
+        return f"{text} {nxt.text}"
+    return text
 
 
 def _png(blob: bytes, min_px: int) -> bytes | None:
@@ -172,16 +185,35 @@ def _first_block(chunk: Chunk, run: Sequence[tuple[Paragraph, Block]], start: in
     return start
 
 
-def _text_items(bld: _Builder, paras: list[tuple[Paragraph, Block]]) -> Iterator[TextChunk]:
-    cfg = bld.cfg
-    # chunk_paragraphs never crosses a page or section: chunk run by run to map chunks back.
-    runs: list[list[tuple[Paragraph, Block]]] = []
-    for p, b in paras:
+def _runs(paras: Sequence[tuple[Paragraph, Block, bool]]) -> list[list[tuple[Paragraph, Block]]]:
+    """Paragraphs grouped into runs of one page and one section (what ``chunk_paragraphs`` keeps
+    apart). A run of headings only (Ⅰ. 개요 right above □ 추진 배경) joins the run under it, so
+    no chunk is a bare heading."""
+    runs: list[list[tuple[Paragraph, Block, bool]]] = []
+    for p, b, heading in paras:
         if runs and (runs[-1][0][0].page, runs[-1][0][0].section) == (p.page, p.section):
-            runs[-1].append((p, b))
+            runs[-1].append((p, b, heading))
         else:
-            runs.append([(p, b)])
-    for run in runs:
+            runs.append([(p, b, heading)])
+    out: list[list[tuple[Paragraph, Block]]] = []
+    pending: list[tuple[Paragraph, Block]] = []
+    for k, run in enumerate(runs):
+        head = run[0][0]
+        nxt = runs[k + 1][0][0] if k + 1 < len(runs) else None
+        if (all(h for _, _, h in run) and nxt is not None and nxt.page == head.page
+                and nxt.section[: len(head.section)] == head.section):
+            pending.extend((Paragraph(p.text, p.page, p.bbox, nxt.section), b) for p, b, _ in run)
+            continue
+        section = run[0][0].section
+        out.append([(Paragraph(p.text, p.page, p.bbox, section), b) for p, b in pending]
+                   + [(p, b) for p, b, _ in run])
+        pending = []
+    return out
+
+
+def _text_items(bld: _Builder, paras: Sequence[tuple[Paragraph, Block, bool]]) -> Iterator[TextChunk]:
+    cfg = bld.cfg
+    for run in _runs(paras):  # chunked run by run, to map each chunk back to its first paragraph
         at = 0
         for c in chunk_paragraphs([p for p, _ in run], cfg.chunk_tokens, cfg.chunk_overlap):
             at = _first_block(c, run, at)
@@ -201,15 +233,15 @@ def flow_items(info: FileInfo, blocks: Sequence[Block], cfg: IngestConfig, media
     bld = _Builder(info, cfg, media_dir, layout)
     levels = heading_levels(blocks)
     path: list[tuple[int, str]] = []
-    paras: list[tuple[Paragraph, Block]] = []
+    paras: list[tuple[Paragraph, Block, bool]] = []  # (paragraph, its block, is a heading)
     grids: list[tuple[Block, tuple[str, ...]]] = []
     images: list[tuple[Block, tuple[str, ...]]] = []
     for i, b in enumerate(blocks):
         if i in levels:
-            path = [(lv, t) for lv, t in path if lv < levels[i]] + [(levels[i], b.text)]
+            path = [(lv, t) for lv, t in path if lv < levels[i]] + [(levels[i], _heading_text(blocks, i))]
         section = tuple(t for _, t in path)
         if b.kind == "text" and b.text.strip():
-            paras.append((Paragraph(b.text, bld.key(b), None, section), b))
+            paras.append((Paragraph(b.text, bld.key(b), None, section), b, i in levels))
         elif b.kind == "table" and b.rows:
             grids.append((b, section))
         elif b.kind == "image" and b.image:

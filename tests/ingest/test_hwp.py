@@ -50,9 +50,10 @@ def test_body_sentence_with_its_page(plan: ParsedFile) -> None:
     sentence = ("우리나라는 국가적 초고속 정보통신망 투자와 적극적인 공공정보화 사업 추진에 힘입어 "
                 "세계 최고수준의 전자정부를 구축‧운영")
     (chunk,) = [i for i in plan.items if i.kind == "text" and sentence in i.text]
-    # Page 3 of the file (printed "1": the cover and the contents come first), under chapter Ⅰ.
+    # Page 3 of the file (printed "1": the cover and the contents come first), under Ⅰ. and □.
     assert chunk.page == 3 and chunk.location is not None and chunk.location.kind == "page"
-    assert chunk.section == ["디지털 정부혁신 추진계획", "Ⅰ. 개 요"]
+    assert chunk.section == ["디지털 정부혁신 추진계획", "Ⅰ. 개 요", "□ 추진 배경"]
+    assert chunk.text.startswith("Ⅰ. 개 요\n□ 추진 배경\n○ 우리나라는")  # no bare-heading chunk
     text = " ".join(i.text for i in plan.items if i.kind == "text")
     assert "捤獥" not in text and "\x0b" not in text  # control characters do not leak as text
 
