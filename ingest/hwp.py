@@ -148,7 +148,6 @@ def _wstr(p: bytes, at: int) -> tuple[str, int]:
 
 def _docinfo(data: bytes) -> _DocInfo:
     info = _DocInfo()
-    bin_seq = 0
     for tag, _, p in _records(data):
         if tag == CHAR_SHAPE and len(p) >= 46:
             info.char_sizes.append(struct.unpack_from("<i", p, 42)[0] / 100)
@@ -161,7 +160,6 @@ def _docinfo(data: bytes) -> _DocInfo:
             m = _HEADING_STYLE.match(name) or _HEADING_STYLE.match(english)
             info.style_levels.append(int(m.group(1) or 1) if m else 0)
         elif tag == BIN_DATA and len(p) >= 2:
-            bin_seq += 1
             (prop,) = struct.unpack_from("<H", p, 0)
             if prop & 0x3 in (1, 2) and len(p) >= 6:  # embedded or storage, not a link
                 (bin_id,) = struct.unpack_from("<H", p, 2)
@@ -187,9 +185,9 @@ class _Section:
         for rec in para.children:
             if rec.tag != PARA_LINE_SEG:
                 continue
-            for k in range(len(rec.payload) // 36):
-                vpos, horz = struct.unpack_from("<i", rec.payload, k * 36 + 4)[0], \
-                    struct.unpack_from("<i", rec.payload, k * 36 + 24)[0]
+            for k in range(len(rec.payload) // 36):  # 36-byte line segments
+                (vpos,) = struct.unpack_from("<i", rec.payload, k * 36 + 4)  # vertical position
+                (horz,) = struct.unpack_from("<i", rec.payload, k * 36 + 24)  # column's horizontal start
                 # Back to the top and not into a column to the right: a new page.
                 if self.last is not None and vpos < self.last[0] and horz <= self.last[1]:
                     self.page += 1
