@@ -20,9 +20,10 @@ from typing import Any
 from ingest.config import IngestConfig
 from ingest.errors import IngestError
 from ingest.records import FileFailure, FileInfo, Item, ParsedFile, content_hash
-from ingest.registry import parser_for, unsupported_reason
+from ingest.registry import parser_for, preload_parsers, unsupported_reason
 
 log = logging.getLogger(__name__)
+preload_parsers()  # in a worker, before any file's clock starts (parsers are imported lazily otherwise)
 
 Outcome = ParsedFile | FileFailure
 

@@ -105,3 +105,13 @@ def parser_for(suffix: str) -> Parser:
     module, _, name = FORMATS[suffix.lower()].parser.partition(":")
     parser: Parser = getattr(importlib.import_module(module), name)
     return parser
+
+
+def preload_parsers() -> None:
+    """Import every registered parser module now (those whose optional package is installed).
+
+    Parse workers call it at start-up, so the seconds of importing MuPDF and friends are not
+    counted against the first file's ``file_timeout_s``.
+    """
+    for suffix in sorted(supported_suffixes()):
+        parser_for(suffix)
