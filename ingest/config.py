@@ -6,17 +6,17 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ingest.registry import default_include
+
 
 class IngestConfig(BaseModel):
     """How files are found, parsed, chunked, rendered and OCR'd."""
 
     model_config = ConfigDict(extra="forbid")
 
-    include: list[str] = Field(
-        default_factory=lambda: ["*.pdf", "*.png", "*.jpg", "*.jpeg", "*.tif", "*.tiff",
-                                 "*.txt", "*.md", "*.html", "*.htm", "*.docx", "*.pptx", "*.xlsx"],
-    )
-    """Glob patterns (on the file name) a file must match to be ingested."""
+    include: list[str] = Field(default_factory=default_include)
+    """Glob patterns (on the file name) a file must match to be ingested; by default every
+    suffix in the parser registry (``ingest.registry.FORMATS``)."""
     exclude: list[str] = Field(default_factory=lambda: [".*", "~$*"])
     """Glob patterns (on the file name or any parent folder name) that skip a file."""
     chunk_tokens: int = Field(default=200, ge=16, le=8192)

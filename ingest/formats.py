@@ -1,11 +1,10 @@
 """Formats other than PDF: images (through MuPDF, as one-page PDFs) and plain text, markdown
-and HTML (text chunks on page 1). Office files (``ingest.office``) need optional packages
-and are reported as unsupported when those are missing."""
+and HTML (text chunks on page 1). Which suffix goes to which parser is ``ingest.registry``;
+``supported_suffixes`` and ``unsupported_reason`` are re-exported here for callers that
+know them from this module."""
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -17,35 +16,10 @@ from ingest.config import IngestConfig
 from ingest.errors import IngestError
 from ingest.pdf import parse_pdf
 from ingest.records import Document, FileInfo, Item, ParsedFile, TextChunk, item_id
+from ingest.registry import mime_of, supported_suffixes, unsupported_reason
+from ingest.textenc import decode_text, guess_warning
 
-PDF_SUFFIXES = frozenset({".pdf"})
-IMAGE_SUFFIXES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
-                  ".tif": "image/tiff", ".tiff": "image/tiff"}
-TEXT_SUFFIXES = {".txt": "text/plain", ".md": "text/markdown", ".html": "text/html", ".htm": "text/html"}
-# Office formats: (module to import, package to pip install); optional dependencies.
-OFFICE_MODULES = {".docx": ("docx", "python-docx"), ".pptx": ("pptx", "python-pptx"),
-                  ".xlsx": ("openpyxl", "openpyxl")}
-
-
-@functools.cache
-def _installed(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
-
-
-def supported_suffixes() -> frozenset[str]:
-    """File suffixes this installation can parse."""
-    office = {s for s, (module, _) in OFFICE_MODULES.items() if _installed(module)}
-    return PDF_SUFFIXES | frozenset(IMAGE_SUFFIXES) | frozenset(TEXT_SUFFIXES) | frozenset(office)
-
-
-def unsupported_reason(suffix: str) -> str | None:
-    """Why files with ``suffix`` cannot be parsed here, or None if they can."""
-    suffix = suffix.lower()
-    if suffix in supported_suffixes():
-        return None
-    if suffix in OFFICE_MODULES:
-        return f"unsupported type {suffix} (pip install {OFFICE_MODULES[suffix][1]})"
-    return f"unsupported type {suffix or '(no extension)'}"
+__all__ = ["parse_image", "parse_text", "supported_suffixes", "unsupported_reason"]
 
 
 def parse_image(info: FileInfo, data: bytes, cfg: IngestConfig, media_dir: Path) -> ParsedFile:
@@ -56,17 +30,7 @@ def parse_image(info: FileInfo, data: bytes, cfg: IngestConfig, media_dir: Path)
         pdf_bytes = pymupdf.open(stream=data, filetype=suffix.lstrip(".")).convert_to_pdf()
     except Exception as exc:  # MuPDF raises several types for broken images
         raise IngestError(info.path, "corrupt image", str(exc)) from exc
-    return parse_pdf(info, pdf_bytes, cfg, media_dir, mime=IMAGE_SUFFIXES[suffix])
-
-
-def decode_text(path: str, data: bytes) -> str:
-    """UTF-8 (with or without BOM), else UTF-16 with a BOM, else Windows-1252 as a last resort."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16", errors="replace")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
+    return parse_pdf(info, pdf_bytes, cfg, media_dir, mime=mime_of(info.path))
 
 
 class _HtmlText(HTMLParser):
@@ -122,10 +86,15 @@ def _markdown_parts(text: str) -> list[tuple[int, str]]:
     return parts
 
 
-def parse_text(info: FileInfo, data: bytes, cfg: IngestConfig) -> ParsedFile:
-    """Plain text, markdown or HTML → text chunks on page 1, headings kept as sections."""
+def parse_text(info: FileInfo, data: bytes, cfg: IngestConfig, media_dir: Path | None = None) -> ParsedFile:
+    """Plain text, markdown or HTML → text chunks on page 1, headings kept as sections.
+
+    The encoding is found by ``ingest.textenc.decode_text``; a guessed one adds a warning.
+    ``media_dir`` is unused (text files have no images): it keeps the registry's signature.
+    """
     suffix = Path(info.path).suffix.lower()
-    text = decode_text(info.path, data)
+    decoded = decode_text(data)
+    text = decoded.text
     if suffix in (".html", ".htm"):
         parser = _HtmlText()
         parser.feed(text)
@@ -151,5 +120,6 @@ def parse_text(info: FileInfo, data: bytes, cfg: IngestConfig) -> ParsedFile:
                                file=info.path, page=1, text=c.text, section=list(c.section)))
     title = next((t for lv, t in parts if lv), Path(info.path).stem)
     document = Document(doc_id=doc_id, path=info.path, sha256=info.sha256, size=info.size, mtime=info.mtime,
-                        pages=1, title=title[:300], mime=TEXT_SUFFIXES[suffix])
-    return ParsedFile(document=document, items=items)
+                        pages=1, title=title[:300], mime=mime_of(info.path))
+    warning = guess_warning(info.path, decoded)
+    return ParsedFile(document=document, items=items, warnings=[warning] if warning else [])

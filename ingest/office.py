@@ -35,14 +35,10 @@ from ingest.records import (
     content_hash,
     item_id,
 )
+from ingest.registry import mime_of
 
 log = logging.getLogger(__name__)
 
-MIME = {
-    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-}
 MAX_SHEET_ROWS = 5000  # beyond this a sheet is a data dump, not a document: the rest is dropped
 
 
@@ -212,5 +208,5 @@ def parse_office(info: FileInfo, data: bytes, cfg: IngestConfig, media_dir: Path
     items = list(_items(info, got, cfg, media_dir))
     title = got.title or next((p.section[0] for p in got.paragraphs if p.section), "") or Path(info.path).stem
     document = Document(doc_id=info.sha256[:16], path=info.path, sha256=info.sha256, size=info.size,
-                        mtime=info.mtime, pages=got.pages, title=title[:300], mime=MIME[suffix])
+                        mtime=info.mtime, pages=got.pages, title=title[:300], mime=mime_of(info.path))
     return ParsedFile(document=document, items=items)

@@ -19,20 +19,11 @@ from typing import Any
 
 from ingest.config import IngestConfig
 from ingest.errors import IngestError
-from ingest.formats import (
-    IMAGE_SUFFIXES,
-    OFFICE_MODULES,
-    PDF_SUFFIXES,
-    TEXT_SUFFIXES,
-    parse_image,
-    parse_text,
-    unsupported_reason,
-)
-from ingest.office import parse_office
-from ingest.pdf import parse_pdf
 from ingest.records import FileFailure, FileInfo, Item, ParsedFile, content_hash
+from ingest.registry import parser_for, preload_parsers, unsupported_reason
 
 log = logging.getLogger(__name__)
+preload_parsers()  # in a worker, before any file's clock starts (parsers are imported lazily otherwise)
 
 Outcome = ParsedFile | FileFailure
 
@@ -57,7 +48,8 @@ def _read(info: FileInfo, cfg: IngestConfig) -> bytes:
 def parse_file(info: FileInfo, cfg: IngestConfig, media_dir: Path) -> ParsedFile:
     """Parse one discovered file into a ``ParsedFile``.
 
-    Images (page renders, figure and table crops) are written under ``media_dir/<doc_id>/``.
+    The parser is the one ``ingest.registry`` names for the file's suffix. Images (page
+    renders, figure and table crops) are written under ``media_dir/<doc_id>/``.
     Raises ``IngestError`` with a short reason ("empty file", "corrupt PDF", "encrypted PDF
     (no password configured)", "too large", "unsupported type .xyz", ...); any other error
     is wrapped as "parse failed" so callers handle one exception type.
@@ -69,16 +61,7 @@ def parse_file(info: FileInfo, cfg: IngestConfig, media_dir: Path) -> ParsedFile
     data = _read(info, cfg)
     t0 = time.perf_counter()
     try:
-        if suffix in PDF_SUFFIXES:
-            parsed = parse_pdf(info, data, cfg, media_dir)
-        elif suffix in IMAGE_SUFFIXES:
-            parsed = parse_image(info, data, cfg, media_dir)
-        elif suffix in TEXT_SUFFIXES:
-            parsed = parse_text(info, data, cfg)
-        elif suffix in OFFICE_MODULES:
-            parsed = parse_office(info, data, cfg, media_dir)
-        else:  # pragma: no cover - unsupported_reason covers every other suffix
-            raise IngestError(info.path, f"unsupported type {suffix}")
+        parsed = parser_for(suffix)(info, data, cfg, media_dir)
     except IngestError:
         raise
     except Exception as exc:  # one odd file must not stop the folder

@@ -76,6 +76,21 @@ class Document(_Record):
     """When the document says it was made (PDF ``creationDate``), if it says so."""
 
 
+class Location(_Record):
+    """Where an item sits in a word-processor file (HWP, HWPX), and what its ``page`` means.
+
+    ``kind="page"``: the file records its layout (Hangul stores where each line was laid out),
+    so ``page`` is the printed page. ``kind="paragraph"``: the file records no pages, so a
+    citation names ``section`` and ``paragraph`` instead, and ``page`` holds the section number.
+    """
+
+    kind: Literal["page", "paragraph"]
+    section: int = Field(ge=1, description="1-based section of the file (HWP ``BodyText/SectionN`` + 1).")
+    paragraph: int = Field(
+        ge=1, description="1-based paragraph of that section where the item starts, counting every paragraph "
+        "the file stores (empty ones included).")
+
+
 class _ItemBase(_Record):
     id: str
     doc_id: str
@@ -92,6 +107,11 @@ class _ItemBase(_Record):
         default=None, ge=0,
         description="Text chunks: position among the document's chunks in reading order (0, 1, ...), so "
         "retrieval can fetch a hit's neighbours. None for other kinds.",
+    )
+    location: Location | None = Field(
+        default=None,
+        description="Section and paragraph, and whether ``page`` is a printed page, for files without fixed "
+        "pages (HWP, HWPX). None: ``page`` is the file's page (PDF, images) or 1 (text and office files).",
     )
 
 
@@ -140,6 +160,10 @@ class ParsedFile(_Record):
     document: Document
     items: list[Item]
     seconds: dict[str, float] = Field(default_factory=dict, description="Stage timings of this file.")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Things a person should know although the file parsed (e.g. its text encoding was "
+        "guessed), for the ingest report.")
 
 
 class FileFailure(_Record):

@@ -1,4 +1,4 @@
-"""Formats beyond PDF: text, markdown, HTML; office files reported as unsupported."""
+"""Formats beyond PDF: text (and its encodings), markdown, HTML, office files."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from ingest import formats
+from ingest import registry
 from ingest.config import IngestConfig
 from ingest.discover import discover
 from ingest.errors import IngestError
 from ingest.parse import parse_file
 from ingest.records import Figure
+from ingest.textenc import decode_text
 
 from .builders import info_of
 
@@ -40,12 +41,38 @@ def test_html_text_without_scripts(tmp_path: Path, cfg: IngestConfig, media: Pat
 
 def test_plain_text_in_legacy_encoding(tmp_path: Path, cfg: IngestConfig, media: Path) -> None:
     (tmp_path / "old.txt").write_bytes("Café prices rose.\n\nNext paragraph.".encode("cp1252"))
-    items = parse_file(info_of(tmp_path / "old.txt"), cfg, media).items
-    assert items[0].text == "Café prices rose.\nNext paragraph."
+    parsed = parse_file(info_of(tmp_path / "old.txt"), cfg, media)
+    assert parsed.items[0].text == "Café prices rose.\nNext paragraph."
+    assert "guessed as cp1252" in parsed.warnings[0]
+
+
+def test_euc_kr_text_decoded_without_a_guess(tmp_path: Path, cfg: IngestConfig, media: Path) -> None:
+    text = "영업이익은 전년 대비 12% 증가했다.\n\n회의는 금요일에 열린다."
+    (tmp_path / "ko.txt").write_bytes(text.encode("euc-kr"))
+    parsed = parse_file(info_of(tmp_path / "ko.txt"), cfg, media)
+    assert parsed.items[0].text == "영업이익은 전년 대비 12% 증가했다.\n회의는 금요일에 열린다."
+    assert parsed.warnings == []  # CP949/EUC-KR is in the fixed order: not a guess
+
+
+def test_guessed_encoding_is_a_warning(tmp_path: Path, cfg: IngestConfig, media: Path) -> None:
+    (tmp_path / "ru.txt").write_bytes("Привет, это проверка кодировки текста.".encode("cp1251"))
+    parsed = parse_file(info_of(tmp_path / "ru.txt"), cfg, media)
+    assert parsed.items[0].text == "Привет, это проверка кодировки текста."
+    (warning,) = parsed.warnings
+    assert warning.startswith(f"{tmp_path / 'ru.txt'}: text encoding guessed as cp1251")
+
+
+@pytest.mark.parametrize(("data", "codec"), [
+    ("\ufeff보고서".encode(), "utf-8-sig"), ("보고서".encode("utf-16"), "utf-16"),
+    ("보고서".encode(), "utf-8"), ("보고서".encode("cp949"), "cp949"),
+])
+def test_decode_order(data: bytes, codec: str) -> None:
+    decoded = decode_text(data)
+    assert (decoded.text, decoded.encoding, decoded.guessed) == ("보고서", codec, False)
 
 
 def test_office_files_skipped_without_their_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(formats, "_installed", lambda _module: False)
+    monkeypatch.setattr(registry, "_installed", lambda _module: False)
     (tmp_path / "deck.pptx").write_bytes(b"PK\x03\x04")
     d = discover([tmp_path], IngestConfig())
     assert d.files == []
