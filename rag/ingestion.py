@@ -49,8 +49,8 @@ log = logging.getLogger(__name__)
 
 NO_POINTS = "yielded 0 points: nothing in it is searchable (blank pages, or text that parsing and OCR did not recover)"
 """The notice of a file that was parsed without error but gave nothing to index."""
-NO_TEXT = "no text found: only its images are searchable"
-"""The notice of a file with pages but no text or table points."""
+NO_TEXT = "no text found: only its images are searchable, by image similarity"
+"""The notice of a file whose points carry no text at all (no chunk, table, caption or OCR text)."""
 
 
 class _Timer:
@@ -200,8 +200,7 @@ class Ingestor:
         for p in points:
             report.items[p.item.kind] = report.items.get(p.item.kind, 0) + 1
         # Recorded either way (a rerun would find nothing more), but never silently.
-        notice = NO_POINTS if not points else (
-            NO_TEXT if doc.pages and not any(p.item.kind in ("text", "table") for p in points) else None)
+        notice = NO_POINTS if not points else None if any(p.item.text.strip() for p in points) else NO_TEXT
         if notice:
             log.warning("%s: %s", path, notice)
             report.notices.append({"path": path, "notice": notice})

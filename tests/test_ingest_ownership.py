@@ -14,7 +14,7 @@ import pymupdf
 import pytest
 
 from rag.cli import EXIT_FILES_FAILED, build_parser, main
-from rag.ingestion import NO_POINTS
+from rag.ingestion import NO_POINTS, NO_TEXT
 from rag.pipeline import Pipeline
 from rag.records import SearchFilter
 from tests.pdfs import write_corrupt, write_report
@@ -71,15 +71,29 @@ def test_old_manifest_migrates_to_the_tenant_of_its_points(pipe: Pipeline, tmp_p
 
 
 def test_a_file_that_yields_no_points_gets_a_notice(pipe: Pipeline, tmp_path: Path) -> None:
-    blank = tmp_path / "blank.pdf"
-    pdf = pymupdf.open()
-    pdf.new_page()
-    pdf.new_page()
-    pdf.save(str(blank))
-    pdf.close()
+    blank = _blank_pdf(tmp_path / "blank.pdf")
     report = pipe.ingest([blank], progress=False)
     assert report.files_failed == []
-    assert report.notices == [{"path": str(blank.resolve()), "notice": NO_POINTS}]
+    assert report.notices == [{"path": str(blank), "notice": NO_POINTS}]
+
+
+def _blank_pdf(path: Path, pages: int = 2) -> Path:
+    pdf = pymupdf.open()
+    for _ in range(pages):
+        pdf.new_page()
+    pdf.save(str(path))
+    pdf.close()
+    return path.resolve()
+
+
+def test_a_file_with_only_images_gets_a_notice(tiny_llava_dir: Path, tmp_path: Path) -> None:
+    """With an image space (E5-V) a blank PDF's page renders are points, but no text is anywhere."""
+    over = {"store.path": str(tmp_path / "ix"), "embed.model": str(tiny_llava_dir)}
+    with Pipeline.from_config("test", over, environ={}) as p:
+        blank = _blank_pdf(tmp_path / "blank.pdf")
+        report = p.ingest([blank, write_report(tmp_path / "ops.pdf")], progress=False)
+    assert report.files_ingested == 2 and report.items["page"] >= 2
+    assert report.notices == [{"path": str(blank), "notice": NO_TEXT}]
 
 
 def test_ingest_exits_3_when_a_file_failed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
