@@ -113,7 +113,7 @@ class _Walker:
         if stat.S_ISDIR(st.st_mode):
             self._walk_dir(path, st, ancestors, root)
         elif stat.S_ISREG(st.st_mode):
-            self._file(path, st)
+            self._file(path, st, real)
         else:
             self.skip(path, "not a regular file")
 
@@ -132,8 +132,7 @@ class _Walker:
         for entry in entries:
             self.visit(Path(entry.path), ancestors | {key}, root)
 
-    def _file(self, path: Path, st: os.stat_result) -> None:
-        resolved = path.resolve()
+    def _file(self, path: Path, st: os.stat_result, resolved: Path) -> None:
         if str(resolved) in self.seen_files:  # the same file through a second link or root
             return
         if not any(fnmatch.fnmatchcase(path.name.lower(), p) for p in self.include):
