@@ -32,7 +32,12 @@ class Discovery(BaseModel):
     skipped: list[FileFailure] = Field(default_factory=list)
     """Files left out on purpose: unsupported type, excluded by a pattern, too large."""
     failed: list[FileFailure] = Field(default_factory=list)
-    """Paths that could not be read: missing, unreadable, symlink loop, non-UTF-8 name."""
+    """Paths that could not be read: missing, unreadable, symlink loop, non-UTF-8 name, or a given
+    path outside the allowed folders."""
+
+
+def _inside(path: Path, roots: Sequence[Path]) -> bool:
+    return any(path == root or path.is_relative_to(root) for root in roots)
 
 
 def _shown(path: str | Path) -> str:
@@ -58,8 +63,9 @@ def sha256_file(path: Path) -> str:
 
 
 class _Walker:
-    def __init__(self, cfg: IngestConfig) -> None:
+    def __init__(self, cfg: IngestConfig, within: Sequence[Path] | None) -> None:
         self.cfg = cfg
+        self.within = within
         self.out = Discovery()
         self.seen_files: set[str] = set()
         self.include = [p.lower() for p in cfg.include]
@@ -74,11 +80,13 @@ class _Walker:
     def skip(self, path: str | Path, reason: str) -> None:
         self.out.skipped.append(FileFailure(path=_shown(path), reason=reason))
 
-    def visit(self, path: Path, ancestors: frozenset[tuple[int, int]], top: bool) -> None:
+    def visit(self, path: Path, ancestors: frozenset[tuple[int, int]], root: Path | None) -> None:
+        """Sort ``path`` (a given path when ``root`` is None, else an entry found under ``root``,
+        the real path of the given folder it was found in)."""
         if not _utf8_ok(str(path)):
             self.fail(path, "non-UTF-8 file name")
             return
-        if not top and (pattern := self._excluded(path.name)):
+        if root is not None and (pattern := self._excluded(path.name)):
             self.skip(path, f"excluded by pattern {pattern!r}")
             return
         try:
@@ -90,14 +98,27 @@ class _Walker:
             reason = "symlink loop" if exc.errno == errno.ELOOP else "unreadable"
             self.fail(path, reason, exc.strerror or str(exc))
             return
+        # Confinement by real path, checked at every entry before it is read or walked: a link
+        # chain (sub/link -> ../other, other/evil -> /elsewhere) cannot lead a walk out of the
+        # folder it was given, however many hops it takes.
+        real = Path(os.path.realpath(path))
+        if root is None:
+            if self.within is not None and not _inside(real, self.within):
+                self.fail(path, "outside the allowed folders")
+                return
+            root = real
+        elif not _inside(real, [root]):
+            self.skip(path, f"symlink leads outside {_shown(root)}")
+            return
         if stat.S_ISDIR(st.st_mode):
-            self._walk_dir(path, st, ancestors)
+            self._walk_dir(path, st, ancestors, root)
         elif stat.S_ISREG(st.st_mode):
-            self._file(path, st)
+            self._file(path, st, real)
         else:
             self.skip(path, "not a regular file")
 
-    def _walk_dir(self, path: Path, st: os.stat_result, ancestors: frozenset[tuple[int, int]]) -> None:
+    def _walk_dir(self, path: Path, st: os.stat_result, ancestors: frozenset[tuple[int, int]],
+                  root: Path) -> None:
         key = (st.st_dev, st.st_ino)
         if key in ancestors:
             # A symlink pointing back up the tree: following it would never end.
@@ -109,10 +130,9 @@ class _Walker:
             self.fail(path, "unreadable", exc.strerror or str(exc))
             return
         for entry in entries:
-            self.visit(Path(entry.path), ancestors | {key}, top=False)
+            self.visit(Path(entry.path), ancestors | {key}, root)
 
-    def _file(self, path: Path, st: os.stat_result) -> None:
-        resolved = path.resolve()
+    def _file(self, path: Path, st: os.stat_result, resolved: Path) -> None:
         if str(resolved) in self.seen_files:  # the same file through a second link or root
             return
         if not any(fnmatch.fnmatchcase(path.name.lower(), p) for p in self.include):
@@ -134,16 +154,20 @@ class _Walker:
         self.out.files.append(FileInfo(path=str(resolved), size=st.st_size, mtime=st.st_mtime, sha256=digest))
 
 
-def discover(paths: Sequence[Path], cfg: IngestConfig) -> Discovery:
+def discover(paths: Sequence[Path], cfg: IngestConfig, within: Sequence[Path] | None = None) -> Discovery:
     """Find the files under ``paths`` (files or folders, walked recursively).
 
-    Symlinks are followed, with loops detected and reported; include patterns match the
-    file name, exclude patterns the file name or any folder name below a given root. Each
-    file is hashed (SHA-256) here, so ``Manifest.diff`` can compare contents.
+    Symlinks are followed while they stay inside: every file and folder found under a given path
+    must have its real path (all links resolved) under that path's real path; a link leading out
+    is skipped with a reason, not followed. With ``within`` (the caller's allowed folders, e.g. a
+    tenant's ingest roots) a given path whose real path lies outside all of them fails. Loops are
+    detected and reported; include patterns match the file name, exclude patterns the file name
+    or any folder name below a given root. Each file is hashed (SHA-256) here, so
+    ``Manifest.diff`` can compare contents.
     """
-    walker = _Walker(cfg)
+    walker = _Walker(cfg, None if within is None else [Path(os.path.realpath(w)) for w in within])
     for p in paths:
-        walker.visit(Path(os.path.abspath(p)), frozenset(), top=True)
+        walker.visit(Path(os.path.abspath(p)), frozenset(), root=None)
     out = walker.out
     out.files.sort(key=lambda f: f.path)
     out.skipped.sort(key=lambda f: f.path)

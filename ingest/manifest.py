@@ -1,15 +1,22 @@
-"""The manifest: which files were ingested, with what content, into which item ids.
+"""The manifest: which files each tenant ingested, with what content, into which item ids.
 
 SQLite in WAL mode in the index folder. Each ``record`` is one committed transaction, so a
 crash mid-folder keeps every file recorded before it and a rerun resumes from there.
+
+Rows are keyed by ``(tenant, path)``: the same file ingested by two tenants is two documents, and
+one tenant's re-ingest, change or delete never touches the other's row. A manifest of the old
+schema (keyed by path alone, schema version 1) is migrated when it is opened, in one transaction:
+each old row goes to the tenant ``tenant_of(path)`` names (the caller reads it from the points
+the store holds for the file), or to ``default`` without one.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -18,17 +25,26 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.records import Document, FileInfo
 
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 2
+"""``PRAGMA user_version`` of the current layout (1: keyed by path only, no tenant column)."""
+DEFAULT_TENANT = "default"
+
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS files (
-    path TEXT PRIMARY KEY,
+CREATE TABLE IF NOT EXISTS {table} (
+    tenant TEXT NOT NULL,
+    path TEXT NOT NULL,
     size INTEGER NOT NULL,
     mtime REAL NOT NULL,
     sha256 TEXT NOT NULL,
     doc_id TEXT NOT NULL,
     item_ids TEXT NOT NULL,
-    ingested_at TEXT NOT NULL
+    ingested_at TEXT NOT NULL,
+    PRIMARY KEY (tenant, path)
 )
 """
+_COLUMNS = "tenant, path, size, mtime, sha256, doc_id, item_ids, ingested_at"
 
 
 class ManifestDiff(BaseModel):
@@ -50,9 +66,12 @@ def _under(path: str, roots: Sequence[Path]) -> bool:
 
 
 class Manifest:
-    """Ingested files and their item ids, stored in SQLite at ``path``."""
+    """Ingested files and their item ids per tenant, stored in SQLite at ``path``.
 
-    def __init__(self, path: Path) -> None:
+    ``tenant_of(path)`` names the owner of a row of an old-schema manifest (see the module doc);
+    it is called only while migrating."""
+
+    def __init__(self, path: Path, tenant_of: Callable[[str], str] | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         # One connection shared across threads (the async pipeline), serialised by a lock.
@@ -61,13 +80,48 @@ class Manifest:
         with self._lock:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.execute(_SCHEMA)
+            try:
+                columns = [r[1] for r in self._conn.execute("PRAGMA table_info(files)")]
+                if columns and "tenant" not in columns:
+                    self._migrate(tenant_of)
+                else:
+                    self._conn.execute(_SCHEMA.format(table="files"))
+                    self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            except BaseException:
+                self._conn.close()
+                raise
 
-    def diff(self, files: Sequence[FileInfo], roots: Sequence[Path]) -> ManifestDiff:
-        """Sort ``files`` into new / changed / unchanged, and list recorded files under
-        ``roots`` that are gone. Files recorded under other roots are left alone."""
+    def _migrate(self, tenant_of: Callable[[str], str] | None) -> None:
+        """Schema 1 (keyed by path) -> 2 (keyed by tenant and path), in one transaction: a crash
+        leaves the old table whole, and the next open migrates again."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            rows = self._conn.execute(
+                "SELECT path, size, mtime, sha256, doc_id, item_ids, ingested_at FROM files").fetchall()
+            self._conn.execute("DROP TABLE IF EXISTS files_v2")
+            self._conn.execute(_SCHEMA.format(table="files_v2"))
+            for row in rows:
+                tenant = (tenant_of(row[0]) if tenant_of else None) or DEFAULT_TENANT
+                self._conn.execute(f"INSERT INTO files_v2 ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                   (tenant, *row))
+            self._conn.execute("DROP TABLE files")
+            self._conn.execute("ALTER TABLE files_v2 RENAME TO files")
+            self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+        log.info("%s: migrated %d row(s) to schema %d (rows keyed by tenant and path)",
+                 self.path, len(rows), SCHEMA_VERSION)
+
+    def diff(self, files: Sequence[FileInfo], roots: Sequence[Path],
+             tenant: str = DEFAULT_TENANT) -> ManifestDiff:
+        """Sort ``files`` into new / changed / unchanged for ``tenant``, and list that tenant's
+        recorded files under ``roots`` that are gone. Files recorded under other roots, and every
+        other tenant's rows, are left alone."""
         with self._lock:
-            known = {p: sha for p, sha in self._conn.execute("SELECT path, sha256 FROM files")}
+            known = {p: sha for p, sha in self._conn.execute(
+                "SELECT path, sha256 FROM files WHERE tenant = ?", (tenant,))}
         out = ManifestDiff()
         for f in files:
             sha = known.get(f.path)
@@ -82,42 +136,60 @@ class Manifest:
         out.deleted = sorted(p for p in known if p not in present and _under(p, resolved))
         return out
 
-    def record(self, doc: Document, item_ids: list[str]) -> None:
-        """Record (or replace) one ingested file: one committed transaction."""
+    def record(self, doc: Document, item_ids: list[str], tenant: str = DEFAULT_TENANT) -> None:
+        """Record (or replace) one file ingested by ``tenant``: one committed transaction."""
         now = datetime.now(UTC).isoformat(timespec="seconds")
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 self._conn.execute(
-                    "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (doc.path, doc.size, doc.mtime, doc.sha256, doc.doc_id, json.dumps(item_ids), now),
+                    f"INSERT OR REPLACE INTO files ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (tenant, doc.path, doc.size, doc.mtime, doc.sha256, doc.doc_id, json.dumps(item_ids), now),
                 )
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
 
-    def forget(self, path: str) -> None:
-        """Remove a file's row (after its points were deleted)."""
+    def forget(self, path: str, tenant: str = DEFAULT_TENANT) -> None:
+        """Remove ``tenant``'s row of a file (after its points were deleted)."""
         with self._lock:
-            self._conn.execute("DELETE FROM files WHERE path = ?", (path,))
+            self._conn.execute("DELETE FROM files WHERE tenant = ? AND path = ?", (tenant, path))
 
-    def item_ids(self, path: str) -> list[str]:
-        """Item ids recorded for ``path`` (empty if unknown)."""
+    def item_ids(self, path: str, tenant: str = DEFAULT_TENANT) -> list[str]:
+        """Item ids recorded for ``path`` by ``tenant`` (empty if unknown)."""
         with self._lock:
-            row = self._conn.execute("SELECT item_ids FROM files WHERE path = ?", (path,)).fetchone()
+            row = self._conn.execute("SELECT item_ids FROM files WHERE tenant = ? AND path = ?",
+                                     (tenant, path)).fetchone()
         return list(json.loads(row[0])) if row else []
 
-    def doc_id(self, path: str) -> str | None:
-        """The doc_id recorded for ``path`` (to remove its media folder), or None."""
+    def doc_id(self, path: str, tenant: str = DEFAULT_TENANT) -> str | None:
+        """The doc_id recorded for ``path`` by ``tenant`` (to remove its media folder), or None."""
         with self._lock:
-            row = self._conn.execute("SELECT doc_id FROM files WHERE path = ?", (path,)).fetchone()
+            row = self._conn.execute("SELECT doc_id FROM files WHERE tenant = ? AND path = ?",
+                                     (tenant, path)).fetchone()
         return str(row[0]) if row else None
 
-    def files(self) -> list[str]:
-        """Every recorded path, sorted."""
+    def files(self, tenant: str | None = None) -> list[str]:
+        """Every path recorded by ``tenant`` (by any tenant when None, each once), sorted."""
         with self._lock:
-            return [r[0] for r in self._conn.execute("SELECT path FROM files ORDER BY path")]
+            if tenant is None:
+                return [r[0] for r in self._conn.execute("SELECT DISTINCT path FROM files ORDER BY path")]
+            return [r[0] for r in self._conn.execute(
+                "SELECT path FROM files WHERE tenant = ? ORDER BY path", (tenant,))]
+
+    def tenants(self, path: str) -> list[str]:
+        """The tenants that recorded ``path``, sorted."""
+        with self._lock:
+            return [r[0] for r in self._conn.execute(
+                "SELECT tenant FROM files WHERE path = ? ORDER BY tenant", (path,))]
+
+    def doc_id_uses(self) -> dict[str, int]:
+        """How many rows (of every tenant) name each doc_id: page renders and crops live under
+        ``media/<doc_id>`` and are shared by identical files, whoever ingested them."""
+        with self._lock:
+            return {str(d): int(n) for d, n in self._conn.execute(
+                "SELECT doc_id, COUNT(*) FROM files GROUP BY doc_id")}
 
     def close(self) -> None:
         """Close the database connection."""

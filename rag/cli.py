@@ -86,6 +86,12 @@ def format_answer(ans: Answer) -> str:
     return "\n".join(lines)
 
 
+EXIT_FILES_FAILED = 3
+"""``mmrag ingest`` exit status when the run finished but at least one file failed (the report
+lists them); 0 when none failed (skipped files and notices do not count), 2 on an error that
+stopped the run."""
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     with _pipeline(args) as pipe:
         report = pipe.ingest(args.paths, tenant=args.tenant, tags=args.tag or [], progress=None)
@@ -97,7 +103,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     for f in report.files_failed:
         human += f"\nFAILED {f['path']}: {f['reason']}"
     _emit(args, data, human)
-    return 0
+    return EXIT_FILES_FAILED if report.files_failed else 0
 
 
 def _date(text: str) -> datetime:
@@ -210,7 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mmrag", description="Multimodal RAG over document folders.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("ingest", parents=[common], help="ingest files and folders (incremental)")
+    p = sub.add_parser("ingest", parents=[common], help="ingest files and folders (incremental)",
+                       epilog=f"exit status: 0 every file ingested (or unchanged, skipped); {EXIT_FILES_FAILED} "
+                       "finished, but some files failed (listed in the report); 2 an error stopped the run")
     p.add_argument("paths", nargs="+")
     p.add_argument("--tenant", default="default")
     p.add_argument("--tag", action="append")

@@ -170,6 +170,10 @@ class ServerConfig(_Section):
     """API key -> tenant. Empty: no auth (loopback use only)."""
     ingest_roots: list[str] = Field(default_factory=list)
     max_request_mb: float = Field(default=32, gt=0)
+    metrics_key: str | None = None
+    """Bearer key of ``/metrics`` (refused without it when set) and of every tenant's job counts in
+    ``/health``. Unset: ``/metrics`` is open but, with ``api_keys`` set, leaves out job counts and
+    ingest timings (what tenants do); ``/health`` shows an API key's caller its own jobs only."""
 
 
 class Settings(_Section):

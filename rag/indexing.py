@@ -1,8 +1,14 @@
-"""Items -> points: choose what each item is embedded from, embed in batches, attach keyword vectors."""
+"""Items -> points: choose what each item is embedded from, embed in batches, attach keyword vectors.
+
+A point's id is its item's id scoped to the tenant (:func:`tenant_item_id`): the same file ingested
+by two tenants gives two sets of points, so one tenant's upsert never overwrites (and retags) the
+other's.
+"""
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
@@ -16,6 +22,14 @@ from rag.records import Point
 from rag.store.sparse import encode_sparse
 
 log = logging.getLogger(__name__)
+
+_TENANT_NAMESPACE = uuid.UUID("0b6d3c52-5a0e-4a51-8f39-74656e616e74")
+
+
+def tenant_item_id(item_id: str, tenant: str) -> str:
+    """The point id of item ``item_id`` ingested by ``tenant``: stable (same item, same tenant,
+    same id), different for every tenant."""
+    return str(uuid.uuid5(_TENANT_NAMESPACE, f"{tenant}\x00{item_id}"))
 
 
 def _load_image(path: str) -> Image.Image:
@@ -60,5 +74,7 @@ def items_to_points(items: Sequence[Item], embedder: Embedder, *, tenant: str = 
 
 def _point(item: Item, vector: list[float], embedded_as: Literal["text", "image"], tenant: str,
            tags: Sequence[str], modified: datetime | None, created: datetime | None) -> Point:
-    return Point(id=item.id, vector=vector, sparse=encode_sparse(item.text), item=item,
+    pid = tenant_item_id(item.id, tenant)
+    item = item.model_copy(update={"id": pid})  # the item as stored names the point it is
+    return Point(id=pid, vector=vector, sparse=encode_sparse(item.text), item=item,
                  embedded_as=embedded_as, tenant=tenant, tags=list(tags), modified=modified, created=created)

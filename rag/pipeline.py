@@ -9,19 +9,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
-from ingest.discover import discover
-from ingest.manifest import Manifest
-from ingest.media import remove_media, sweep_partial_writes
-from ingest.parse import parse_many
-from ingest.records import FileFailure, ParsedFile
 from rag.aio import run_sync
 from rag.config import Settings, load_settings
 from rag.embed.base import Embedder, build_embedder
@@ -31,11 +22,11 @@ from rag.errors import MmragError
 from rag.generate.base import Generator, build_generator
 from rag.generate.chat import ChatTurn, acondense
 from rag.generate.citations import build_answer
-from rag.indexing import items_to_points
+from rag.ingestion import DeleteResult, Ingestor
 from rag.records import Answer, Evidence, IngestReport, SearchFilter, StoreStats
 from rag.rerank import build_reranker
 from rag.retrieve import Retriever
-from rag.store.base import Optimizable, Store, open_store
+from rag.store.base import Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +53,8 @@ class Pipeline:
                                    reranker=build_reranker(settings.retrieve, embedder))
         self.store.ensure(embedder.id, embedder.dim)
         self._ingest_lock = asyncio.Lock()
+        self.ingestor = Ingestor(settings, embedder, store)
+        """The ingest bookkeeping (manifest, media, store writes); the server's jobs use it too."""
 
     @classmethod
     def from_config(cls, name_or_path: str | Path = "cpu", overrides: Mapping[str, Any] | None = None,
@@ -92,118 +85,32 @@ class Pipeline:
         deleted files' points removed, unchanged files skipped. One bad file never stops the rest.
 
         ``on_progress(files_done, files_total)`` is called (from the ingest thread) once the files to
-        parse (new and changed) are known, with ``files_done=0``, then after each of them."""
+        parse (new and changed) are known, with ``files_done=0``, then after each of them.
+
+        Documents belong to ``(tenant, path)``: the same file ingested by two tenants is two
+        documents, and nothing here touches another tenant's. A symlink under a given folder that
+        leads out of it is skipped (reason in ``files_skipped``); a file that yields no points is
+        recorded with an entry in ``notices``."""
         async with self._ingest_lock:
-            return await asyncio.to_thread(self._ingest, [Path(p) for p in paths], tenant, list(tags), progress,
-                                           on_progress)
-
-    def _ingest(self, roots: list[Path], tenant: str, tags: list[str], progress: bool | None,
-                on_progress: Callable[[int, int], None] | None = None) -> IngestReport:
-        cfg = self.settings
-        timer, start = _Timer(), time.perf_counter()
-        report = IngestReport()
-        t = time.perf_counter()
-        found = discover(roots, cfg.ingest)
-        timer.add("discover", t)
-        report.files_seen = len(found.files)
-        report.files_skipped = [{"path": f.path, "reason": f.reason} for f in found.skipped]
-        report.files_failed = [{"path": f.path, "reason": f.reason} for f in found.failed]
-        if removed := sweep_partial_writes(cfg.media_dir):
-            log.info("removed %d partial image files left by an interrupted run", removed)
-        with Manifest(cfg.index_dir / "manifest.sqlite") as manifest:
-            t = time.perf_counter()
-            diff = manifest.diff(found.files, roots)
-            timer.add("diff", t)
-            report.files_unchanged = len(diff.unchanged)
-            # Page renders and crops live under media/<doc_id>; identical files share a doc_id, so a
-            # folder is removed only when no remaining file uses it.
-            in_use = Counter(d for d in (manifest.doc_id(f) for f in manifest.files()) if d)
-            t = time.perf_counter()
-            for path in diff.deleted:
-                old = manifest.doc_id(path)
-                self.store.delete_file(path)
-                manifest.forget(path)
-                self._release_media(in_use, old)
-                report.files_deleted += 1
-            timer.add("delete", t)
-            replaced = {info.path: manifest.doc_id(info.path) for info in diff.changed}
-            todo = [*diff.new, *diff.changed]
-            bar = tqdm(total=len(todo), desc="ingest", unit="file", disable=True if progress is False else None)
-            done = 0
-            if on_progress:
-                on_progress(done, len(todo))
-            t_parse = time.perf_counter()
-            for result in parse_many(todo, cfg.ingest, cfg.media_dir):
-                timer.add("parse", t_parse)
-                if isinstance(result, FileFailure):
-                    report.files_failed.append({"path": result.path, "reason": result.reason,
-                                                "detail": result.detail})
-                elif self._index_file(result, manifest, report, timer, tenant, tags):
-                    in_use[result.document.doc_id] += 1
-                    self._release_media(in_use, replaced.get(result.document.path))
-                bar.update(1)
-                done += 1
-                if on_progress:
-                    on_progress(done, len(todo))
-                t_parse = time.perf_counter()
-            bar.close()
-        t = time.perf_counter()
-        if self._optimize_due():
-            self.optimize()
-            timer.add("optimize", t)
-        report.seconds = round(time.perf_counter() - start, 3)
-        report.stages = timer.seconds
-        log.info("ingest: %d seen, %d ingested, %d unchanged, %d deleted, %d failed in %.1fs",
-                 report.files_seen, report.files_ingested, report.files_unchanged, report.files_deleted,
-                 len(report.files_failed), report.seconds)
-        return report
-
-    def _optimize_due(self) -> bool:
-        """Whether the ingest policy (``store.optimize_after``) asks for an index build now."""
-        after = self.settings.store.optimize_after
-        return (after is not None and isinstance(self.store, Optimizable)
-                and self.store.unindexed() >= after)
+            return await asyncio.to_thread(self.ingestor.ingest, paths, tenant=tenant, tags=tags,
+                                           progress=progress, on_progress=on_progress)
 
     def optimize(self) -> bool:
         """Build the store's search index now (Qdrant Edge: HNSW over every point written since the
         last build). Blocks the process while it runs. False when the store has nothing to build."""
-        if not isinstance(self.store, Optimizable):
-            return False
-        return self.store.optimize()
+        return self.ingestor.optimize()
 
-    def _release_media(self, in_use: Counter[str], doc_id: str | None) -> None:
-        if doc_id is None:
-            return
-        in_use[doc_id] -= 1
-        if in_use[doc_id] <= 0:
-            remove_media(self.settings.media_dir, doc_id)
+    async def adelete(self, paths: Sequence[str | Path], *, tenant: str | None = "default") -> DeleteResult:
+        """Remove ``tenant``'s ingested documents at ``paths`` (``tenant=None``: every tenant's):
+        points, manifest rows (a later ingest adds them again) and page renders no other document
+        shares. Another tenant's copy of the same file stays. Paths not ingested by the tenant are
+        listed in ``not_found``."""
+        async with self._ingest_lock:
+            return await asyncio.to_thread(self.ingestor.delete, paths, tenant=tenant)
 
-    def _index_file(self, parsed: ParsedFile, manifest: Manifest, report: IngestReport, timer: _Timer,
-                    tenant: str, tags: list[str]) -> bool:
-        """Embed and store one parsed file, then record it; False (and a failure entry) when it fails."""
-        path = parsed.document.path
-        try:
-            t = time.perf_counter()
-            doc = parsed.document
-            points = items_to_points(parsed.items, self.embedder, tenant=tenant, tags=tags,
-                                     modified=datetime.fromtimestamp(doc.mtime, UTC), created=doc.created)
-            timer.add("embed", t)
-            t = time.perf_counter()
-            # One step for searches: new points in, the file's other points out. The manifest row
-            # is written last, so a crash in between leaves the file "changed" and the rerun
-            # replaces it exactly.
-            self.store.replace_file(path, points)
-            timer.add("store", t)
-        except MmragError as exc:
-            log.warning("%s: %s", path, exc)
-            report.files_failed.append({"path": path, "reason": str(exc), "detail": type(exc).__name__})
-            return False
-        manifest.record(parsed.document, [p.id for p in points])
-        report.files_ingested += 1
-        report.pages += parsed.document.pages
-        for p in points:
-            report.items[p.item.kind] = report.items.get(p.item.kind, 0) + 1
-        return True
+    def delete(self, paths: Sequence[str | Path], *, tenant: str | None = "default") -> DeleteResult:
+        """Sync twin of :meth:`adelete`."""
+        return run_sync(self.adelete(paths, tenant=tenant))
 
     def ingest(self, paths: Sequence[str | Path], *, tenant: str = "default", tags: Sequence[str] = (),
                progress: bool | None = None, on_progress: Callable[[int, int], None] | None = None

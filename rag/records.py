@@ -180,7 +180,10 @@ class IngestReport(_Record):
     """``[{path, reason, detail}]``: ``reason`` is short (``encrypted PDF (no password configured)``),
     ``detail`` the underlying error."""
     files_skipped: list[dict[str, str]] = Field(default_factory=list)
-    """Unsupported types or excluded files: ``[{path, reason}]``."""
+    """Unsupported types, excluded files, symlinks leading out of the ingested folder: ``[{path, reason}]``."""
+    notices: list[dict[str, str]] = Field(default_factory=list)
+    """Files that were ingested but deserve a look: ``[{path, notice}]``, e.g. a file that yielded
+    no points (nothing searchable: blank pages, text lost to filtering, a repaired empty PDF)."""
     items: dict[str, int] = Field(default_factory=lambda: {"text": 0, "table": 0, "figure": 0, "page": 0})
     pages: int = 0
     seconds: float = 0.0

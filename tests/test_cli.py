@@ -24,7 +24,7 @@ def test_ingest_ask_search_stats_json(tmp_path: Path, capsys: pytest.CaptureFixt
     common = ["--config", "cpu", "--index", str(tmp_path / "ix"), "--set", "ingest.ocr=none", "--json"]
 
     code, out, _ = _run(capsys, "ingest", str(docs), *common)
-    assert code == 0
+    assert code == 3  # bad.pdf failed: EXIT_FILES_FAILED
     report = json.loads(out)
     assert {"files_seen", "files_ingested", "files_unchanged", "files_deleted", "files_failed", "items",
             "seconds"} <= set(report)

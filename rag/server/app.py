@@ -29,7 +29,6 @@ from rag.errors import ConfigError, EmbedError, GenerateError, MmragError, Store
 from rag.generate.chat import ChatTurn, acondense
 from rag.records import Answer, SearchFilter
 from rag.server.auth import AuthError, KeyRing, Principal
-from rag.server.documents import delete_documents
 from rag.server.jobs import JobManager
 from rag.server.metrics import Metrics
 from rag.server.paths import PathMissing, PathRefused, check_ingest_path, resolve_roots
@@ -263,7 +262,7 @@ def create_app(pipeline: Pipeline, server_cfg: ServerConfig | None = None) -> Fa
                         root_templates=list(cfg.ingest_roots), model_created=now(),
                         stream_takes_history="history" in params)
     metrics.gauge("mmrag_ingest_jobs", "Ingest jobs held by the server, by status.",
-                  lambda: {k: float(v) for k, v in jobs.counts().items()}, "status")
+                  lambda: {k: float(v) for k, v in jobs.counts().items()}, "status", per_tenant=True)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -323,16 +322,24 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 def _add_routes(app: FastAPI) -> None:
     @app.get("/health", response_model=Health, tags=["admin"])
-    async def health(st: StateDep) -> Health:
-        """Liveness and what this server runs (no key needed)."""
+    async def health(st: StateDep, authorization: Annotated[str | None, Header()] = None) -> Health:
+        """Liveness and what this server runs (no key needed). Job counts: every tenant's with
+        ``server.metrics_key`` (or on an open server), the caller's own with an API key, none without."""
+        view = st.keys.viewer(authorization)
+        jobs = st.jobs.counts() if view.all_tenants else st.jobs.counts(view.tenant) if view.tenant else None
         s = st.pipeline.settings
         return Health(profile=s.profile, embedder=st.pipeline.embedder.id, generator=s.generate.backend,
-                      jobs=st.jobs.counts(), auth=st.keys.enabled)
+                      jobs=jobs, auth=st.keys.enabled)
 
     @app.get("/metrics", response_class=PlainTextResponse, tags=["admin"])
-    async def metrics(st: StateDep) -> PlainTextResponse:
-        """Prometheus text format."""
-        return PlainTextResponse(st.metrics.render(), media_type="text/plain; version=0.0.4")
+    async def metrics(st: StateDep, authorization: Annotated[str | None, Header()] = None) -> PlainTextResponse:
+        """Prometheus text format. With ``server.metrics_key`` set, only for that key; job counts and
+        ingest timings only for it (or on an open server)."""
+        view = st.keys.viewer(authorization)
+        if st.keys.metrics_protected and not view.operator:
+            raise AuthError("/metrics needs the metrics key: send 'Authorization: Bearer <server.metrics_key>'")
+        return PlainTextResponse(st.metrics.render(tenant_data=view.all_tenants),
+                                 media_type="text/plain; version=0.0.4")
 
     @app.get("/v1/models", response_model=ModelList, tags=["openai"])
     async def models(st: StateDep, who: PrincipalDep) -> ModelList:
@@ -391,7 +398,7 @@ def _add_routes(app: FastAPI) -> None:
                 raise ApiError(403, str(exc), f"paths.{i}") from None
             except PathMissing as exc:
                 raise ApiError(404, str(exc), f"paths.{i}") from None
-        job = st.jobs.submit(paths, who.tenant, req.tags)
+        job = st.jobs.submit(paths, who.tenant, req.tags, roots)
         response.headers["Location"] = f"/v1/jobs/{job.id}"
         return job
 
@@ -405,12 +412,13 @@ def _add_routes(app: FastAPI) -> None:
 
     @app.delete("/v1/documents", response_model=DeleteResponse, tags=["mmrag"])
     async def delete(req: DeleteRequest, st: StateDep, who: PrincipalDep) -> DeleteResponse:
-        """Remove ingested files (by path) of the caller's tenant from the index."""
-        deleted, missing = await st.jobs.run_exclusive(
-            lambda: delete_documents(st.pipeline, req.paths, who.search_tenant))
-        if not deleted:
-            raise ApiError(404, f"no ingested documents at {', '.join(missing)}", "paths")
-        return DeleteResponse(deleted=deleted, not_found=missing)
+        """Remove ingested files (by path) of the caller's tenant from the index; another tenant's
+        copy of the same file stays."""
+        result = await st.jobs.run_exclusive(
+            lambda: st.pipeline.ingestor.delete(req.paths, tenant=who.search_tenant))
+        if not result.deleted:
+            raise ApiError(404, f"no ingested documents at {', '.join(result.not_found)}", "paths")
+        return DeleteResponse(deleted=result.deleted, not_found=result.not_found)
 
 
 async def _stream_chat(st: ServerState, model: str, parts: AsyncIterator[str | Answer]) -> Response:

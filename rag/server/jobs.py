@@ -1,7 +1,9 @@
 """Background ingest jobs: one worker thread runs them in order, so ingestion never blocks queries.
 
-Deletes go through the same worker (:meth:`JobManager.run_exclusive`), so they never interleave
-with an ingest that is writing the same index.
+Jobs run the pipeline's :class:`~rag.ingestion.Ingestor` for the job's tenant, confined to that
+tenant's ingest roots (every discovered file's real path must lie under them). Deletes go through
+the same worker (:meth:`JobManager.run_exclusive`), so they never interleave with an ingest that is
+writing the same index.
 """
 
 from __future__ import annotations
@@ -42,8 +44,9 @@ class JobManager:
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmrag-ingest")
 
-    def submit(self, paths: list[Path], tenant: str, tags: list[str]) -> Job:
-        """Queue an ingest of ``paths`` (already checked against the ingest roots) for ``tenant``."""
+    def submit(self, paths: list[Path], tenant: str, tags: list[str], roots: list[Path] | None = None) -> Job:
+        """Queue an ingest of ``paths`` (already checked against the ingest roots) for ``tenant``;
+        discovery keeps to ``roots`` (the tenant's resolved ingest roots) at every step."""
         job = Job(id=uuid.uuid4().hex, status="queued", tenant=tenant, paths=[str(p) for p in paths],
                   tags=tags, created=time.time())
         with self._lock:
@@ -53,7 +56,7 @@ class JobManager:
                 if self._jobs[oldest].status in ("queued", "running"):
                     break
                 del self._jobs[oldest]
-        self._pool.submit(self._run, job.id)
+        self._pool.submit(self._run, job.id, roots)
         log.info("job %s queued: tenant=%s paths=%s", job.id, tenant, job.paths)
         return self.get(job.id) or job
 
@@ -68,11 +71,11 @@ class JobManager:
         self._update(job_id, files_done=files_done, files_total=files_total)
         log.debug("job %s: %d/%d files", job_id, files_done, files_total)
 
-    def _run(self, job_id: str) -> None:
+    def _run(self, job_id: str, roots: list[Path] | None) -> None:
         job = self._update(job_id, status="running", started=time.time())
         try:
-            report: IngestReport = self._pipeline.ingest(
-                job.paths, tenant=job.tenant, tags=job.tags, progress=False,
+            report: IngestReport = self._pipeline.ingestor.ingest(
+                job.paths, tenant=job.tenant, tags=job.tags, progress=False, within=roots,
                 on_progress=lambda done, total: self._progress(job_id, done, total))
         except Exception as exc:  # a job must never kill the worker; the client reads the reason
             log.exception("job %s failed", job_id)
@@ -103,12 +106,13 @@ class JobManager:
                 ahead += other.status in ("queued", "running")
             return job.model_copy(update={"queue_position": ahead})
 
-    def counts(self) -> dict[str, int]:
-        """Jobs by status."""
+    def counts(self, tenant: str | None = None) -> dict[str, int]:
+        """Jobs by status, of ``tenant`` only when given."""
         out = {"queued": 0, "running": 0, "done": 0, "failed": 0}
         with self._lock:
             for job in self._jobs.values():
-                out[job.status] += 1
+                if tenant is None or job.tenant == tenant:
+                    out[job.status] += 1
         return out
 
     async def run_exclusive(self, fn: Callable[[], T]) -> T:

@@ -3,6 +3,9 @@
 ``mmrag_http_requests_total{method,route,status}``, ``mmrag_http_request_duration_seconds{route}``,
 ``mmrag_stage_duration_seconds{stage}`` (retrieve, generate, search, ingest.<stage>),
 ``mmrag_ingest_jobs_total{status}``, ``mmrag_http_requests_in_flight`` and gauges added at render time.
+
+What tenants do (job counts, ingest stage timings, gauges registered ``per_tenant``) is left out of
+``render(tenant_data=False)``: the text a caller without the metrics key gets on a server with keys.
 """
 
 from __future__ import annotations
@@ -62,7 +65,7 @@ class Metrics:
         self._stages: dict[Labels, _Histogram] = {}
         self._jobs: dict[Labels, int] = {}
         self._in_flight = 0
-        self._gauges: dict[str, tuple[str, Callable[[], dict[str, float]], str]] = {}
+        self._gauges: dict[str, tuple[str, Callable[[], dict[str, float]], str, bool]] = {}
 
     def request_started(self) -> None:
         with self._lock:
@@ -85,12 +88,15 @@ class Metrics:
             key: Labels = (("status", status),)
             self._jobs[key] = self._jobs.get(key, 0) + 1
 
-    def gauge(self, name: str, help_text: str, read: Callable[[], dict[str, float]], label: str) -> None:
-        """Register a gauge read at render time: ``read()`` maps a ``label`` value to a number."""
-        self._gauges[name] = (help_text, read, label)
+    def gauge(self, name: str, help_text: str, read: Callable[[], dict[str, float]], label: str,
+              per_tenant: bool = False) -> None:
+        """Register a gauge read at render time: ``read()`` maps a ``label`` value to a number.
+        ``per_tenant``: it tells what tenants do, shown only with ``render(tenant_data=True)``."""
+        self._gauges[name] = (help_text, read, label, per_tenant)
 
-    def render(self) -> str:
-        """The exposition text for ``GET /metrics``."""
+    def render(self, tenant_data: bool = True) -> str:
+        """The exposition text for ``GET /metrics``; ``tenant_data=False`` leaves out job counts,
+        ingest timings and per-tenant gauges."""
         out: list[str] = []
         with self._lock:
             out += ["# HELP mmrag_http_requests_total HTTP requests by method, route and status.",
@@ -104,15 +110,17 @@ class Metrics:
             out += ["# HELP mmrag_stage_duration_seconds Seconds spent per pipeline stage.",
                     "# TYPE mmrag_stage_duration_seconds histogram"]
             for k, h in sorted(self._stages.items()):
-                out += h.lines("mmrag_stage_duration_seconds", k)
-            out += ["# HELP mmrag_ingest_jobs_total Finished ingest jobs by outcome.",
-                    "# TYPE mmrag_ingest_jobs_total counter"]
-            out += [f"mmrag_ingest_jobs_total{_fmt_labels(k)} {v}" for k, v in sorted(self._jobs.items())]
+                if tenant_data or not dict(k)["stage"].startswith("ingest."):
+                    out += h.lines("mmrag_stage_duration_seconds", k)
+            if tenant_data:
+                out += ["# HELP mmrag_ingest_jobs_total Finished ingest jobs by outcome.",
+                        "# TYPE mmrag_ingest_jobs_total counter"]
+                out += [f"mmrag_ingest_jobs_total{_fmt_labels(k)} {v}" for k, v in sorted(self._jobs.items())]
             out += ["# HELP mmrag_http_requests_in_flight HTTP requests being served.",
                     "# TYPE mmrag_http_requests_in_flight gauge",
                     f"mmrag_http_requests_in_flight {self._in_flight}"]
-            gauges = list(self._gauges.items())
-        for name, (help_text, read, label) in gauges:
+            gauges = [(n, g) for n, g in self._gauges.items() if tenant_data or not g[3]]
+        for name, (help_text, read, label, _) in gauges:
             out += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
             out += [f"{name}{_fmt_labels(((label, k),))} {_fmt_value(v)}" for k, v in sorted(read().items())]
         return "\n".join(out) + "\n"

@@ -1,6 +1,12 @@
 """Ingest paths must stay inside ``server.ingest_roots``: no ``..``, no symlink leading out.
 
 A root may hold ``{tenant}`` (``/data/{tenant}``): each key then ingests only from its tenant's folder.
+
+:func:`check_ingest_path` is the early answer (403/404 before a job is queued). It cannot be the
+only guard: links can be chained (``sub/link -> ../other``, ``other/evil -> /elsewhere``) and the tree
+can change after the check. The job's discovery therefore confines again, by real path at every
+entry, to the tenant's resolved roots (:func:`ingest.discover.discover` with ``within``), and parsing
+refuses a file whose bytes no longer match the hash taken at discovery.
 """
 
 from __future__ import annotations

@@ -260,7 +260,8 @@ class Health(BaseModel):
     profile: str
     embedder: str
     generator: str
-    jobs: dict[str, int]
-    """Jobs by status."""
+    jobs: dict[str, int] | None = None
+    """Jobs by status: every tenant's with the metrics key (or on an open server), the caller's own
+    with an API key, none (null) without a key."""
     auth: bool
     """Whether API keys are required."""

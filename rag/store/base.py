@@ -27,14 +27,16 @@ class Store(Protocol):
         """Write points durably (idempotent: same ids overwrite)."""
         ...
 
-    def delete_file(self, file: str) -> int:
-        """Remove every point of one source file; returns how many were removed."""
+    def delete_file(self, file: str, tenant: str | None = None) -> int:
+        """Remove every point of one source file (of ``tenant`` only, when given); returns how many
+        were removed."""
         ...
 
-    def replace_file(self, file: str, points: Sequence[Point]) -> int:
-        """Make ``points`` the whole content of ``file`` (write them, then remove its other points);
-        returns how many old points were removed. Readers of this store never see the file missing
-        or half-replaced (see each backend for what other processes can see)."""
+    def replace_file(self, file: str, points: Sequence[Point], tenant: str | None = None) -> int:
+        """Make ``points`` the whole content of ``file`` (write them, then remove its other points;
+        with ``tenant``, only that tenant's: another tenant's copy of the file stays); returns how
+        many old points were removed. Readers of this store never see the file missing or
+        half-replaced (see each backend for what other processes can see)."""
         ...
 
     def chunks_at(self, file: str, orders: Sequence[int], tenant: str | None = None) -> list[Hit]:
@@ -48,8 +50,12 @@ class Store(Protocol):
 
     def count(self, flt: SearchFilter | None = None) -> int: ...
 
-    def file_ids(self, file: str) -> list[str]:
-        """Ids of the points of one file."""
+    def file_ids(self, file: str, tenant: str | None = None) -> list[str]:
+        """Ids of the points of one file (of ``tenant`` only, when given)."""
+        ...
+
+    def file_tenants(self, file: str) -> list[str]:
+        """The tenants holding points of ``file``, sorted."""
         ...
 
     def files(self) -> list[str]:

@@ -206,11 +206,23 @@ def filter_terms(flt: SearchFilter, kinds: Sequence[str] = ()) -> Terms | None:
     return terms
 
 
-def check_one_file(file: str, points: Sequence[Point]) -> None:
-    """Refuse a replacement of ``file`` that carries a point of another file, naming both."""
+def check_one_file(file: str, points: Sequence[Point], tenant: str | None = None) -> None:
+    """Refuse a replacement of ``file`` that carries a point of another file (or, with ``tenant``,
+    of another tenant), naming both."""
     for p in points:
         if p.item.file != file:
             raise StoreError(f"replace_file({file!r}) was given point {p.id} of another file, {p.item.file!r}")
+        if tenant is not None and p.tenant != tenant:
+            raise StoreError(f"replace_file({file!r}, tenant={tenant!r}) was given point {p.id} of "
+                             f"tenant {p.tenant!r}")
+
+
+def file_terms(file: str, tenant: str | None = None) -> Terms:
+    """The points of one file, of one tenant when given."""
+    terms: Terms = [("file", file)]
+    if tenant is not None:
+        terms.append((TENANT_FIELD, tenant))
+    return terms
 
 
 def chunk_terms(file: str, orders: Sequence[int], tenant: str | None) -> Terms:

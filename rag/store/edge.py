@@ -52,6 +52,7 @@ from rag.store.common import (
     check_one_file,
     check_points,
     chunk_terms,
+    file_terms,
     filter_terms,
     fusion_weights,
     hit_from_payload,
@@ -227,28 +228,29 @@ class EdgeStore:
             if self.auto_optimize_at is not None and self._pending >= self.auto_optimize_at:
                 self.optimize()
 
-    def delete_file(self, file: str) -> int:
-        """Remove every point of ``file`` (exact path); returns how many were removed."""
+    def delete_file(self, file: str, tenant: str | None = None) -> int:
+        """Remove every point of ``file`` (exact path; of ``tenant`` only, when given); returns how
+        many were removed."""
         if self._shard is None:
             return 0
-        flt = _edge_filter([("file", file)])
+        flt = _edge_filter(file_terms(file, tenant))
         with self._lock.write():
             n = self._shard.count(qe.CountRequest(exact=True, filter=flt))
             if n:
                 self._shard.update(qe.UpdateOperation.delete_points_by_filter(flt))  # type: ignore[arg-type]
         return n
 
-    def replace_file(self, file: str, points: Sequence[Point]) -> int:
+    def replace_file(self, file: str, points: Sequence[Point], tenant: str | None = None) -> int:
         """Make ``points`` the whole of ``file`` in one step for readers: the new points are
         written, then the file's other points removed, under the write lock. Returns how many old
         points were removed. A crash in between leaves both versions; the caller's manifest still
         names the old one, so the rerun replaces it again."""
         shard = self._require()
         keep = {p.id for p in points}
-        check_one_file(file, points)
+        check_one_file(file, points, tenant)
         with self._lock.write():
             self.upsert(points)
-            stale: list[int | uuid.UUID | str] = [i for i in self.file_ids(file) if i not in keep]
+            stale: list[int | uuid.UUID | str] = [i for i in self.file_ids(file, tenant) if i not in keep]
             for start in range(0, len(stale), UPSERT_BATCH):
                 shard.update(qe.UpdateOperation.delete_points(stale[start:start + UPSERT_BATCH]))
         return len(stale)
@@ -315,10 +317,22 @@ class EdgeStore:
             facet = self._shard.facet(qe.FacetRequest("file", limit=max(points, 1), exact=True))
         return sorted(str(h.value) for h in facet.hits)
 
-    def file_ids(self, file: str) -> list[str]:
-        """Ids of the points of one file."""
+    def file_ids(self, file: str, tenant: str | None = None) -> list[str]:
+        """Ids of the points of one file (of ``tenant`` only, when given)."""
         with self._lock.read():
-            return [str(r.id) for r in self._scroll(_edge_filter([("file", file)]), with_payload=False)]
+            return [str(r.id) for r in self._scroll(_edge_filter(file_terms(file, tenant)), with_payload=False)]
+
+    def file_tenants(self, file: str) -> list[str]:
+        """The tenants holding points of ``file``, sorted."""
+        if self._shard is None:
+            return []
+        flt = _edge_filter(file_terms(file))
+        with self._lock.read():
+            n = self._shard.count(qe.CountRequest(exact=True, filter=flt))
+            if not n:
+                return []
+            facet = self._shard.facet(qe.FacetRequest(TENANT_FIELD, limit=n, exact=True, filter=flt))
+        return sorted(str(h.value) for h in facet.hits)
 
     def chunks_at(self, file: str, orders: Sequence[int], tenant: str | None = None) -> list[Hit]:
         """The text chunks of ``file`` at these reading-order positions (score 0), in order."""

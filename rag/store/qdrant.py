@@ -39,6 +39,7 @@ from rag.store.common import (
     check_one_file,
     check_points,
     chunk_terms,
+    file_terms,
     filter_terms,
     fusion_weights,
     hit_from_payload,
@@ -206,26 +207,27 @@ class QdrantStore:
             self.client.upsert(self.collection, points=batch, wait=True)
 
     @_serialised
-    def delete_file(self, file: str) -> int:
-        """Remove every point of ``file`` (exact path); returns how many were removed."""
+    def delete_file(self, file: str, tenant: str | None = None) -> int:
+        """Remove every point of ``file`` (exact path; of ``tenant`` only, when given); returns how
+        many were removed."""
         if not self._exists():
             return 0
-        flt = _filter([("file", file)])
+        flt = _filter(file_terms(file, tenant))
         n = self.client.count(self.collection, count_filter=flt, exact=True).count
         if n:
             self.client.delete(self.collection, points_selector=models.FilterSelector(filter=flt), wait=True)
         return n
 
     @_serialised
-    def replace_file(self, file: str, points: Sequence[Point]) -> int:
+    def replace_file(self, file: str, points: Sequence[Point], tenant: str | None = None) -> int:
         """Make ``points`` the whole of ``file``: write them, then remove the file's other points;
         returns how many were removed. Atomic for readers of this object in local mode (one lock
         serialises every call). On a server other clients can see both versions for the moment
         between the two calls, never neither: new points are written first."""
-        check_one_file(file, points)
+        check_one_file(file, points, tenant)
         self.upsert(points)
         keep = {p.id for p in points}
-        stale = [i for i in self.file_ids(file) if i not in keep]
+        stale = [i for i in self.file_ids(file, tenant) if i not in keep]
         for start in range(0, len(stale), UPSERT_BATCH):
             self.client.delete(self.collection, wait=True,
                                points_selector=models.PointIdsList(points=list(stale[start:start + UPSERT_BATCH])))
@@ -292,11 +294,23 @@ class QdrantStore:
         return sorted(str(h.value) for h in facet.hits)
 
     @_serialised
-    def file_ids(self, file: str) -> list[str]:
-        """Ids of the points of one file."""
+    def file_ids(self, file: str, tenant: str | None = None) -> list[str]:
+        """Ids of the points of one file (of ``tenant`` only, when given)."""
         if not self._exists():
             return []
-        return [str(r.id) for r in self._scroll(_filter([("file", file)]), full=False)]
+        return [str(r.id) for r in self._scroll(_filter(file_terms(file, tenant)), full=False)]
+
+    @_serialised
+    def file_tenants(self, file: str) -> list[str]:
+        """The tenants holding points of ``file``, sorted."""
+        if not self._exists():
+            return []
+        flt = _filter(file_terms(file))
+        n = self.client.count(self.collection, count_filter=flt, exact=True).count
+        if not n:
+            return []
+        facet = self.client.facet(self.collection, key=TENANT_FIELD, facet_filter=flt, limit=n, exact=True)
+        return sorted(str(h.value) for h in facet.hits)
 
     @_serialised
     def chunks_at(self, file: str, orders: Sequence[int], tenant: str | None = None) -> list[Hit]:

@@ -102,3 +102,38 @@ def test_unreadable_file(tmp_path: Path) -> None:
         assert len(d.files) == 1
     else:
         assert [f.reason for f in d.failed] == ["unreadable"]
+
+
+def test_a_link_chain_out_of_the_given_folder_is_skipped(tmp_path: Path) -> None:
+    """sub/link -> ../other and other/evil -> a folder elsewhere: each hop resolves inside the
+    parent folder or not at all, but following the chain from ``sub`` would leave it."""
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "secret.pdf").write_bytes(b"%PDF secret")
+    (tmp_path / "root" / "sub").mkdir(parents=True)
+    (tmp_path / "root" / "sub" / "mine.pdf").write_bytes(b"%PDF mine")
+    (tmp_path / "root" / "other").mkdir()
+    os.symlink("../other", tmp_path / "root" / "sub" / "link")
+    os.symlink(tmp_path / "elsewhere", tmp_path / "root" / "other" / "evil")
+    os.symlink(tmp_path / "elsewhere" / "secret.pdf", tmp_path / "root" / "sub" / "direct.pdf")
+    d = discover([tmp_path / "root" / "sub"], IngestConfig())
+    assert [Path(f.path).name for f in d.files] == ["mine.pdf"]
+    skipped = {Path(s.path).name: s.reason for s in d.skipped}
+    assert skipped["link"].startswith("symlink leads outside") and str(tmp_path / "root" / "sub") in skipped["link"]
+    assert skipped["direct.pdf"].startswith("symlink leads outside")
+    # from the parent folder, other/ is inside but other/evil still leads out
+    d = discover([tmp_path / "root"], IngestConfig())
+    assert sorted(Path(f.path).name for f in d.files) == ["mine.pdf"]
+    assert {Path(s.path).name for s in d.skipped} == {"evil", "direct.pdf"}
+
+
+def test_within_confines_the_given_paths_too(tmp_path: Path) -> None:
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "theirs").mkdir()
+    (tmp_path / "theirs" / "t.pdf").write_bytes(b"%PDF t")
+    os.symlink(tmp_path / "theirs", tmp_path / "mine" / "alias")
+    d = discover([tmp_path / "mine" / "alias", tmp_path / "theirs" / "t.pdf"], IngestConfig(),
+                 within=[tmp_path / "mine"])
+    assert d.files == []
+    assert [f.reason for f in d.failed] == ["outside the allowed folders"] * 2
+    inside = discover([tmp_path / "theirs"], IngestConfig(), within=[tmp_path / "theirs"])
+    assert [Path(f.path).name for f in inside.files] == ["t.pdf"]

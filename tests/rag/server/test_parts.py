@@ -84,3 +84,34 @@ def test_metrics_text_format() -> None:
     assert 'mmrag_ingest_jobs{status="queued"} 2' in text
     assert "mmrag_http_requests_in_flight 0" in text
     assert text.endswith("\n")
+
+
+def test_metrics_without_tenant_data() -> None:
+    m = Metrics()
+    m.request_finished("GET", "/health", 200, 0.01)
+    m.observe_stage("retrieve", 0.2)
+    m.observe_stage("ingest.parse", 3.0)
+    m.count_job("done")
+    m.gauge("mmrag_ingest_jobs", "Jobs.", lambda: {"queued": 2.0}, "status", per_tenant=True)
+    m.gauge("mmrag_cache_entries", "Cache.", lambda: {"embed": 5.0}, "cache")
+    public = m.render(tenant_data=False)
+    assert 'stage="retrieve"' in public and 'mmrag_cache_entries{cache="embed"} 5' in public
+    assert "mmrag_ingest_jobs" not in public and "ingest." not in public  # no job counts or ingest timings
+    full = m.render()
+    assert 'stage="ingest.parse"' in full and "mmrag_ingest_jobs{" in full and "mmrag_ingest_jobs_total" in full
+
+
+def test_viewer_of_health_and_metrics() -> None:
+    ring = KeyRing(ServerConfig(api_keys={"k1": "acme"}, metrics_key="mk"))
+    assert ring.metrics_protected
+    assert ring.viewer("Bearer mk").operator and ring.viewer("Bearer mk").all_tenants
+    assert ring.viewer(None) == ring.viewer("") and not ring.viewer(None).all_tenants
+    assert ring.viewer(None).tenant is None
+    acme = ring.viewer("Bearer k1")
+    assert (acme.operator, acme.all_tenants, acme.tenant) == (False, False, "acme")
+    with pytest.raises(AuthError):
+        ring.viewer("Bearer nope")
+    open_ring = KeyRing(ServerConfig())
+    assert not open_ring.metrics_protected and open_ring.viewer(None).all_tenants
+    with pytest.raises(ValueError, match="differ"):
+        KeyRing(ServerConfig(api_keys={"k1": "acme"}, metrics_key="k1"))

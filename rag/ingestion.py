@@ -1,0 +1,264 @@
+"""The ingest bookkeeping, in one place: discovery, the manifest, media references and store writes.
+
+:class:`Ingestor` is what :meth:`Pipeline.aingest <rag.pipeline.Pipeline.aingest>` and
+:meth:`Pipeline.adelete <rag.pipeline.Pipeline.adelete>` run, and what the server's ingest jobs and
+``DELETE /v1/documents`` run, so every caller gets the same rules:
+
+- **Ownership by (tenant, path).** A document is a file *as ingested by one tenant*: the manifest
+  row is keyed by ``(tenant, path)`` and point ids are scoped to the tenant
+  (:func:`rag.indexing.tenant_item_id`). The same file ingested by two tenants is two documents;
+  a re-ingest, a change or a delete by one tenant touches only that tenant's points and row.
+- **Confinement.** Discovery takes every file by its real path, which must lie under the real
+  path of the folder it was found in (and, for the server, under the tenant's ingest roots): a
+  symlink leading out is skipped with a reason in the report.
+- **Media.** Page renders and crops live under ``media/<doc_id>`` (doc_id: the content hash), shared
+  by every row of identical content, whoever ingested it; a folder is removed when its last row goes.
+- **Crash safety.** A file's points are replaced in one store step and its manifest row written
+  last, so a crash in between leaves it "changed" and the rerun replaces it exactly.
+
+One ingest or delete runs at a time (a thread lock: callers may come from any thread or event loop).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+from tqdm.auto import tqdm
+
+from ingest.discover import discover
+from ingest.manifest import DEFAULT_TENANT, Manifest
+from ingest.media import remove_media, sweep_partial_writes
+from ingest.parse import parse_many
+from ingest.records import FileFailure, ParsedFile
+from rag.config import Settings
+from rag.embed.base import Embedder
+from rag.errors import MmragError
+from rag.indexing import items_to_points
+from rag.records import IngestReport, SearchFilter
+from rag.store.base import Optimizable, Store
+
+log = logging.getLogger(__name__)
+
+NO_POINTS = "yielded 0 points: nothing in it is searchable (blank pages, or text that parsing and OCR did not recover)"
+"""The notice of a file that was parsed without error but gave nothing to index."""
+NO_TEXT = "no text found: only its images are searchable, by image similarity"
+"""The notice of a file whose points carry no text at all (no chunk, table, caption or OCR text)."""
+
+
+class _Timer:
+    """Accumulates seconds per stage."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def add(self, stage: str, since: float) -> None:
+        self.seconds[stage] = round(self.seconds.get(stage, 0.0) + time.perf_counter() - since, 4)
+
+
+class DeleteResult(BaseModel):
+    """What :meth:`Ingestor.delete` removed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    deleted: dict[str, int] = Field(default_factory=dict)
+    """Path as given -> points removed."""
+    not_found: list[str] = Field(default_factory=list)
+    """Paths given that the tenant has not ingested."""
+
+
+def _candidates(raw: str | Path) -> list[str]:
+    """The path as given (made absolute) and with symlinks resolved: ingest records real paths."""
+    absolute = os.path.abspath(os.path.expanduser(raw))
+    resolved = os.path.realpath(absolute)
+    return [absolute] if resolved == absolute else [resolved, absolute]
+
+
+class Ingestor:
+    """Ingest and delete documents of one tenant at a time over one embedder and store."""
+
+    def __init__(self, settings: Settings, embedder: Embedder, store: Store) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.store = store
+        self._lock = threading.Lock()
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.settings.index_dir / "manifest.sqlite"
+
+    def open_manifest(self) -> Manifest:
+        """The index's manifest; an old path-keyed one is migrated now (see :mod:`ingest.manifest`):
+        each row goes to the tenant its points carry in the store, or to ``default``."""
+        return Manifest(self.manifest_path, tenant_of=self._owner_of_legacy_row)
+
+    def _owner_of_legacy_row(self, path: str) -> str:
+        tenants = self.store.file_tenants(path)
+        if len(tenants) > 1:  # the old code retagged a file's points to its last ingester: rare
+            log.warning("%s: points of tenants %s; its old manifest row goes to %r", path, tenants, tenants[0])
+        return tenants[0] if tenants else DEFAULT_TENANT
+
+    # ------------------------------------------------------------------------------------ ingest
+    def ingest(self, paths: Sequence[str | Path], *, tenant: str = DEFAULT_TENANT, tags: Sequence[str] = (),
+               progress: bool | None = None, on_progress: Callable[[int, int], None] | None = None,
+               within: Sequence[Path] | None = None) -> IngestReport:
+        """Ingest files and folders for ``tenant`` incrementally (new added, changed replaced,
+        deleted removed, unchanged skipped); blocking. ``within``: folders every given path must
+        resolve into (the server's ingest roots for the caller). See :meth:`Pipeline.aingest`."""
+        with self._lock:
+            return self._ingest([Path(p) for p in paths], tenant, list(tags), progress, on_progress, within)
+
+    def _ingest(self, roots: list[Path], tenant: str, tags: list[str], progress: bool | None,
+                on_progress: Callable[[int, int], None] | None, within: Sequence[Path] | None) -> IngestReport:
+        cfg = self.settings
+        timer, start = _Timer(), time.perf_counter()
+        report = IngestReport()
+        t = time.perf_counter()
+        found = discover(roots, cfg.ingest, within)
+        timer.add("discover", t)
+        report.files_seen = len(found.files)
+        report.files_skipped = [{"path": f.path, "reason": f.reason} for f in found.skipped]
+        report.files_failed = [{"path": f.path, "reason": f.reason} for f in found.failed]
+        if removed := sweep_partial_writes(cfg.media_dir):
+            log.info("removed %d partial image files left by an interrupted run", removed)
+        with self.open_manifest() as manifest:
+            t = time.perf_counter()
+            diff = manifest.diff(found.files, roots, tenant)
+            timer.add("diff", t)
+            report.files_unchanged = len(diff.unchanged)
+            in_use = Counter(manifest.doc_id_uses())
+            t = time.perf_counter()
+            for path in diff.deleted:
+                old = manifest.doc_id(path, tenant)
+                self.store.delete_file(path, tenant=tenant)
+                manifest.forget(path, tenant)
+                self._release_media(in_use, old)
+                report.files_deleted += 1
+            timer.add("delete", t)
+            replaced = {info.path: manifest.doc_id(info.path, tenant) for info in diff.changed}
+            todo = [*diff.new, *diff.changed]
+            bar = tqdm(total=len(todo), desc="ingest", unit="file", disable=True if progress is False else None)
+            done = 0
+            if on_progress:
+                on_progress(done, len(todo))
+            t_parse = time.perf_counter()
+            for result in parse_many(todo, cfg.ingest, cfg.media_dir):
+                timer.add("parse", t_parse)
+                if isinstance(result, FileFailure):
+                    report.files_failed.append({"path": result.path, "reason": result.reason,
+                                                "detail": result.detail})
+                elif self._index_file(result, manifest, report, timer, tenant, tags):
+                    in_use[result.document.doc_id] += 1
+                    self._release_media(in_use, replaced.get(result.document.path))
+                bar.update(1)
+                done += 1
+                if on_progress:
+                    on_progress(done, len(todo))
+                t_parse = time.perf_counter()
+            bar.close()
+        t = time.perf_counter()
+        if self.optimize_due():
+            self.optimize()
+            timer.add("optimize", t)
+        report.seconds = round(time.perf_counter() - start, 3)
+        report.stages = timer.seconds
+        log.info("ingest (tenant %s): %d seen, %d ingested, %d unchanged, %d deleted, %d failed, %d notices "
+                 "in %.1fs", tenant, report.files_seen, report.files_ingested, report.files_unchanged,
+                 report.files_deleted, len(report.files_failed), len(report.notices), report.seconds)
+        return report
+
+    def _index_file(self, parsed: ParsedFile, manifest: Manifest, report: IngestReport, timer: _Timer,
+                    tenant: str, tags: list[str]) -> bool:
+        """Embed and store one parsed file, then record it; False (and a failure entry) when it fails."""
+        doc = parsed.document
+        path = doc.path
+        try:
+            t = time.perf_counter()
+            points = items_to_points(parsed.items, self.embedder, tenant=tenant, tags=tags,
+                                     modified=datetime.fromtimestamp(doc.mtime, UTC), created=doc.created)
+            timer.add("embed", t)
+            t = time.perf_counter()
+            # One step for searches: new points in, this tenant's other points of the file out.
+            # The manifest row is written last, so a crash in between leaves the file "changed"
+            # and the rerun replaces it exactly.
+            self.store.replace_file(path, points, tenant=tenant)
+            timer.add("store", t)
+        except MmragError as exc:
+            log.warning("%s: %s", path, exc)
+            report.files_failed.append({"path": path, "reason": str(exc), "detail": type(exc).__name__})
+            return False
+        manifest.record(doc, [p.id for p in points], tenant)
+        report.files_ingested += 1
+        report.pages += doc.pages
+        for p in points:
+            report.items[p.item.kind] = report.items.get(p.item.kind, 0) + 1
+        # Recorded either way (a rerun would find nothing more), but never silently.
+        notice = NO_POINTS if not points else None if any(p.item.text.strip() for p in points) else NO_TEXT
+        if notice:
+            log.warning("%s: %s", path, notice)
+            report.notices.append({"path": path, "notice": notice})
+        return True
+
+    def _release_media(self, in_use: Counter[str], doc_id: str | None) -> None:
+        if doc_id is None:
+            return
+        in_use[doc_id] -= 1
+        if in_use[doc_id] <= 0:
+            remove_media(self.settings.media_dir, doc_id)
+
+    # ------------------------------------------------------------------------------------ delete
+    def delete(self, paths: Sequence[str | Path], *, tenant: str | None) -> DeleteResult:
+        """Remove ``tenant``'s documents at ``paths`` (every tenant's when None): their points,
+        manifest rows (so a later ingest indexes them again) and, once no row uses them, their page
+        renders and crops. Another tenant's copy of the same file stays. Blocking."""
+        out = DeleteResult()
+        with self._lock, self.open_manifest() as manifest:
+            in_use = Counter(manifest.doc_id_uses())
+            for raw in paths:
+                removed: int | None = None
+                for path in _candidates(raw):
+                    owners = self._owners(manifest, path, tenant)
+                    if not owners:
+                        continue
+                    removed = 0
+                    for owner in owners:
+                        doc_id = manifest.doc_id(path, owner)
+                        removed += self.store.delete_file(path, tenant=owner)
+                        manifest.forget(path, owner)
+                        self._release_media(in_use, doc_id)
+                        log.info("deleted %s of tenant %s", path, owner)
+                    break
+                if removed is None:
+                    out.not_found.append(str(raw))
+                else:
+                    out.deleted[str(raw)] = removed
+        return out
+
+    def _owners(self, manifest: Manifest, path: str, tenant: str | None) -> list[str]:
+        """Tenants (``tenant`` alone, or all when None) holding ``path``: a manifest row or points."""
+        held = set(manifest.tenants(path))
+        if tenant is not None:
+            if tenant in held or self.store.count(SearchFilter(tenant=tenant, files=[path])):
+                return [tenant]
+            return []
+        return sorted(held | set(self.store.file_tenants(path)))
+
+    # ---------------------------------------------------------------------------------- optimize
+    def optimize_due(self) -> bool:
+        """Whether the ingest policy (``store.optimize_after``) asks for an index build now."""
+        after = self.settings.store.optimize_after
+        return (after is not None and isinstance(self.store, Optimizable)
+                and self.store.unindexed() >= after)
+
+    def optimize(self) -> bool:
+        """Build the store's search index now; False when the store has nothing to build."""
+        if not isinstance(self.store, Optimizable):
+            return False
+        return self.store.optimize()
