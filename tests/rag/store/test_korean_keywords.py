@@ -5,6 +5,7 @@ the tokenizer it was built with."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -28,9 +29,9 @@ PAGES = {
 }
 
 
-@pytest.fixture
-def edge(tmp_path: Path) -> EdgeStore:
-    store = EdgeStore(tmp_path / "idx")
+@pytest.fixture(scope="module")
+def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EdgeStore]:
+    store = EdgeStore(tmp_path_factory.mktemp("korean") / "idx")
     store.ensure("test:embedder", DIM)
     vecs = structured_vectors(np.random.default_rng(0), len(PAGES))
     store.upsert([make_point(make_item("text", "/docs/보고서.pdf", page, page, text), vecs[i])
