@@ -21,6 +21,7 @@ import bisect
 import re
 import unicodedata
 from collections.abc import Iterator
+from itertools import pairwise
 
 from ingest.text.hangul import HANGUL_CLASS, HANGUL_RUN, has_hangul, kiwi, kiwi_version
 
@@ -81,7 +82,7 @@ def _compound(start: int, parts: list[str]) -> Iterator[tuple[int, str]]:
         yield start, "".join(parts)[:MAX_TERM_CHARS]
     yield from ((start, p) for p in parts)
     if len(parts) > 2:
-        yield from ((start, a + b) for a, b in zip(parts, parts[1:], strict=False))
+        yield from ((start, a + b) for a, b in pairwise(parts))
 
 
 def _korean_terms(norm: str) -> Iterator[tuple[int, str]]:

@@ -19,8 +19,18 @@ from collections import Counter
 from ingest.text.tokens import MAX_TERM_CHARS, STOPWORDS, TOKENIZER_VERSION, keyword_terms
 from rag.records import SparseVector
 
-__all__ = ["AVG_LEN", "B", "K1", "MAX_TERM_CHARS", "STOPWORDS", "TOKENIZER_VERSION", "encode_sparse",
-           "encode_sparse_query", "term_index", "tokenize"]
+__all__ = [
+    "AVG_LEN",
+    "K1",
+    "MAX_TERM_CHARS",
+    "STOPWORDS",
+    "TOKENIZER_VERSION",
+    "B",
+    "encode_sparse",
+    "encode_sparse_query",
+    "term_index",
+    "tokenize",
+]
 
 K1 = 1.2
 """BM25 term-frequency saturation."""
