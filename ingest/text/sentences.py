@@ -2,9 +2,12 @@
 
 English keeps its rules: a sentence ends at ``.``, ``!`` or ``?`` (optionally followed by closing
 quotes or brackets) before whitespace, unless the word is a known abbreviation, a single-letter
-initial, or the next word starts lower-case. Text with Hangul goes through Kiwi's sentence
-splitter, which also finds endings without punctuation (``...이에요 다음 문장``) and leaves
-decimals (``3.5%``) alone; pieces it ends at an English abbreviation are joined again.
+initial, or the next word starts lower-case (a single Hangul syllable such as ``네.`` is a word,
+not an initial). A piece that still holds a Korean sentence ending followed by more text
+(``...이에요 다음 문장``: no punctuation) goes through Kiwi's sentence splitter; pieces Kiwi ends
+at an English abbreviation are joined again. Kiwi only sees those pieces because it costs about
+25 ms per dense page where the rules cost well under 1 ms (``scripts/bench_text.py``), and
+chunking splits every page.
 
 Page marks (``- 1 -``, ``— 12 —``) are cut out as pieces of their own, so they never glue onto a
 sentence; :func:`is_page_mark` tells a caller to skip them (a quote is never a page footer).
@@ -26,6 +29,9 @@ ABBREVIATIONS = frozenset(
 )
 """Abbreviations whose trailing period does not end a sentence."""
 
+# A Korean final ending (…다, …요, …까, …죠) before a space and more Hangul: maybe a sentence
+# that ended without punctuation.
+_OPEN_ENDING = re.compile(r"[다요까죠][\"'”’)\]]*\s+(?=\S*[\uac00-\ud7a3])")
 _BOUNDARY = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+")
 _CLOSERS = ".!?\"'”’)]"
 _DASHES = "\\-\u2010-\u2015~"
@@ -57,7 +63,8 @@ def _english(text: str) -> list[str]:
         nxt = text[m.end() : m.end() + 1]
         # Not a boundary: known abbreviation, a single-letter initial ("J. Smith"), or the next
         # sentence would start lower-case (likely a mid-sentence period).
-        if last_word in ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha()) or nxt.islower():
+        initial = len(last_word) == 1 and last_word.isalpha() and not has_hangul(last_word)
+        if last_word in ABBREVIATIONS or initial or nxt.islower():
             continue
         out.append(candidate)
         start = m.end()
@@ -92,8 +99,9 @@ def split_sentences(text: str) -> list[str]:
     for m in [*_INLINE_MARK.finditer(text), None]:
         end = m.start() if m is not None else len(text)
         piece = text[start:end].strip()
-        if piece:
-            out.extend(_korean(piece) if has_hangul(piece) else _english(piece))
+        for sentence in _english(piece) if piece else []:
+            korean = has_hangul(sentence) and _OPEN_ENDING.search(sentence) is not None
+            out.extend(_korean(sentence) if korean else [sentence])
         if m is not None:
             out.append(m.group())
             start = m.end()
