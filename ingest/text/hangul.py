@@ -13,6 +13,8 @@ import warnings
 from importlib import metadata
 from typing import Any
 
+from ingest.errors import ConfigError
+
 HANGUL_CLASS = "\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\ud7b0-\ud7ff"
 """Syllables, conjoining jamo (and extensions), compatibility jamo."""
 HANGUL_RUN = re.compile(f"[{HANGUL_CLASS}]+")
@@ -45,7 +47,11 @@ def kiwi() -> Any:
     if _kiwi is None:
         with _lock:
             if _kiwi is None:
-                from kiwipiepy import Kiwi
+                try:
+                    from kiwipiepy import Kiwi
+                except ImportError as exc:
+                    raise ConfigError("Korean text needs the Kiwi analyser: pip install 'kiwipiepy>=0.24,<0.25' "
+                                      f"(a core dependency of mmrag): {exc}") from exc
 
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", DeprecationWarning)

@@ -128,7 +128,10 @@ def _units(n: int, ev: Evidence) -> list[_Unit]:
             if stripped:
                 caption = (frozenset(t for t, is_num in terms(stripped) if not is_num)
                            if _CAPTION_RE.match(stripped) else frozenset())
-    for para in re.split(r"\n\s*\n", "\n".join(prose)):
+    # A text chunk puts each paragraph on its own line (ingest.chunk), so a heading line is never
+    # glued to the sentence after it; other kinds (OCR of figures) may wrap lines mid-sentence.
+    para_break = r"\n" if ev.kind == "text" else r"\n\s*\n"
+    for para in re.split(para_break, "\n".join(prose)):
         for sentence in split_sentences(para):
             if not is_page_mark(sentence):
                 units.append(_Unit(n, _clip(sentence), frozenset(t for t, _ in terms(sentence))))
