@@ -18,6 +18,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ingest.text.hangul import HANGUL_RUN
 from rag.errors import GenerateError
 from rag.generate.citations import strip_citations
 from rag.generate.extractive import STOPWORDS
@@ -65,6 +66,11 @@ def _words(text: str) -> list[str]:
     return [w.strip(".-/") for w in _WORD_RE.findall(text) if w.strip(".-/")]
 
 
+def _is_number(word: str) -> bool:
+    bare = HANGUL_RUN.sub("", word) if word[:1].isdigit() else word
+    return bare.replace(",", "").replace(".", "").isdigit()
+
+
 def needs_context(question: str) -> bool:
     """Whether ``question`` leans on earlier turns: it starts like a follow-up ("and ...",
     "what about ..."), refers back ("it", "those", ...), or has at most two content words."""
@@ -78,13 +84,14 @@ def salient_terms(history: Sequence[ChatTurn], exclude: str = "", limit: int = M
     """Content words of the user turns, most recent turn first, each once, original spelling.
 
     Capitalised words and words with digits (names, codes) come before plain words of the same
-    turn. Words already in ``exclude`` are skipped; ``numbers=False`` skips pure numbers."""
+    turn. Words already in ``exclude`` are skipped; ``numbers=False`` skips numbers, also with a
+    Korean unit or particle glued on (``2023년``, ``1,234억은``)."""
     seen = {w.lower() for w in _words(exclude)}
     out: list[str] = []
     for turn in reversed([t for t in history if t.role == "user"]):
         words = [w for w in _words(turn.content) if w.lower() not in STOPWORDS and len(w) > 1]
         if not numbers:
-            words = [w for w in words if not w.replace(",", "").replace(".", "").isdigit()]
+            words = [w for w in words if not _is_number(w)]
         ranked = sorted(words, key=lambda w: not (w[0].isupper() or any(c.isdigit() for c in w)))
         for w in ranked:
             if w.lower() not in seen:

@@ -90,4 +90,6 @@ def test_korean_question_gets_the_korean_condense_prompt() -> None:
     assert "마지막 질문: 그럼 2022년은?" in text and text.endswith("독립된 질문:")
     model = _Model("독립된 질문: 2022년 영업이익은 얼마인가?")
     assert asyncio.run(acondense(history, "그럼 2022년은?", model)) == "2022년 영업이익은 얼마인가?"
-    assert "영업이익은" in condense(history, "그럼 2022년은?")  # the rule sees the Korean follow-up
+    ruled = condense(history, "그럼 2022년은?")
+    assert "영업이익은" in ruled  # the rule sees the Korean follow-up
+    assert "2023" not in ruled  # the question brings its own year, unit glued on or not

@@ -127,6 +127,7 @@ def test_a_quote_is_a_korean_sentence_never_a_footer() -> None:
 
 def test_a_heading_line_is_not_glued_to_the_quoted_sentence() -> None:
     evidence = [ev(1, "사업보고서 요약\n2023년 영업이익은 1,234억 원으로 증가했다. 매출은 감소했다.\n- 1 -")]
-    assert answer("영업이익은 얼마인가?", evidence, max_sentences=1) == '"2023년 영업이익은 1,234억 원으로 증가했다." [1]'
+    quote = answer("영업이익은 얼마인가?", evidence, max_sentences=1)
+    assert quote == '"2023년 영업이익은 1,234억 원으로 증가했다." [1]'
     evidence = [ev(1, "Annual summary\nRevenue grew to 12 M in 2025. Costs fell.")]
     assert answer("How much did revenue grow?", evidence, max_sentences=1) == '"Revenue grew to 12 M in 2025." [1]'
