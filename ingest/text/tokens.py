@@ -6,10 +6,12 @@
   token is a term whole *and* by its parts. Hangul ends a run, so a particle glued to a code
   (``HX-7720-K이며``) leaves the code intact.
 * Hangul runs are analysed into morphemes by Kiwi, over the whole text so that context decides:
-  particles, endings, suffixes, bound nouns, numerals, pronouns, adverbs and determiners are
-  dropped; nouns are kept, a compound noun (adjacent nouns with nothing between them) as a whole,
-  by its parts and, from three parts on, by each adjacent pair (``정보보호관리체계`` is found by
-  ``정보보호``); verb and adjective stems are kept in dictionary form (``높은`` -> ``높다``).
+  particles, endings, bound nouns, numerals, pronouns, adverbs and determiners are dropped; nouns
+  are kept, a compound noun (adjacent nouns with nothing between them) as a whole, by its parts
+  and, from three parts on, by each adjacent pair (``정보보호관리체계`` is found by ``정보보호``);
+  a noun suffix stays on the whole and on the last part (``영업이익률``: ``영업이익률``, ``영업``,
+  ``이익``, ``이익률``), the plural ``들`` is dropped; verb and adjective stems are kept in
+  dictionary form (``높은`` -> ``높다``).
 * Small English and Korean stopword lists are dropped.
 
 :data:`TOKENIZER_VERSION` names this behaviour; an index records it and refuses another.
@@ -53,6 +55,8 @@ NOUN_TAGS = frozenset({"NNG", "NNP"})
 STEM_TAGS = frozenset({"VV", "VA"})
 """Verb and adjective stems, kept in dictionary form (stem + 다)."""
 ROOT_TAGS = frozenset({"XR"})
+PLURAL_SUFFIXES = frozenset({"들"})
+"""Noun suffixes (XSN) dropped like particles; the others (률, 적, 성 ...) stay on their noun."""
 """Roots (깨끗 in 깨끗하다), kept as they are."""
 
 _DASHES = re.compile(r"[\u2010\u2011\u2012\u2013\u2014\u2212\u00ad]")
@@ -77,10 +81,13 @@ def _code_terms(norm: str) -> Iterator[tuple[int, str]]:
             yield match.start(), parts[0]
 
 
-def _compound(start: int, parts: list[str]) -> Iterator[tuple[int, str]]:
-    if len(parts) > 1:
-        yield start, "".join(parts)[:MAX_TERM_CHARS]
+def _compound(start: int, parts: list[str], suffix: str = "") -> Iterator[tuple[int, str]]:
+    """A noun group: whole (with its suffix), each part, the last part with the suffix, pairs."""
+    if len(parts) > 1 or suffix:
+        yield start, ("".join(parts) + suffix)[:MAX_TERM_CHARS]
     yield from ((start, p) for p in parts)
+    if suffix and len(parts) > 1:
+        yield start, parts[-1] + suffix
     if len(parts) > 2:
         yield from ((start, a + b) for a, b in pairwise(parts))
 
@@ -100,9 +107,15 @@ def _korean_terms(norm: str) -> Iterator[tuple[int, str]]:
         if r < 0 or end > runs[r][1]:
             continue  # a Latin, digit or symbol morpheme: the code branch has it
         tag = tok.tag.split("-", 1)[0]
-        if tag in NOUN_TAGS and nouns and r == noun_run and begin == noun_end:
+        adjacent = bool(nouns) and r == noun_run and begin == noun_end
+        if tag in NOUN_TAGS and adjacent:
             nouns.append(tok.form)
             noun_end = end
+            continue
+        if tag == "XSN" and adjacent and tok.form not in PLURAL_SUFFIXES:
+            # 영업이익률 is not 영업이익: the suffix stays on the whole and on the last part.
+            yield from _compound(noun_start, nouns, tok.form)
+            nouns = []
             continue
         if nouns:
             yield from _compound(noun_start, nouns)

@@ -59,3 +59,8 @@ def test_page_marks_are_pieces_of_their_own() -> None:
 ])
 def test_question_language(question: str, lang: str) -> None:
     assert question_language(question) == lang
+
+
+def test_noun_suffixes_stay_on_their_noun_and_plurals_fold() -> None:
+    assert korean_terms("영업이익률은") == ["영업이익률", "영업", "이익", "이익률"]
+    assert korean_terms("참석자들은") == korean_terms("참석자는") == ["참석자"]
