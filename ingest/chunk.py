@@ -1,31 +1,21 @@
 """Structure-aware chunking: paragraphs → sentence-aligned chunks within a token budget.
 
 Tokens are whitespace tokens (``len(text.split())``): cheap, model-free and stable, and a
-fair proxy for sub-word tokens at the budgets used here. Chunks never cross a page or a
+fair proxy for sub-word tokens at the budgets used here. Sentences come from
+:func:`ingest.text.sentences.split_sentences` (English rules; Kiwi for text with Hangul). Chunks never cross a page or a
 section boundary, so every chunk has exactly one page and one heading path to cite. The
 overlap between consecutive chunks is carried as whole trailing sentences.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ingest.records import BBox
+from ingest.text.sentences import split_sentences
 
-# Abbreviations whose trailing period does not end a sentence.
-_ABBREVIATIONS = frozenset(
-    [
-        "e.g", "i.e", "etc", "vs", "mr", "mrs", "ms", "dr", "prof", "inc", "ltd", "co", "corp", "no",
-        "nos", "fig", "figs", "eq", "st", "jr", "sr", "dept", "approx", "est", "jan", "feb", "mar",
-        "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "u.s", "u.k", "p", "pp", "vol",
-        "al"
-    ]
-)
-# A sentence ends at . ! ? (optionally followed by closing quotes/brackets) before whitespace.
-_BOUNDARY = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+")
-
+__all__ = ["Chunk", "Paragraph", "chunk_paragraphs", "count_tokens", "split_sentences"]
 
 @dataclass(frozen=True)
 class Paragraph:
@@ -62,29 +52,6 @@ class _Sentence:
 def count_tokens(text: str) -> int:
     """Whitespace tokens of ``text``: the unit of ``chunk_tokens`` and ``chunk_overlap``."""
     return len(text.split())
-
-
-def split_sentences(text: str) -> list[str]:
-    """Split ``text`` into sentences, keeping abbreviations, initials and decimals intact."""
-    text = " ".join(text.split())
-    if not text:
-        return []
-    out: list[str] = []
-    start = 0
-    for m in _BOUNDARY.finditer(text):
-        candidate = text[start : m.start()].strip()
-        last_word = candidate.rsplit(" ", 1)[-1].rstrip(".!?\"'”’)]").lower()
-        nxt = text[m.end() : m.end() + 1]
-        # Not a boundary: known abbreviation, a single-letter initial ("J. Smith"), or the next
-        # sentence would start lower-case (likely a mid-sentence period).
-        if last_word in _ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha()) or nxt.islower():
-            continue
-        out.append(candidate)
-        start = m.end()
-    tail = text[start:].strip()
-    if tail:
-        out.append(tail)
-    return out
 
 
 def _union(boxes: Sequence[BBox | None]) -> BBox | None:

@@ -2,8 +2,11 @@
 
 Retrieval needs a question that stands alone ("And in 2022?" finds nothing). With a chat
 model (anything with :meth:`ChatModel.achat`, e.g. :class:`~rag.generate.openai_chat.OpenAIChatGenerator`)
-the ``prompts/condense.txt`` prompt rewrites it; without one (the extractive backend) a rule
-appends the salient terms of the earlier user turns to a question that depends on them.
+the ``prompts/<lang>/condense.txt`` prompt (in the question's language) rewrites it; without one
+(the extractive backend) a rule appends the salient terms of the earlier user turns to a question
+that depends on them. History and question are neutralised like evidence
+(:func:`rag.generate.fences.neutralise`): a turn cannot smuggle ``<|im_start|>`` or a fence into
+the prompt.
 """
 
 from __future__ import annotations
@@ -15,9 +18,12 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ingest.text.hangul import HANGUL_RUN
 from rag.errors import GenerateError
 from rag.generate.citations import strip_citations
 from rag.generate.extractive import STOPWORDS
+from rag.generate.fences import neutralise
+from rag.generate.prompting import prompt_language
 from rag.prompts import load_prompt
 
 log = logging.getLogger(__name__)
@@ -33,7 +39,10 @@ _ANAPHORA = frozenset([
     "it", "its", "they", "them", "their", "theirs", "this", "that", "these", "those", "he", "she", "him",
     "her", "his", "there", "then", "same", "former", "latter", "above", "previous", "earlier",
 ])
-_FOLLOW_UP_RE = re.compile(r"^\s*(and|also|what about|how about|same|but|or|then)\b", re.IGNORECASE)
+_FOLLOW_UP_RE = re.compile(r"^\s*(and|also|what about|how about|same|but|or|then)\b"
+                           r"|^\s*(그럼|그러면|그리고|또|또는|그런데|근데|그건|그것은|그거)(?!\w)", re.IGNORECASE)
+_ROLES = {"en": {"user": "User", "assistant": "Assistant"}, "ko": {"user": "사용자", "assistant": "도우미"}}
+_REPLY_PREFIX_RE = re.compile(r"^(standalone question|question|독립된 질문|질문)\s*:\s*", re.IGNORECASE)
 _WORD_RE = re.compile(r"[^\W_][\w\-./]*", re.UNICODE)
 
 
@@ -57,6 +66,11 @@ def _words(text: str) -> list[str]:
     return [w.strip(".-/") for w in _WORD_RE.findall(text) if w.strip(".-/")]
 
 
+def _is_number(word: str) -> bool:
+    bare = HANGUL_RUN.sub("", word) if word[:1].isdigit() else word
+    return bare.replace(",", "").replace(".", "").isdigit()
+
+
 def needs_context(question: str) -> bool:
     """Whether ``question`` leans on earlier turns: it starts like a follow-up ("and ...",
     "what about ..."), refers back ("it", "those", ...), or has at most two content words."""
@@ -70,13 +84,14 @@ def salient_terms(history: Sequence[ChatTurn], exclude: str = "", limit: int = M
     """Content words of the user turns, most recent turn first, each once, original spelling.
 
     Capitalised words and words with digits (names, codes) come before plain words of the same
-    turn. Words already in ``exclude`` are skipped; ``numbers=False`` skips pure numbers."""
+    turn. Words already in ``exclude`` are skipped; ``numbers=False`` skips numbers, also with a
+    Korean unit or particle glued on (``2023년``, ``1,234억은``)."""
     seen = {w.lower() for w in _words(exclude)}
     out: list[str] = []
     for turn in reversed([t for t in history if t.role == "user"]):
         words = [w for w in _words(turn.content) if w.lower() not in STOPWORDS and len(w) > 1]
         if not numbers:
-            words = [w for w in words if not w.replace(",", "").replace(".", "").isdigit()]
+            words = [w for w in words if not _is_number(w)]
         ranked = sorted(words, key=lambda w: not (w[0].isupper() or any(c.isdigit() for c in w)))
         for w in ranked:
             if w.lower() not in seen:
@@ -99,20 +114,23 @@ def condense(history: Sequence[ChatTurn], question: str) -> str:
     return f"{question} (context: {' '.join(terms)})" if terms else question
 
 
-def _format_history(history: Sequence[ChatTurn]) -> str:
+def _format_history(history: Sequence[ChatTurn], lang: str = "en") -> str:
     lines = []
     for turn in [t for t in history if t.role != "system"][-HISTORY_TURNS:]:
-        text = " ".join(strip_citations(turn.content).split())
+        text = " ".join(neutralise(strip_citations(turn.content)).split())
         if len(text) > TURN_CHARS:
             text = text[: TURN_CHARS - 1] + "…"
-        lines.append(f"{turn.role.capitalize()}: {text}")
+        lines.append(f"{_ROLES[lang][turn.role]}: {text}")
     return "\n".join(lines)
 
 
 def condense_messages(history: Sequence[ChatTurn], question: str) -> list[dict[str, Any]]:
-    """The chat messages of ``prompts/condense.txt`` for ``history`` and ``question``."""
-    prompt = (load_prompt("condense.txt").replace("{history}", _format_history(history))
-              .replace("{question}", question.strip()))
+    """The chat messages of ``prompts/<lang>/condense.txt`` for ``history`` and ``question``, both
+    neutralised; the language is the question's."""
+    lang = prompt_language(question)
+    # One pass over the template: a {question} written inside a history turn stays text.
+    slots = {"{history}": _format_history(history, lang), "{question}": neutralise(question.strip())}
+    prompt = re.sub(r"\{history\}|\{question\}", lambda m: slots[m.group()], load_prompt(f"{lang}/condense.txt"))
     return [{"role": "user", "content": prompt}]
 
 
@@ -120,7 +138,7 @@ def _clean(reply: str) -> str:
     lines = [ln.strip() for ln in reply.strip().splitlines() if ln.strip()]
     if not lines:
         return ""
-    text = re.sub(r"^(standalone question|question)\s*:\s*", "", lines[0], flags=re.IGNORECASE)
+    text = _REPLY_PREFIX_RE.sub("", lines[0])
     return text.strip().strip('"“”').strip()
 
 

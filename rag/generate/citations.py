@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rag.generate.prompting import abstain_sentence
+from rag.generate.prompting import abstain_sentence, abstain_sentences, prompt_language
 from rag.records import Answer, Citation, Evidence
 
 log = logging.getLogger(__name__)
@@ -104,12 +104,25 @@ def _normalise(text: str) -> str:
     return _WORD_RE.sub(" ", CITATION_RE.sub(" ", text).lower()).strip()
 
 
-def is_abstention(text: str) -> bool:
-    """Whether ``text`` is the abstain sentence (``prompts/abstain.txt``), or empty.
+def abstention_language(text: str) -> str | None:
+    """The language whose abstain sentence (``prompts/<lang>/abstain.txt``) ``text`` starts with,
+    ``""`` for an empty text, None when it is no abstention.
 
     Case, punctuation, citations and trailing words after the sentence do not matter."""
     norm = _normalise(text)
-    return not norm or norm.startswith(_normalise(abstain_sentence()))
+    if not norm:
+        return ""
+    for lang, sentence in abstain_sentences().items():
+        if norm.startswith(_normalise(sentence)):
+            return lang
+    return None
+
+
+def is_abstention(text: str) -> bool:
+    """Whether ``text`` is the abstain sentence of any prompt language, or empty.
+
+    Case, punctuation, citations and trailing words after the sentence do not matter."""
+    return abstention_language(text) is not None
 
 
 def build_answer(
@@ -122,10 +135,15 @@ def build_answer(
 
     ``evidence_sent`` must be the evidence in the prompt, in prompt order ([n] is
     ``evidence_sent[n - 1]``). Unknown citation numbers are removed and reported. An empty text
-    or the abstain sentence makes an abstention, which cites nothing."""
+    or the abstain sentence makes an abstention, which cites nothing. An abstention is said in the
+    question's language: an empty text, or an abstain sentence of another language (a generator
+    that had no evidence to prompt with), becomes the question's own abstain sentence."""
     parsed = parse_citations(text, evidence_sent)
-    abstained = is_abstention(parsed.text)
-    body = parsed.text.strip() or abstain_sentence()
+    said = abstention_language(parsed.text)
+    abstained = said is not None
+    body = parsed.text.strip()
+    if abstained and said != prompt_language(question):
+        body = abstain_sentence(question)
     return Answer(
         question=question,
         text=body,

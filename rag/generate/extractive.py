@@ -3,8 +3,12 @@
 Each sentence (or table row, rendered as ``header: cell; ...``) is scored by the question terms
 it contains, weighted by how rare they are across the evidence; numbers in the question weigh
 three times as much, and higher-ranked evidence is favoured. The best few are quoted with
-their [n]. When no sentence covers enough of the question it abstains with the abstain sentence.
-Evidence text is only ever quoted, never obeyed.
+their [n]. When no sentence covers enough of the question it abstains with the abstain sentence
+of the question's language. Evidence text is only ever quoted, never obeyed.
+
+Korean is read like the keyword branch reads it (:func:`ingest.text.tokens.korean_terms`: Kiwi
+morphemes, particles and endings dropped), and sentences come from
+:func:`ingest.text.sentences.split_sentences`; a page mark (``- 1 -``) is never a quote.
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
+from ingest.text.hangul import HANGUL_RUN, has_hangul
+from ingest.text.sentences import is_page_mark, split_sentences
+from ingest.text.tokens import korean_terms
 from rag.config import GenerateConfig
 from rag.generate.citations import build_answer
 from rag.generate.prompting import abstain_sentence
@@ -41,7 +48,6 @@ STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 _TERM_RE = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+")
 _THOUSANDS_RE = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
-_SENT_SPLIT_RE = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
 _TABLE_SEP_RE = re.compile(r"^\|?\s*:?-{2,}")
 _BRACKET_NUM_RE = re.compile(r"\[(\s*\d[\d\s,;\-\u2010-\u2015]*)\]")
 _MAX_QUOTE = 300
@@ -57,13 +63,18 @@ def _stem(word: str) -> str:
 
 def terms(text: str) -> list[tuple[str, bool]]:
     """Content terms of ``text`` as ``(term, is_number)``: lower-cased, stop words removed,
-    plurals folded, thousands separators dropped from numbers."""
+    plurals folded, thousands separators dropped from numbers; Korean as nouns and stems
+    (``영업이익은`` -> ``영업이익``, ``영업``, ``이익``)."""
     out: list[tuple[str, bool]] = []
-    for tok in _TERM_RE.findall(text.lower()):
+    low = text.lower()
+    korean = has_hangul(low)
+    for tok in _TERM_RE.findall(HANGUL_RUN.sub(" ", low) if korean else low):
         if tok[0].isdigit():
             out.append((tok.replace(",", "") if _THOUSANDS_RE.fullmatch(tok) else tok.rstrip(".,"), True))
         elif tok not in STOPWORDS and len(tok) > 1:
             out.append((_stem(tok), False))
+    if korean:
+        out.extend((t, False) for t in korean_terms(text))
     return out
 
 
@@ -117,9 +128,12 @@ def _units(n: int, ev: Evidence) -> list[_Unit]:
             if stripped:
                 caption = (frozenset(t for t, is_num in terms(stripped) if not is_num)
                            if _CAPTION_RE.match(stripped) else frozenset())
-    for para in re.split(r"\n\s*\n", "\n".join(prose)):
-        for sentence in _SENT_SPLIT_RE.split(" ".join(para.split())):
-            if sentence.strip():
+    # A text chunk puts each paragraph on its own line (ingest.chunk), so a heading line is never
+    # glued to the sentence after it; other kinds (OCR of figures) may wrap lines mid-sentence.
+    para_break = r"\n" if ev.kind == "text" else r"\n\s*\n"
+    for para in re.split(para_break, "\n".join(prose)):
+        for sentence in split_sentences(para):
+            if not is_page_mark(sentence):
                 units.append(_Unit(n, _clip(sentence), frozenset(t for t, _ in terms(sentence))))
     return units
 
@@ -159,7 +173,7 @@ class ExtractiveGenerator:
             q_terms[term] = max(q_terms.get(term, 0.0), NUMBER_WEIGHT if is_number else 1.0)
         units = [u for n, ev in enumerate(evidence, start=1) for u in _units(n, ev)]
         if not q_terms or not units:
-            return abstain_sentence()
+            return abstain_sentence(question)
         # A year or an amount the question names must be somewhere in the evidence: "... in 2024?"
         # over documents that only know 2018 is unanswerable, however well the other words match.
         seen = frozenset().union(*(u.terms for u in units))
@@ -167,7 +181,7 @@ class ExtractiveGenerator:
                    and t not in seen]
         if missing:
             log.debug("extractive: question numbers %s are in no evidence: abstaining", missing)
-            return abstain_sentence()
+            return abstain_sentence(question)
         total = sum(q_terms.values())
         df = {t: sum(t in u.terms for u in units) for t in q_terms}
         idf = {t: 1.0 + math.log((len(units) + 1) / (df[t] + 1)) for t in q_terms}
@@ -183,7 +197,7 @@ class ExtractiveGenerator:
         if not scored or scored[0][1] < self.min_coverage:
             log.debug("extractive: best coverage %.2f below %.2f: abstaining",
                       scored[0][1] if scored else 0.0, self.min_coverage)
-            return abstain_sentence()
+            return abstain_sentence(question)
         best = scored[0][0]
         lines: list[str] = []
         quoted: set[str] = set()

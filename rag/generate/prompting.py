@@ -7,9 +7,13 @@ Every piece of evidence is fenced as data::
     [image_url part, for evidence that carries an image]
     </document>
 
-Anything inside the evidence text that could close the fence (``</document>``, look-alike
-brackets) or that a tokenizer would read as a control token (``</s>``, ``[INST]``,
-``<|im_end|>``, ``<image>``) is neutralised first, so a document cannot break out of its fence.
+Anything inside the evidence text that could close the fence (``</document>``, also written
+with look-alike brackets, slashes or letters, or with invisible characters inside) or that a
+tokenizer would read as a control token (``</s>``, ``[INST]``, ``<|im_end|>``, ``<image>``) is
+neutralised first (:mod:`rag.generate.fences`), so a document cannot break out of its fence.
+
+The system prompt, the answer template and the abstain sentence follow the question's language
+(``prompts/<lang>/``, the language from :func:`ingest.text.detect.question_language`).
 
 The budget (``cfg.context_tokens``) counts estimated text tokens plus ``cfg.tokens_per_image``
 per image; at most ``cfg.max_images`` images are attached, to the highest-ranked evidence that
@@ -37,7 +41,9 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, ConfigDict, Field
 
+from ingest.text.detect import LANGUAGES, Language, question_language
 from rag.config import GenerateConfig
+from rag.generate.fences import neutralise
 from rag.prompts import load_prompt
 from rag.records import Evidence
 
@@ -47,17 +53,6 @@ EVIDENCE_SLOT = "{evidence}"
 QUESTION_SLOT = "{question}"
 ABSTAIN_SLOT = "{abstain}"
 
-# "<" and the look-alikes a model may read as one, then an optional "/" and the fence's tag name.
-_LT = "[<\uff1c\ufe64\u2039\u2329\u3008]"
-_FENCE_RE = re.compile(rf"{_LT}(\s*/?\s*)(document)", re.IGNORECASE)
-# Sequences that chat templates / tokenizers treat as control tokens.
-_SPECIAL_RE = re.compile(
-    r"<\|[^<>|\n]{0,40}\|>"  # <|im_start|>, <|eot_id|> ...
-    r"|<\s*/?\s*(?:s|image|unk|pad|bos|eos|start_of_turn|end_of_turn)\s*>"  # </s>, <image>
-    r"|<</?SYS>>"
-    r"|\[/?INST\]",
-    re.IGNORECASE,
-)
 _TOKEN_RE = re.compile(r"\w+|[^\w\s]")
 
 
@@ -99,35 +94,41 @@ def estimate_tokens(text: str) -> int:
     return max(len(_TOKEN_RE.findall(text)), math.ceil(len(text) / 4))
 
 
-def neutralise(text: str) -> str:
-    """Make ``text`` safe to place inside a ``<document>`` fence.
-
-    Fence tags (and look-alikes) lose their opening bracket to ``&lt;``; chat control tokens
-    (``</s>``, ``[INST]``, ``<|...|>``, ``<image>``) are escaped so no tokenizer reads them as special."""
-    text = _FENCE_RE.sub(lambda m: "&lt;" + m.group(1) + m.group(2), text)
-    return _SPECIAL_RE.sub(lambda m: m.group(0).replace("<", "&lt;").replace("[", "&#91;"), text)
+def prompt_language(question: str | None) -> Language:
+    """The language the prompts and fixed sentences for ``question`` are written in (``en`` when None)."""
+    return "en" if question is None else question_language(question)
 
 
-def system_prompt() -> str:
-    """``prompts/system.txt`` with the abstain sentence filled in."""
-    return load_prompt("system.txt").replace(ABSTAIN_SLOT, abstain_sentence())
+def system_prompt(question: str | None = None) -> str:
+    """``prompts/<lang>/system.txt`` with the abstain sentence filled in, in ``question``'s language."""
+    lang = prompt_language(question)
+    return load_prompt(f"{lang}/system.txt").replace(ABSTAIN_SLOT, abstain_sentence(lang=lang))
 
 
-def abstain_sentence() -> str:
-    """The exact sentence a generator says when the evidence does not answer (``prompts/abstain.txt``)."""
-    return load_prompt("abstain.txt").strip()
+def abstain_sentence(question: str | None = None, *, lang: Language | None = None) -> str:
+    """The exact sentence a generator says when the evidence does not answer
+    (``prompts/<lang>/abstain.txt``), in the language of ``question`` (or ``lang``; English when neither)."""
+    return load_prompt(f"{lang or prompt_language(question)}/abstain.txt").strip()
+
+
+def abstain_sentences() -> dict[Language, str]:
+    """The abstain sentence of every language with prompts."""
+    return {lang: abstain_sentence(lang=lang) for lang in LANGUAGES}
 
 
 def _template_parts(question: str) -> tuple[str, str]:
-    """``prompts/answer.txt`` split at ``{evidence}``, with the question and abstain sentence filled in."""
-    template = load_prompt("answer.txt")
+    """``prompts/<lang>/answer.txt`` split at ``{evidence}``, with the question and abstain sentence
+    filled in."""
+    lang = prompt_language(question)
+    template = load_prompt(f"{lang}/answer.txt")
     if EVIDENCE_SLOT not in template:
-        raise ValueError(f"prompts/answer.txt has no {EVIDENCE_SLOT} slot")
+        raise ValueError(f"prompts/{lang}/answer.txt has no {EVIDENCE_SLOT} slot")
     head, _, tail = template.partition(EVIDENCE_SLOT)
     safe_question = neutralise(question.strip())
+    abstain = abstain_sentence(lang=lang)
 
     def fill(part: str) -> str:
-        return part.replace(ABSTAIN_SLOT, abstain_sentence()).replace(QUESTION_SLOT, safe_question)
+        return part.replace(ABSTAIN_SLOT, abstain).replace(QUESTION_SLOT, safe_question)
 
     return fill(head), fill(tail)
 
@@ -164,7 +165,7 @@ def select_evidence(question: str, evidence: Sequence[Evidence], cfg: GenerateCo
     ``cfg.context_tokens``, the lowest-ranked item is dropped. If the best item alone is over
     budget it is still sent (the server truncates or refuses; nothing better can be done)."""
     head, tail = _template_parts(question)
-    fixed = estimate_tokens(system_prompt()) + estimate_tokens(head) + estimate_tokens(tail) + 8
+    fixed = estimate_tokens(system_prompt(question)) + estimate_tokens(head) + estimate_tokens(tail) + 8
     candidates: list[tuple[Evidence, bool, int]] = []  # (evidence, image attached, token cost)
     dropped: list[Evidence] = []
     images = 0
@@ -261,7 +262,7 @@ def build_messages(question: str, evidence: Sequence[Evidence], cfg: GenerateCon
         parts.append({"type": "text", "text": DOCUMENT_CLOSE + ("\n\n" if n < len(selection.sent) else "")})
     parts.append({"type": "text", "text": tail})
     messages: list[dict[str, Any]] = [
-        {"role": "system", "content": system_prompt()},
+        {"role": "system", "content": system_prompt(question)},
         {"role": "user", "content": _merge_text(parts)},
     ]
     return PromptBuild(

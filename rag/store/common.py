@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from ingest.records import Item
+from ingest.text.tokens import LEGACY_TOKENIZER, TOKENIZER_VERSION
 from rag.errors import StoreError
 from rag.records import Hit, Point, Prefetch, QueryPlan, SearchFilter, timestamp
 
@@ -47,21 +48,42 @@ _ITEM = TypeAdapter(Item)
 
 
 class StoreMeta(BaseModel):
-    """Identity of an index: which embedder space it holds. Persisted with the index."""
+    """Identity of an index: which embedder space and which keyword tokenizer it holds. Persisted
+    with the index."""
 
     model_config = ConfigDict(extra="ignore")
 
     embedder_id: str
     dim: int
     schema_version: int = SCHEMA_VERSION
+    tokenizer: str = LEGACY_TOKENIZER
+    """Keyword tokenizer of the sparse vectors (:data:`ingest.text.tokens.TOKENIZER_VERSION`).
+    Metadata written before it was recorded reads as the legacy ``\\w+`` tokenizer, which left
+    Korean particles glued to nouns: such an index is refused (re-ingest), not searched wrongly."""
+
+    @classmethod
+    def new(cls, embedder_id: str, dim: int) -> StoreMeta:
+        """The identity of an index created now, with this version's keyword tokenizer."""
+        return cls(embedder_id=embedder_id, dim=dim, tokenizer=TOKENIZER_VERSION)
 
     def check(self, embedder_id: str, dim: int, where: str) -> None:
-        """Raise StoreError naming both embedders when the index was built by another one."""
+        """Raise StoreError naming both sides when the index was built by another embedder or with
+        another keyword tokenizer."""
         if self.embedder_id != embedder_id or self.dim != dim:
             raise StoreError(
                 f"{where} was built by embedder {self.embedder_id!r} (dim {self.dim}); the configured "
                 f"embedder is {embedder_id!r} (dim {dim}). Use another store path or collection, or "
                 "delete the index and re-ingest")
+        self.check_tokenizer(where)
+
+    def check_tokenizer(self, where: str) -> None:
+        """Raise StoreError naming both tokenizers when the index's keyword vectors were cut by another
+        one: its keywords would no longer match the queries' (Korean above all)."""
+        if self.tokenizer != TOKENIZER_VERSION:
+            raise StoreError(
+                f"{where} was built with keyword tokenizer {self.tokenizer!r}; this version tokenises "
+                f"with {TOKENIZER_VERSION!r}, so keyword search would miss. Re-ingest: use another store "
+                "path or collection, or delete the index and ingest again")
 
 
 def read_meta(path: Path) -> StoreMeta | None:

@@ -177,7 +177,7 @@ class EdgeStore:
             for field, kind in INDEX_FIELDS.items():
                 shard.update(qe.UpdateOperation.create_field_index(field, _index_schema(field, kind)))
             shard.flush()
-            meta = StoreMeta(embedder_id=embedder_id, dim=dim)
+            meta = StoreMeta.new(embedder_id, dim)
             write_meta(self.meta_path, meta)
             self._shard, self._meta = shard, meta
             log.info("created index %s for embedder %s (dim %d)", self.root, embedder_id, dim)

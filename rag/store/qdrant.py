@@ -151,7 +151,7 @@ class QdrantStore:
             stored.check(embedder_id, dim, self.where)
             self._meta = stored
             return
-        meta = StoreMeta(embedder_id=embedder_id, dim=dim)
+        meta = StoreMeta.new(embedder_id, dim)
         extra: dict[str, Any] = {}
         if self.server:
             extra = {"shard_number": self.shard_number, "replication_factor": self.replication_factor,
@@ -390,6 +390,10 @@ def copy_store(src: Store, dst: Store, batch: int = SCROLL_PAGE) -> int:
     stats = src.stats()
     if not stats.embedder_id:
         raise StoreError("source index is empty or was never created; nothing to copy")
+    meta = getattr(src, "embedder", None)  # EdgeStore's stored identity
+    if isinstance(meta, StoreMeta):
+        # Copied sparse vectors keep the source's tokenizer, while dst is stamped with this one.
+        meta.check_tokenizer("source index")
     scroll = getattr(src, "scroll_points", None)
     if scroll is None:
         raise StoreError(f"{type(src).__name__} cannot list its points (no scroll_points)")

@@ -1,30 +1,36 @@
 """Keyword vectors for Qdrant's sparse vector with the IDF modifier.
 
 The client sends BM25's term-frequency part (saturated, length-normalised); Qdrant multiplies
-each matching term by its IDF over the collection at query time. Both sides use the same
-tokeniser:
+each matching term by its IDF over the collection at query time. Documents and queries are cut
+by the same tokenizer, :func:`ingest.text.tokens.keyword_terms` (Latin codes whole and by parts,
+Korean through Kiwi morphemes: particles and endings dropped, compound nouns whole and by parts);
+its :data:`TOKENIZER_VERSION` is recorded in every index, which refuses another.
 
-* text is NFKC-normalised and lowercased; unicode dashes become ``-``;
-* tokens are runs of word characters, joined through ``-``, ``.``, ``/`` or ``_`` when a word
-  character follows (``XK-4471-B``, ``v2.1``, ``example.com``);
-* a joined token is indexed whole *and* by its parts, so ``XK-4471-B`` is found by the exact part
-  number and by ``4471``;
-* a small English stopword list is dropped;
-* a term maps to a stable 31-bit index: the first 4 bytes of its BLAKE2b digest (not Python's
-  ``hash()``, which changes per process).
-
-Encoding is deterministic: the same text gives the same vector in every process.
+A term maps to a stable 31-bit index: the first 4 bytes of its BLAKE2b digest (not Python's
+``hash()``, which changes per process). Encoding is deterministic: the same text gives the same
+vector in every process.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
-import unicodedata
 from collections import Counter
-from collections.abc import Iterator
 
+from ingest.text.tokens import MAX_TERM_CHARS, STOPWORDS, TOKENIZER_VERSION, keyword_terms
 from rag.records import SparseVector
+
+__all__ = [
+    "AVG_LEN",
+    "K1",
+    "MAX_TERM_CHARS",
+    "STOPWORDS",
+    "TOKENIZER_VERSION",
+    "B",
+    "encode_sparse",
+    "encode_sparse_query",
+    "term_index",
+    "tokenize",
+]
 
 K1 = 1.2
 """BM25 term-frequency saturation."""
@@ -32,21 +38,6 @@ B = 0.75
 """BM25 length normalisation (0: none, 1: full)."""
 AVG_LEN = 150.0
 """Expected document length in terms: a 200-word chunk minus stopwords, plus compound parts."""
-MAX_TERM_CHARS = 64
-"""Longer tokens (base64 blobs, hashes) are cut to this many characters before hashing."""
-
-STOPWORDS: frozenset[str] = frozenset({
-    "a", "an", "and", "are", "as", "at", "be", "been", "but", "by", "can", "did", "do", "does",
-    "for", "from", "had", "has", "have", "he", "her", "his", "i", "if", "in", "into", "is", "it",
-    "its", "me", "my", "no", "not", "of", "on", "or", "our", "she", "so", "than", "that", "the",
-    "their", "them", "then", "there", "these", "they", "this", "those", "to", "was", "we", "were",
-    "what", "when", "where", "which", "who", "whom", "why", "will", "with", "you", "your", "s",
-    "t",
-})
-
-_DASHES = re.compile(r"[\u2010\u2011\u2012\u2013\u2014\u2212\u00ad]")
-_TOKEN = re.compile(r"\w+(?:[-./]\w+)*")
-_SPLIT = re.compile(r"[-./_]+")
 
 
 def term_index(term: str) -> int:
@@ -57,19 +48,7 @@ def term_index(term: str) -> int:
 
 def tokenize(text: str) -> list[str]:
     """Terms of ``text`` in order, compounds followed by their parts, stopwords removed."""
-    return list(_terms(text))
-
-
-def _terms(text: str) -> Iterator[str]:
-    norm = _DASHES.sub("-", unicodedata.normalize("NFKC", text)).lower()
-    for match in _TOKEN.finditer(norm):
-        token = match.group()[:MAX_TERM_CHARS]
-        parts = [p for p in _SPLIT.split(token) if p]
-        if len(parts) > 1:
-            yield token
-            yield from (p for p in parts if p not in STOPWORDS)
-        elif parts and parts[0] not in STOPWORDS:
-            yield parts[0]
+    return keyword_terms(text)
 
 
 def _to_vector(weights: dict[int, float]) -> SparseVector:

@@ -75,3 +75,19 @@ def test_overlong_sentence_is_the_only_hard_split() -> None:
     long = " ".join(f"w{i}" for i in range(95))
     chunks = chunk_paragraphs([Paragraph(long, 1, None)], budget=40, overlap=0)
     assert [count_tokens(c.text) for c in chunks] == [40, 40, 15]
+
+
+def test_korean_sentences_split_and_a_footer_stands_alone() -> None:
+    text = "첫 문장입니다. 두 번째 문장이에요 세 번째는 물음표? 네. 매출은 3.5% 증가했다. - 1 -"
+    assert split_sentences(text) == [
+        "첫 문장입니다.", "두 번째 문장이에요", "세 번째는 물음표?", "네.", "매출은 3.5% 증가했다.", "- 1 -",
+    ]
+
+
+def test_korean_chunks_are_sentence_aligned() -> None:
+    sents = [f"{i}번째 회의에서 예산 {i}억 원을 승인했다." for i in range(30)]
+    chunks = chunk_paragraphs([Paragraph(" ".join(sents), 1, None)], budget=20, overlap=6)
+    assert len(chunks) > 3
+    for c in chunks:
+        assert count_tokens(c.text) <= 20
+        assert all(s in sents for s in c.sentences)

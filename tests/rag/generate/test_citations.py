@@ -87,3 +87,15 @@ def test_build_answer_of_empty_text_is_the_abstain_sentence() -> None:
     ans = build_answer("q?", "   ", EVIDENCE)
     assert ans.abstained
     assert ans.text == abstain_sentence()
+
+
+def test_abstention_follows_the_question_language() -> None:
+    ko = "문서에서 이 질문에 대한 답을 찾을 수 없습니다."
+    ans = build_answer("영업이익은 얼마인가?", "", [])
+    assert ans.abstained and ans.text == ko
+    # a generator that had nothing to prompt with says the English sentence: the answer is Korean
+    ans = build_answer("영업이익은 얼마인가?", abstain_sentence(), [])
+    assert ans.abstained and ans.text == ko and ans.citations == []
+    ans = build_answer("영업이익은 얼마인가?", ko + " [1]", [])
+    assert ans.abstained and ans.text.startswith(ko)
+    assert build_answer("What was revenue?", "", []).text == "The documents do not answer this question."

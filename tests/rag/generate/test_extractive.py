@@ -96,3 +96,38 @@ def test_a_year_the_evidence_never_mentions_means_abstaining() -> None:
     assert "[1]" in gen.answer_text("What share were Democrats who voted in 2018?", evidence)
     # Small counts are not held to it: "top 5" or "page 3" rarely appear verbatim.
     assert "[1]" in gen.answer_text("Name the 2 groups: Democrats who voted in 2018?", evidence)
+
+
+KOREAN = [
+    ev(1, "회의 참석자는 김철수, 이영희이다. 다음 회의는 3월에 열린다.\n\n- 1 -"),
+    ev(2, "2023년 영업이익은 1,234억 원으로 전년 대비 12.5% 증가했다. 매출은 감소했다.\n\n- 2 -"),
+    ev(3, "| 구분 | 2022 | 2023 |\n|---|---|---|\n| 영업이익 | 1,097억 | 1,234억 |", kind="table"),
+]
+
+
+def test_korean_question_gets_a_korean_abstention() -> None:
+    assert abstain_sentence("영업이익은?") == "문서에서 이 질문에 대한 답을 찾을 수 없습니다."
+    assert answer("목성에서 질소의 끓는점은 얼마인가?", KOREAN) == abstain_sentence("목성에서 질소의 끓는점은?")
+    assert answer("영업이익은?", []) == "문서에서 이 질문에 대한 답을 찾을 수 없습니다."
+    assert answer("What is the boiling point of nitrogen on Jupiter?") == "The documents do not answer this question."
+
+
+def test_korean_particles_do_not_hide_the_sentence() -> None:
+    text = answer("2023년 영업이익이 얼마였나요?", KOREAN, max_sentences=1)
+    assert text in ('"2023년 영업이익은 1,234억 원으로 전년 대비 12.5% 증가했다." [2]',
+                    '"구분: 영업이익; 2022: 1,097억; 2023: 1,234억" [3]')
+
+
+def test_a_quote_is_a_korean_sentence_never_a_footer() -> None:
+    text = answer("2023년 영업이익은 얼마인가?", KOREAN[:2], max_sentences=3)
+    quotes = text.splitlines()
+    assert quotes[0] == '"2023년 영업이익은 1,234억 원으로 전년 대비 12.5% 증가했다." [2]'
+    assert all("- 1 -" not in q and "- 2 -" not in q and "매출은" not in q for q in quotes)
+
+
+def test_a_heading_line_is_not_glued_to_the_quoted_sentence() -> None:
+    evidence = [ev(1, "사업보고서 요약\n2023년 영업이익은 1,234억 원으로 증가했다. 매출은 감소했다.\n- 1 -")]
+    quote = answer("영업이익은 얼마인가?", evidence, max_sentences=1)
+    assert quote == '"2023년 영업이익은 1,234억 원으로 증가했다." [1]'
+    evidence = [ev(1, "Annual summary\nRevenue grew to 12 M in 2025. Costs fell.")]
+    assert answer("How much did revenue grow?", evidence, max_sentences=1) == '"Revenue grew to 12 M in 2025." [1]'

@@ -1,0 +1,147 @@
+"""Keyword terms of a text, the same for documents and queries, Korean included.
+
+* Text is NFKC-normalised and lower-cased; unicode dashes become ``-``.
+* Latin, digit and code runs are runs of non-Hangul word characters joined through ``-``, ``.``,
+  ``/`` or ``_`` when a word character follows (``xk-4471-b``, ``v2.1``, ``example.com``); a joined
+  token is a term whole *and* by its parts. Hangul ends a run, so a particle glued to a code
+  (``HX-7720-K이며``) leaves the code intact.
+* Hangul runs are analysed into morphemes by Kiwi, over the whole text so that context decides:
+  particles, endings, bound nouns, numerals, pronouns, adverbs and determiners are dropped; nouns
+  are kept, a compound noun (adjacent nouns with nothing between them) as a whole, by its parts
+  and, from three parts on, by each adjacent pair (``정보보호관리체계`` is found by ``정보보호``);
+  a noun suffix stays on the whole and on the last part (``영업이익률``: ``영업이익률``, ``영업``,
+  ``이익``, ``이익률``), the plural ``들`` is dropped; verb and adjective stems are kept in
+  dictionary form (``높은`` -> ``높다``).
+* Small English and Korean stopword lists are dropped.
+
+:data:`TOKENIZER_VERSION` names this behaviour; an index records it and refuses another.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import unicodedata
+from collections.abc import Iterator
+from itertools import pairwise
+
+from ingest.text.hangul import HANGUL_CLASS, HANGUL_RUN, has_hangul, kiwi, kiwi_version
+
+TOKENIZER_VERSION = f"mmrag-kw2+kiwi-{kiwi_version()}"
+"""Identity of :func:`keyword_terms`: bump the ``kw`` number whenever its output changes."""
+LEGACY_TOKENIZER = "mmrag-kw1"
+"""The ``\\w+`` tokenizer before Korean analysis; indexes that record no tokenizer were built by it."""
+
+MAX_TERM_CHARS = 64
+"""Longer tokens (base64 blobs, hashes) are cut to this many characters."""
+
+STOPWORDS: frozenset[str] = frozenset({
+    "a", "an", "and", "are", "as", "at", "be", "been", "but", "by", "can", "did", "do", "does",
+    "for", "from", "had", "has", "have", "he", "her", "his", "i", "if", "in", "into", "is", "it",
+    "its", "me", "my", "no", "not", "of", "on", "or", "our", "she", "so", "than", "that", "the",
+    "their", "them", "then", "there", "these", "they", "this", "those", "to", "was", "we", "were",
+    "what", "when", "where", "which", "who", "whom", "why", "will", "with", "you", "your", "s",
+    "t",
+})
+"""English words too common to be keywords."""
+
+KO_STOPWORDS: frozenset[str] = frozenset({
+    "얼마", "때", "이다", "아니다", "있다", "없다", "하다", "되다", "같다", "주다", "알리다", "말하다",
+})
+"""Korean nouns and stems that survive the tag filter but carry no topic (question words, light verbs)."""
+
+NOUN_TAGS = frozenset({"NNG", "NNP"})
+"""Common and proper nouns; bound nouns (NNB: 것, 수, 년, 원) are dropped."""
+STEM_TAGS = frozenset({"VV", "VA"})
+"""Verb and adjective stems, kept in dictionary form (stem + 다)."""
+ROOT_TAGS = frozenset({"XR"})
+PLURAL_SUFFIXES = frozenset({"들"})
+"""Noun suffixes (XSN) dropped like particles; the others (률, 적, 성 ...) stay on their noun."""
+"""Roots (깨끗 in 깨끗하다), kept as they are."""
+
+_DASHES = re.compile(r"[\u2010\u2011\u2012\u2013\u2014\u2212\u00ad]")
+_WORD = rf"[^\W{HANGUL_CLASS}]"
+_TOKEN = re.compile(rf"{_WORD}+(?:[-./]{_WORD}+)*")
+_SPLIT = re.compile(r"[-./_]+")
+
+
+def normalise(text: str) -> str:
+    """NFKC, unicode dashes as ``-``, lower case: the form every term is read from."""
+    return _DASHES.sub("-", unicodedata.normalize("NFKC", text)).lower()
+
+
+def _code_terms(norm: str) -> Iterator[tuple[int, str]]:
+    for match in _TOKEN.finditer(norm):
+        token = match.group()[:MAX_TERM_CHARS]
+        parts = [p for p in _SPLIT.split(token) if p]
+        if len(parts) > 1:
+            yield match.start(), token
+            yield from ((match.start(), p) for p in parts if p not in STOPWORDS)
+        elif parts and parts[0] not in STOPWORDS:
+            yield match.start(), parts[0]
+
+
+def _compound(start: int, parts: list[str], suffix: str = "") -> Iterator[tuple[int, str]]:
+    """A noun group: whole (with its suffix), each part, the last part with the suffix, pairs."""
+    if len(parts) > 1 or suffix:
+        yield start, ("".join(parts) + suffix)[:MAX_TERM_CHARS]
+    yield from ((start, p) for p in parts)
+    if suffix and len(parts) > 1:
+        yield start, parts[-1] + suffix
+    if len(parts) > 2:
+        yield from ((start, a + b) for a, b in pairwise(parts))
+
+
+def _korean_terms(norm: str) -> Iterator[tuple[int, str]]:
+    """(position, term) of the Korean content terms of normalised text."""
+    runs = [(m.start(), m.end()) for m in HANGUL_RUN.finditer(norm)]
+    if not runs:
+        return
+    starts = [s for s, _ in runs]
+    nouns: list[str] = []
+    noun_start = noun_end = -1
+    noun_run = -1
+    for tok in kiwi().tokenize(norm):
+        begin, end = tok.start, tok.start + tok.len
+        r = bisect.bisect_right(starts, begin) - 1
+        if r < 0 or end > runs[r][1]:
+            continue  # a Latin, digit or symbol morpheme: the code branch has it
+        tag = tok.tag.split("-", 1)[0]
+        adjacent = bool(nouns) and r == noun_run and begin == noun_end
+        if tag in NOUN_TAGS and adjacent:
+            nouns.append(tok.form)
+            noun_end = end
+            continue
+        if tag == "XSN" and adjacent and tok.form not in PLURAL_SUFFIXES:
+            # 영업이익률 is not 영업이익: the suffix stays on the whole and on the last part.
+            yield from _compound(noun_start, nouns, tok.form)
+            nouns = []
+            continue
+        if nouns:
+            yield from _compound(noun_start, nouns)
+            nouns = []
+        if tag in NOUN_TAGS:
+            nouns, noun_start, noun_end, noun_run = [tok.form], begin, end, r
+        elif tag in STEM_TAGS:
+            yield begin, tok.form + "다"
+        elif tag in ROOT_TAGS:
+            yield begin, tok.form
+    if nouns:
+        yield from _compound(noun_start, nouns)
+
+
+def korean_terms(text: str) -> list[str]:
+    """Korean content terms of ``text`` (nouns, compounds and their parts, stems), stopwords removed."""
+    if not has_hangul(text):
+        return []
+    return [t for _, t in _korean_terms(normalise(text)) if t not in KO_STOPWORDS]
+
+
+def keyword_terms(text: str) -> list[str]:
+    """Keyword terms of ``text`` in text order: codes followed by their parts, Korean nouns and stems."""
+    norm = normalise(text)
+    terms = list(_code_terms(norm))
+    if has_hangul(norm):
+        korean = [(pos, t) for pos, t in _korean_terms(norm) if t not in KO_STOPWORDS]
+        terms = sorted(terms + korean, key=lambda pt: pt[0])  # stable: a code's parts stay after it
+    return [t for _, t in terms]
