@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ingest.records import BBox, Item, ItemKind
+from ingest.records import BBox, Item, ItemKind, Location
 
 
 class _Record(BaseModel):
@@ -142,6 +142,8 @@ class Evidence(_Record):
     section: list[str] = Field(default_factory=list)
     rerank_score: float | None = None
     """The reranker's score when a reranker reordered this item (``score`` stays the store's)."""
+    location: Location | None = None
+    """Section and paragraph for files without fixed pages (HWP, HWPX); None: ``page`` is a page."""
 
 
 class Citation(_Record):
@@ -154,6 +156,20 @@ class Citation(_Record):
     kind: ItemKind
     bbox: BBox | None = None
     image_path: str | None = None
+    location: Location | None = None
+    """Section and paragraph for files without fixed pages (HWP, HWPX); None: ``page`` is a page."""
+
+    @property
+    def where(self) -> str:
+        """Where a person finds the cited text: ``page 3``, or ``section 1, paragraph 12``."""
+        return where(self.page, self.location)
+
+
+def where(page: int, location: Location | None) -> str:
+    """``page N`` for paged files, ``section S, paragraph P`` when the file records no pages."""
+    if location is not None and location.kind == "paragraph":
+        return f"section {location.section}, paragraph {location.paragraph}"
+    return f"page {page}"
 
 
 class Answer(_Record):

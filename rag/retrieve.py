@@ -131,6 +131,7 @@ def _merge(hits: Sequence[Hit]) -> Evidence:
         image_path=image,
         bbox=best.item.bbox,
         section=list(source.item.section or best.item.section),
+        location=source.item.location,
     )
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from ingest.samples import build_hwpx
 from rag.errors import StoreError
 from rag.pipeline import Pipeline
 
@@ -29,10 +30,16 @@ def pipe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
     folder = tmp_path_factory.mktemp("korean")
     for name, text in DOCS.items():
         (folder / name).write_text(text, encoding="utf-8")
+    # An HWPX written by a tool that records no layout: citations name section and paragraph.
+    (folder / "안전점검.hwpx").write_bytes(build_hwpx([
+        ("heading", "안전 점검 계획"),
+        ("text", "정기 안전 점검은 매 분기 첫째 주 월요일에 실시한다."),
+        ("text", "소화기 점검 책임자는 시설관리팀 윤서준 과장이다."),
+    ], title="안전 점검 계획"))
     index = tmp_path_factory.mktemp("index")
     with Pipeline.from_config("cpu", {"store.path": str(index)}, environ={}) as p:
         report = p.ingest([folder], progress=False)
-        assert report.files_ingested == len(DOCS)
+        assert report.files_ingested == len(DOCS) + 1
         yield p
 
 
@@ -47,6 +54,15 @@ def test_particle_variants_get_the_same_cited_sentence(pipe: Pipeline, question:
 def test_part_number_with_a_particle_in_the_question(pipe: Pipeline) -> None:
     answer = pipe.ask("HX-7720-K의 교체 주기는?")
     assert "6개월" in answer.text and Path(answer.citations[0].file).name == "설명서.txt"
+
+
+def test_a_citation_into_an_hwpx_without_pages_names_section_and_paragraph(pipe: Pipeline) -> None:
+    answer = pipe.ask("소화기 점검 책임자는 누구인가요?")
+    assert "윤서준" in answer.text
+    cite = answer.citations[0]
+    assert Path(cite.file).name == "안전점검.hwpx"
+    assert cite.location is not None and cite.location.kind == "paragraph"
+    assert cite.where == f"section 1, paragraph {cite.location.paragraph}"
 
 
 def test_unanswerable_korean_question_abstains_in_korean(pipe: Pipeline) -> None:

@@ -70,7 +70,7 @@ def strip_citations(text: str) -> str:
 def citation_for(n: int, ev: Evidence) -> Citation:
     """The citation [n] of evidence ``ev``."""
     return Citation(n=n, id=ev.id, file=ev.file, page=ev.page, kind=ev.kind, bbox=ev.bbox,
-                    image_path=ev.image_path)
+                    image_path=ev.image_path, location=ev.location)
 
 
 def parse_citations(text: str, evidence_sent: Sequence[Evidence]) -> ParsedCitations:
