@@ -1,19 +1,24 @@
 """The facade: ``Pipeline.from_config("cpu")`` then ``ingest``, ``search``, ``ask``, ``stream``.
 
 Every operation is written once, async (``aingest``, ``asearch``, ``aask``, ``astream``); the sync
-methods wrap them. Heavy parts (embedder, store, generator) are built once in ``from_config``.
+methods run them on the pipeline's one event loop, in a background thread, so any number of threads
+may call them at once. The async methods run on the caller's loop (a server's, a notebook's): nothing
+in them is bound to one loop (the ingest lock is a thread lock, the HTTP clients of the generator and
+embedder live on their own loops). Heavy parts (embedder, store, generator) are built once in
+``from_config``; :meth:`Pipeline.close` (or ``with``) releases them and stops the loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from tqdm.auto import tqdm
 
@@ -22,9 +27,9 @@ from ingest.manifest import Manifest
 from ingest.media import remove_media, sweep_partial_writes
 from ingest.parse import parse_many
 from ingest.records import FileFailure, ParsedFile
-from rag.aio import run_sync
+from rag.aio import LoopThread
 from rag.config import Settings, load_settings
-from rag.embed.base import Embedder, build_embedder
+from rag.embed.base import Embedder, EmbedderWrapper, build_embedder
 from rag.embed.batching import QueryBatcher
 from rag.embed.cache import CachedEmbedder
 from rag.errors import MmragError
@@ -38,6 +43,8 @@ from rag.retrieve import Retriever
 from rag.store.base import Optimizable, Store, open_store
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class _Timer:
@@ -61,7 +68,11 @@ class Pipeline:
         self.retriever = Retriever(embedder, store, settings.retrieve,
                                    reranker=build_reranker(settings.retrieve, embedder))
         self.store.ensure(embedder.id, embedder.dim)
-        self._ingest_lock = asyncio.Lock()
+        # A thread lock, taken in the ingest's worker thread: callers come from many threads and loops.
+        self._ingest_lock = threading.Lock()
+        self._loop = LoopThread("mmrag-pipeline")
+        """The event loop the sync methods run on (started on first use, stopped by :meth:`close`)."""
+        self._closed = False
 
     @classmethod
     def from_config(cls, name_or_path: str | Path = "cpu", overrides: Mapping[str, Any] | None = None,
@@ -93,9 +104,13 @@ class Pipeline:
 
         ``on_progress(files_done, files_total)`` is called (from the ingest thread) once the files to
         parse (new and changed) are known, with ``files_done=0``, then after each of them."""
-        async with self._ingest_lock:
-            return await asyncio.to_thread(self._ingest, [Path(p) for p in paths], tenant, list(tags), progress,
-                                           on_progress)
+        return await asyncio.to_thread(self._ingest_serially, [Path(p) for p in paths], tenant, list(tags),
+                                       progress, on_progress)
+
+    def _ingest_serially(self, *args: Any) -> IngestReport:
+        """One ingest at a time (they share the manifest and the media folder)."""
+        with self._ingest_lock:
+            return self._ingest(*args)
 
     def _ingest(self, roots: list[Path], tenant: str, tags: list[str], progress: bool | None,
                 on_progress: Callable[[int, int], None] | None = None) -> IngestReport:
@@ -209,8 +224,8 @@ class Pipeline:
                progress: bool | None = None, on_progress: Callable[[int, int], None] | None = None
                ) -> IngestReport:
         """Sync twin of :meth:`aingest`."""
-        return run_sync(self.aingest(paths, tenant=tenant, tags=tags, progress=progress,
-                                     on_progress=on_progress))
+        return self._run(self.aingest(paths, tenant=tenant, tags=tags, progress=progress,
+                                      on_progress=on_progress))
 
     # ----------------------------------------------------------------------------------- search
     async def asearch(self, query: str, k: int | None = None, flt: SearchFilter | None = None) -> list[Evidence]:
@@ -219,7 +234,7 @@ class Pipeline:
 
     def search(self, query: str, k: int | None = None, flt: SearchFilter | None = None) -> list[Evidence]:
         """Sync twin of :meth:`asearch`."""
-        return run_sync(self.asearch(query, k, flt))
+        return self._run(self.asearch(query, k, flt))
 
     # -------------------------------------------------------------------------------------- ask
     async def aask(self, question: str, *, flt: SearchFilter | None = None, k: int | None = None,
@@ -236,7 +251,7 @@ class Pipeline:
     def ask(self, question: str, *, flt: SearchFilter | None = None, k: int | None = None,
             history: Sequence[ChatTurn] = ()) -> Answer:
         """Sync twin of :meth:`aask`."""
-        return run_sync(self.aask(question, flt=flt, k=k, history=history))
+        return self._run(self.aask(question, flt=flt, k=k, history=history))
 
     async def astream(self, question: str, *, flt: SearchFilter | None = None, k: int | None = None,
                       history: Sequence[ChatTurn] = ()) -> AsyncIterator[str | Answer]:
@@ -264,23 +279,45 @@ class Pipeline:
 
     def stream(self, question: str, *, flt: SearchFilter | None = None, k: int | None = None,
                history: Sequence[ChatTurn] = ()) -> Iterator[str | Answer]:
-        """Sync twin of :meth:`astream` (collects, then yields; use astream for live deltas)."""
-        async def collect() -> list[str | Answer]:
-            return [part async for part in self.astream(question, flt=flt, k=k, history=history)]
-
-        yield from run_sync(collect())
+        """Sync twin of :meth:`astream`: each delta as the generator writes it, then the :class:`Answer`."""
+        self._check_open()
+        yield from self._loop.iterate(self.astream(question, flt=flt, k=k, history=history))
 
     # ------------------------------------------------------------------------------------ admin
     def stats(self) -> StoreStats:
         """What the index holds."""
+        self._check_open()
         return self.store.stats()
 
+    def _check_open(self) -> None:
+        if self._closed:
+            raise MmragError("this Pipeline is closed; build a new one with Pipeline.from_config")
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run one of the async twins on the pipeline's event loop and wait for it."""
+        if self._closed:
+            coro.close()  # never awaited: say so quietly, not as a "never awaited" warning
+            raise MmragError("this Pipeline is closed; build a new one with Pipeline.from_config")
+        return self._loop.run(coro)
+
     def close(self) -> None:
-        """Release the store and the generator's connections."""
-        run_sync(self.generator.aclose())
-        self.store.close()
-        if isinstance(self.embedder, CachedEmbedder):
-            self.embedder.close()
+        """Release the generator's and embedder's connections and the store, then stop the event
+        loop. Idempotent; later calls on this pipeline raise :class:`MmragError`."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._loop.run(self.generator.aclose())
+        finally:
+            self._loop.stop()
+            # Every layer of the embedder (cache, batcher, HTTP runner) may hold something to release.
+            layer: object = self.embedder
+            while layer is not None:
+                close = getattr(layer, "close", None)
+                if callable(close):
+                    close()
+                layer = layer.inner if isinstance(layer, EmbedderWrapper) else None
+            self.store.close()
 
     def __enter__(self) -> Pipeline:
         return self
