@@ -109,17 +109,19 @@ class LoopThread:
 
         Leaving the loop early (``break``, an exception, garbage collection) closes ``iterator`` on
         the loop."""
-        finished = False
+        suspended = False  # True only while the caller holds an item: then iterator waits at a yield
         try:
             while True:
-                try:
-                    item = self.run(_anext(iterator))
-                except StopAsyncIteration:
-                    finished = True
-                    return
+                item = self.run(_anext(iterator))  # StopAsyncIteration ends this generator too
+                suspended = True
                 yield item
+                suspended = False
+        except StopAsyncIteration:
+            return
         finally:
-            if not finished and self.started and not self.in_loop_thread():
+            # An error or interrupt inside a step already reached iterator (or ended it); only an
+            # iterator paused at a yield still needs closing.
+            if suspended and self.started and not self.in_loop_thread():
                 self.run(_aclose(iterator))
 
     async def aiterate(self, iterator: AsyncIterator[T]) -> AsyncIterator[T]:
@@ -128,17 +130,17 @@ class LoopThread:
             async for item in iterator:
                 yield item
             return
-        finished = False
+        suspended = False  # as in iterate(): a cancelled step cancels iterator itself
         try:
             while True:
-                try:
-                    item = await self.arun(_anext(iterator))
-                except StopAsyncIteration:
-                    finished = True
-                    return
+                item = await self.arun(_anext(iterator))
+                suspended = True
                 yield item
+                suspended = False
+        except StopAsyncIteration:
+            return
         finally:
-            if not finished and self.started:
+            if suspended and self.started:
                 await self.arun(_aclose(iterator))
 
     def stop(self, timeout_s: float = 10.0) -> None:

@@ -14,8 +14,10 @@ import asyncio
 import logging
 import threading
 import time
+import weakref
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -68,10 +70,14 @@ class Pipeline:
         self.retriever = Retriever(embedder, store, settings.retrieve,
                                    reranker=build_reranker(settings.retrieve, embedder))
         self.store.ensure(embedder.id, embedder.dim)
-        # A thread lock, taken in the ingest's worker thread: callers come from many threads and loops.
+        # Ingests run one at a time on their own worker thread: waiting ones queue there, not in the
+        # threads searches need. The lock (a thread lock: callers come from many threads and loops)
+        # guards the manifest and media folder for any other path that writes them.
+        self._ingest_worker = ThreadPoolExecutor(1, thread_name_prefix="mmrag-ingest")
         self._ingest_lock = threading.Lock()
         self._loop = LoopThread("mmrag-pipeline")
         """The event loop the sync methods run on (started on first use, stopped by :meth:`close`)."""
+        weakref.finalize(self, self._loop.stop)  # a pipeline dropped unclosed leaves no thread behind
         self._closed = False
 
     @classmethod
@@ -104,8 +110,10 @@ class Pipeline:
 
         ``on_progress(files_done, files_total)`` is called (from the ingest thread) once the files to
         parse (new and changed) are known, with ``files_done=0``, then after each of them."""
-        return await asyncio.to_thread(self._ingest_serially, [Path(p) for p in paths], tenant, list(tags),
-                                       progress, on_progress)
+        self._check_open()
+        return await asyncio.get_running_loop().run_in_executor(
+            self._ingest_worker, self._ingest_serially, [Path(p) for p in paths], tenant, list(tags), progress,
+            on_progress)
 
     def _ingest_serially(self, *args: Any) -> IngestReport:
         """One ingest at a time (they share the manifest and the media folder)."""
@@ -307,6 +315,7 @@ class Pipeline:
             return
         self._closed = True
         try:
+            self._ingest_worker.shutdown(wait=True, cancel_futures=True)  # the running one ends first
             self._loop.run(self.generator.aclose())
         finally:
             self._loop.stop()

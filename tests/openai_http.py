@@ -72,7 +72,7 @@ class OpenAIHTTPServer:
                 with server.lock:
                     server.closed.add(self.client_address[1])
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base's name)
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
             def _json(self, status: int, body: dict[str, Any]) -> None:
@@ -87,14 +87,14 @@ class OpenAIHTTPServer:
                 with server.lock:
                     server.requests.append((self.client_address[1], self.path))
 
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 self._record()
                 if self.path == "/v1/models":
                     self._json(200, {"object": "list", "data": [{"id": "tiny", "object": "model"}]})
                 else:
                     self._json(404, {"error": {"message": f"no route {self.path}"}})
 
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 self._record()
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
                 if self.path == "/v1/chat/completions" and body.get("stream"):
