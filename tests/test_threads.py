@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 
 from rag.errors import MmragError
+from rag.generate.openai_chat import OpenAIChatGenerator
 from rag.pipeline import Pipeline
 from rag.records import Answer
+from rag.testing.vllm_server import VllmServer
 from tests.openai_http import OpenAIHTTPServer
 from tests.pdfs import write_report
 
@@ -163,3 +165,30 @@ def test_close_stops_the_loop_and_a_closed_pipeline_says_so(tmp_path: Path) -> N
         p.search("anything")
     with pytest.raises(MmragError, match="closed"):
         next(p.stream("anything"))
+
+
+@pytest.mark.slow
+@pytest.mark.vllm
+def test_threads_share_the_generators_client_on_a_real_vllm_server(vllm_chat_server: VllmServer,
+                                                                     tmp_path: Path) -> None:
+    """Four threads (two sync, two on their own loops) ask through the tiny LLaVA on a real vLLM CPU
+    server; the sync stream yields deltas that make the answer; one HTTP client served them all."""
+    over = {"store.path": str(tmp_path / "ix"), "ingest.ocr": "none", "generate.backend": "openai",
+            "generate.urls": [vllm_chat_server.url], "generate.model": "tiny", "generate.max_tokens": 8}
+    with Pipeline.from_config("cpu", over, environ={}) as p:
+        p.ingest([write_report(tmp_path / "docs" / "ops.pdf", {1: FACTS[0][0]})], progress=False)
+        answers: list[Answer] = []
+
+        def sync_ask() -> None:
+            answers.append(p.ask(FACTS[0][1]))
+
+        def async_ask() -> None:
+            answers.append(asyncio.run(p.aask(FACTS[0][1])))
+
+        assert run_threads([sync_ask, sync_ask, async_ask, async_ask]) == []
+        assert len(answers) == 4 and all(a.evidence for a in answers)
+        parts = list(p.stream(FACTS[0][1]))
+        answer = parts[-1]
+        assert isinstance(answer, Answer) and all(isinstance(d, str) for d in parts[:-1])
+        generator = p.generator
+        assert isinstance(generator, OpenAIChatGenerator) and generator.clients_made == 1
