@@ -1,7 +1,11 @@
 """The facade: ``Pipeline.from_config("cpu")`` then ``ingest``, ``search``, ``ask``, ``stream``.
 
 Every operation is written once, async (``aingest``, ``asearch``, ``aask``, ``astream``); the sync
-methods wrap them. Heavy parts (embedder, store, generator) are built once in ``from_config``.
+methods run them on the pipeline's one event loop, in a background thread, so any number of threads
+may call them at once. The async methods run on the caller's loop (a server's, a notebook's): nothing
+in them is bound to one loop (the ingest lock is a thread lock, the HTTP clients of the generator and
+embedder live on their own loops). Heavy parts (embedder, store, generator) are built once in
+``from_config``; :meth:`Pipeline.close` (or ``with``) releases them and stops the loop.
 """
 
 from __future__ import annotations
@@ -9,13 +13,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+import weakref
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from rag.aio import run_sync
+from rag.aio import LoopThread
 from rag.config import Settings, load_settings
-from rag.embed.base import Embedder, build_embedder
+from rag.embed.base import Embedder, EmbedderWrapper, build_embedder
 from rag.embed.batching import QueryBatcher
 from rag.embed.cache import CachedEmbedder
 from rag.errors import MmragError
@@ -29,6 +36,8 @@ from rag.retrieve import Retriever
 from rag.store.base import Store, open_store
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class _Timer:
@@ -52,9 +61,15 @@ class Pipeline:
         self.retriever = Retriever(embedder, store, settings.retrieve,
                                    reranker=build_reranker(settings.retrieve, embedder))
         self.store.ensure(embedder.id, embedder.dim)
-        self._ingest_lock = asyncio.Lock()
         self.ingestor = Ingestor(settings, embedder, store)
         """The ingest bookkeeping (manifest, media, store writes); the server's jobs use it too."""
+        # Ingests run one at a time on their own worker thread: waiting ones queue there, not in the
+        # threads searches need (the Ingestor's own thread lock guards the manifest and media folder).
+        self._ingest_worker = ThreadPoolExecutor(1, thread_name_prefix="mmrag-ingest")
+        self._loop = LoopThread("mmrag-pipeline")
+        """The event loop the sync methods run on (started on first use, stopped by :meth:`close`)."""
+        weakref.finalize(self, self._loop.stop)  # a pipeline dropped unclosed leaves no thread behind
+        self._closed = False
 
     @classmethod
     def from_config(cls, name_or_path: str | Path = "cpu", overrides: Mapping[str, Any] | None = None,
@@ -91,9 +106,10 @@ class Pipeline:
         documents, and nothing here touches another tenant's. A symlink under a given folder that
         leads out of it is skipped (reason in ``files_skipped``); a file that yields no points is
         recorded with an entry in ``notices``."""
-        async with self._ingest_lock:
-            return await asyncio.to_thread(self.ingestor.ingest, paths, tenant=tenant, tags=tags,
-                                           progress=progress, on_progress=on_progress)
+        self._check_open()
+        return await asyncio.get_running_loop().run_in_executor(
+            self._ingest_worker, partial(self.ingestor.ingest, paths, tenant=tenant, tags=tags,
+                                         progress=progress, on_progress=on_progress))
 
     def optimize(self) -> bool:
         """Build the store's search index now (Qdrant Edge: HNSW over every point written since the
@@ -105,19 +121,20 @@ class Pipeline:
         points, manifest rows (a later ingest adds them again) and page renders no other document
         shares. Another tenant's copy of the same file stays. Paths not ingested by the tenant are
         listed in ``not_found``."""
-        async with self._ingest_lock:
-            return await asyncio.to_thread(self.ingestor.delete, paths, tenant=tenant)
+        self._check_open()
+        return await asyncio.get_running_loop().run_in_executor(
+            self._ingest_worker, partial(self.ingestor.delete, paths, tenant=tenant))
 
     def delete(self, paths: Sequence[str | Path], *, tenant: str | None = "default") -> DeleteResult:
         """Sync twin of :meth:`adelete`."""
-        return run_sync(self.adelete(paths, tenant=tenant))
+        return self._run(self.adelete(paths, tenant=tenant))
 
     def ingest(self, paths: Sequence[str | Path], *, tenant: str = "default", tags: Sequence[str] = (),
                progress: bool | None = None, on_progress: Callable[[int, int], None] | None = None
                ) -> IngestReport:
         """Sync twin of :meth:`aingest`."""
-        return run_sync(self.aingest(paths, tenant=tenant, tags=tags, progress=progress,
-                                     on_progress=on_progress))
+        return self._run(self.aingest(paths, tenant=tenant, tags=tags, progress=progress,
+                                      on_progress=on_progress))
 
     # ----------------------------------------------------------------------------------- search
     async def asearch(self, query: str, k: int | None = None, flt: SearchFilter | None = None) -> list[Evidence]:
@@ -126,7 +143,7 @@ class Pipeline:
 
     def search(self, query: str, k: int | None = None, flt: SearchFilter | None = None) -> list[Evidence]:
         """Sync twin of :meth:`asearch`."""
-        return run_sync(self.asearch(query, k, flt))
+        return self._run(self.asearch(query, k, flt))
 
     # -------------------------------------------------------------------------------------- ask
     async def aask(self, question: str, *, flt: SearchFilter | None = None, k: int | None = None,
@@ -143,7 +160,7 @@ class Pipeline:
     def ask(self, question: str, *, flt: SearchFilter | None = None, k: int | None = None,
             history: Sequence[ChatTurn] = ()) -> Answer:
         """Sync twin of :meth:`aask`."""
-        return run_sync(self.aask(question, flt=flt, k=k, history=history))
+        return self._run(self.aask(question, flt=flt, k=k, history=history))
 
     async def astream(self, question: str, *, flt: SearchFilter | None = None, k: int | None = None,
                       history: Sequence[ChatTurn] = ()) -> AsyncIterator[str | Answer]:
@@ -171,23 +188,46 @@ class Pipeline:
 
     def stream(self, question: str, *, flt: SearchFilter | None = None, k: int | None = None,
                history: Sequence[ChatTurn] = ()) -> Iterator[str | Answer]:
-        """Sync twin of :meth:`astream` (collects, then yields; use astream for live deltas)."""
-        async def collect() -> list[str | Answer]:
-            return [part async for part in self.astream(question, flt=flt, k=k, history=history)]
-
-        yield from run_sync(collect())
+        """Sync twin of :meth:`astream`: each delta as the generator writes it, then the :class:`Answer`."""
+        self._check_open()
+        yield from self._loop.iterate(self.astream(question, flt=flt, k=k, history=history))
 
     # ------------------------------------------------------------------------------------ admin
     def stats(self) -> StoreStats:
         """What the index holds."""
+        self._check_open()
         return self.store.stats()
 
+    def _check_open(self) -> None:
+        if self._closed:
+            raise MmragError("this Pipeline is closed; build a new one with Pipeline.from_config")
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run one of the async twins on the pipeline's event loop and wait for it."""
+        if self._closed:
+            coro.close()  # never awaited: say so quietly, not as a "never awaited" warning
+            raise MmragError("this Pipeline is closed; build a new one with Pipeline.from_config")
+        return self._loop.run(coro)
+
     def close(self) -> None:
-        """Release the store and the generator's connections."""
-        run_sync(self.generator.aclose())
-        self.store.close()
-        if isinstance(self.embedder, CachedEmbedder):
-            self.embedder.close()
+        """Release the generator's and embedder's connections and the store, then stop the event
+        loop. Idempotent; later calls on this pipeline raise :class:`MmragError`."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._ingest_worker.shutdown(wait=True, cancel_futures=True)  # the running one ends first
+            self._loop.run(self.generator.aclose())
+        finally:
+            self._loop.stop()
+            # Every layer of the embedder (cache, batcher, HTTP runner) may hold something to release.
+            layer: object = self.embedder
+            while layer is not None:
+                close = getattr(layer, "close", None)
+                if callable(close):
+                    close()
+                layer = layer.inner if isinstance(layer, EmbedderWrapper) else None
+            self.store.close()
 
     def __enter__(self) -> Pipeline:
         return self

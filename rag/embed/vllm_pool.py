@@ -12,6 +12,10 @@ messages with ``prompts/e5v_embed.jinja`` (BOS + the text verbatim). Both paths 
 exactly what the transformers runner (:mod:`rag.embed.e5v`) does, and the two runners share one
 space id: an index built by one is queried by the other. :meth:`VllmPoolingEmbedder.from_config`
 checks the template with the server's ``/tokenize`` before anything is embedded.
+
+One HTTP client per embedder, on the embedder's own event loop (a :class:`~rag.aio.LoopThread`):
+sync calls from ingest and search threads and async calls from any loop share its connections and
+its ``max_in_flight`` gate. :meth:`VllmPoolingEmbedder.close` closes it and stops that loop.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import base64
 import io
 import json
 import logging
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,7 +33,7 @@ import httpx
 import numpy as np
 from PIL import Image
 
-from rag.aio import run_sync
+from rag.aio import LoopThread
 from rag.config import EmbedConfig
 from rag.embed.base import l2_normalise
 from rag.embed.e5v import DEFAULT_MODEL, fit_image, image_prompt, space_id, text_prompt
@@ -61,7 +66,9 @@ class VllmPoolingEmbedder:
     """E5-V through a vLLM pooling server. Build with :meth:`from_config`, which checks the server.
 
     Texts are sent ``max_batch`` to a request, images one to a request (``messages`` carry one
-    conversation); at most ``max_in_flight`` requests are open at once and vLLM batches them.
+    conversation); at most ``max_in_flight`` requests are open at once (across all callers) and vLLM
+    batches them. ``loop``: the event loop thread that owns the HTTP client (default: one of its own);
+    the embedder stops it when closed.
     """
 
     def __init__(
@@ -76,6 +83,7 @@ class VllmPoolingEmbedder:
         max_batch: int = 32,
         image_side: int = 672,
         transport: httpx.AsyncBaseTransport | None = None,
+        loop: LoopThread | None = None,
     ) -> None:
         if not url:
             raise ConfigError("embed.url is empty: set it to the vLLM server's API root, "
@@ -94,6 +102,13 @@ class VllmPoolingEmbedder:
         self.image_side = image_side
         self._transport = transport
         """Custom HTTP transport (tests mount a fake server here); None: the network."""
+        self._home = loop or LoopThread("mmrag-vllm-embed")
+        weakref.finalize(self, self._home.stop)  # an embedder dropped unclosed leaves no thread behind
+        # Both live on self._home's loop only, made there on first use.
+        self._http: httpx.AsyncClient | None = None
+        self._limit: asyncio.Semaphore | None = None
+        self.clients_made = 0
+        """HTTP clients made so far: one per embedder, again only after a close (tests, metrics)."""
 
     @classmethod
     def from_config(cls, cfg: EmbedConfig) -> VllmPoolingEmbedder:
@@ -102,10 +117,15 @@ class VllmPoolingEmbedder:
         if not cfg.url:
             raise ConfigError("embed.backend is 'vllm' but embed.url is empty: set it to the server's API "
                               "root, e.g. http://127.0.0.1:8001/v1")
-        return run_sync(cls._connect(cfg))
+        home = LoopThread("mmrag-vllm-embed")
+        try:
+            return home.run(cls._connect(cfg, home))
+        except BaseException:
+            home.stop()
+            raise
 
     @classmethod
-    async def _connect(cls, cfg: EmbedConfig) -> VllmPoolingEmbedder:
+    async def _connect(cls, cfg: EmbedConfig, home: LoopThread) -> VllmPoolingEmbedder:
         url = cfg.url.rstrip("/")
         async with httpx.AsyncClient(timeout=cfg.timeout_s) as client:
             try:
@@ -120,13 +140,13 @@ class VllmPoolingEmbedder:
             served, root = _pick_model(url, response.json().get("data", []), cfg.model)
             model_name = cfg.model or root or served
             await _check_chat_template(client, url, served)
-            probe = cls(url, served_model=served, model_name=model_name, dim=1, timeout_s=cfg.timeout_s,
-                        max_in_flight=cfg.max_in_flight, max_batch=cfg.max_batch, image_side=cfg.image_side)
-            first = await probe._post(client, asyncio.Semaphore(1), {"input": [text_prompt("")]})
-        dim = len(first[0])
-        logger.info("vLLM pooling server %s serves %s (%s), dim %d", url, served, model_name, dim)
-        return cls(url, served_model=served, model_name=model_name, dim=dim, timeout_s=cfg.timeout_s,
-                   max_in_flight=cfg.max_in_flight, max_batch=cfg.max_batch, image_side=cfg.image_side)
+            embedder = cls(url, served_model=served, model_name=model_name, dim=1, timeout_s=cfg.timeout_s,
+                           max_in_flight=cfg.max_in_flight, max_batch=cfg.max_batch, image_side=cfg.image_side,
+                           loop=home)
+            first = await embedder._post(client, asyncio.Semaphore(1), {"input": [text_prompt("")]})
+        embedder._dim = len(first[0])
+        logger.info("vLLM pooling server %s serves %s (%s), dim %d", url, served, model_name, embedder.dim)
+        return embedder
 
     # -- Embedder protocol ------------------------------------------------------------------------
 
@@ -144,39 +164,62 @@ class VllmPoolingEmbedder:
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Passages under E5-V's text prompt. Shape (n, dim), float32, unit rows."""
-        return run_sync(self.aembed_texts(texts))
+        return self._home.run(self._gather(self._text_bodies(texts)))
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Questions: the same text prompt as passages."""
-        return run_sync(self.aembed_texts(texts))
+        return self._home.run(self._gather(self._text_bodies(texts)))
 
     def embed_images(self, images: Sequence[Image.Image]) -> np.ndarray:
         """Images under E5-V's image prompt, longest side fitted to ``image_side``. Shape (n, dim)."""
-        return run_sync(self.aembed_images(images))
+        return self._home.run(self._gather(self._image_bodies(images)))
+
+    def close(self) -> None:
+        """Close the HTTP client and stop the embedder's loop (a later call starts both again)."""
+        if self._home.started:
+            self._home.run(self._close_client())
+            self._home.stop()
 
     # -- async core -------------------------------------------------------------------------------
 
     async def aembed_texts(self, texts: Sequence[str]) -> np.ndarray:
-        """Async :meth:`embed_texts`."""
-        prompts = [text_prompt(t) for t in texts]
-        bodies = [{"input": prompts[i:i + self.max_batch]} for i in range(0, len(prompts), self.max_batch)]
-        return await self._gather(bodies)
+        """Async :meth:`embed_texts`, from any event loop."""
+        return await self._home.arun(self._gather(self._text_bodies(texts)))
 
     async def aembed_images(self, images: Sequence[Image.Image]) -> np.ndarray:
-        """Async :meth:`embed_images`."""
+        """Async :meth:`embed_images`, from any event loop."""
+        return await self._home.arun(self._gather(self._image_bodies(images)))
+
+    def _text_bodies(self, texts: Sequence[str]) -> list[dict[str, Any]]:
+        prompts = [text_prompt(t) for t in texts]
+        return [{"input": prompts[i:i + self.max_batch]} for i in range(0, len(prompts), self.max_batch)]
+
+    def _image_bodies(self, images: Sequence[Image.Image]) -> list[dict[str, Any]]:
         prompt = image_prompt()
-        bodies = [{"messages": [{"role": "user", "content": [
+        return [{"messages": [{"role": "user", "content": [
             {"type": "image_url", "image_url": {"url": image_data_url(fit_image(im, self.image_side))}},
             {"type": "text", "text": prompt},
         ]}]} for im in images]
-        return await self._gather(bodies)
+
+    def _client(self) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
+        """The HTTP client and in-flight gate, made on first use (call on the home loop only)."""
+        if self._http is None or self._limit is None:
+            self._http = httpx.AsyncClient(timeout=self.timeout_s, transport=self._transport,
+                                           limits=httpx.Limits(max_keepalive_connections=self.max_in_flight))
+            self._limit = asyncio.Semaphore(self.max_in_flight)
+            self.clients_made += 1
+        return self._http, self._limit
+
+    async def _close_client(self) -> None:
+        http, self._http, self._limit = self._http, None, None
+        if http is not None:
+            await http.aclose()
 
     async def _gather(self, bodies: list[dict[str, Any]]) -> np.ndarray:
         if not bodies:
             return np.zeros((0, self.dim), dtype=np.float32)
-        limit = asyncio.Semaphore(self.max_in_flight)
-        async with httpx.AsyncClient(timeout=self.timeout_s, transport=self._transport) as client:
-            parts = await asyncio.gather(*(self._post(client, limit, body) for body in bodies))
+        client, limit = self._client()
+        parts = await asyncio.gather(*(self._post(client, limit, body) for body in bodies))
         vectors = np.asarray([row for part in parts for row in part], dtype=np.float32)  # (n, dim)
         if vectors.shape[1] != self.dim:
             raise EmbedError(f"the server at {self.url} returned {vectors.shape[1]}-dim vectors, "

@@ -12,7 +12,11 @@ from rag.registry import Registry
 
 @runtime_checkable
 class Generator(Protocol):
-    """Writes an answer that cites evidence as [1], [2], ... (1-based positions in ``evidence``)."""
+    """Writes an answer that cites evidence as [1], [2], ... (1-based positions in ``evidence``).
+
+    The async methods may be awaited from any event loop and from several threads at once (the
+    pipeline's loop, a server's, a caller's ``asyncio.run``): a generator that holds loop-bound
+    state (an HTTP client) keeps it on one loop of its own (:class:`~rag.aio.LoopThread`)."""
 
     def select(self, question: str, evidence: Sequence[Evidence]) -> list[Evidence]:
         """The evidence this generator will be shown (its prompt budget may drop the lowest-ranked);
@@ -27,7 +31,10 @@ class Generator(Protocol):
         """The answer as text deltas."""
         ...
 
-    async def aclose(self) -> None: ...
+    async def aclose(self) -> None:
+        """Release connections (and any event loop the generator keeps for them); awaited from any
+        event loop, once, when the owner (a :class:`~rag.pipeline.Pipeline`) closes."""
+        ...
 
 
 GENERATORS: Registry[Generator] = Registry("generator")

@@ -6,6 +6,11 @@ tried at once. When every endpoint failed, the round is retried ``cfg.retries`` 
 exponential backoff. 4xx answers (a bad request) fail at once with the server's message.
 At most ``max_in_flight`` requests run at the same time.
 
+One HTTP client per generator, kept on the generator's own event loop (a :class:`~rag.aio.LoopThread`):
+connections cannot cross event loops, and callers come from many (the pipeline's, a server's, a
+script's ``asyncio.run``). :meth:`OpenAIChatGenerator.aclose` / :meth:`~OpenAIChatGenerator.close`
+close the client and stop that loop.
+
 Images travel inside the messages as ``image_url`` data URLs (:mod:`rag.generate.prompting`).
 """
 
@@ -16,6 +21,7 @@ import json
 import logging
 import random
 import time
+import weakref
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +30,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
+from rag.aio import LoopThread
 from rag.config import GenerateConfig
 from rag.errors import GenerateError, MissingPartError
 from rag.generate.citations import build_answer
@@ -109,11 +116,13 @@ class OpenAIChatGenerator:
     ``cfg``: the ``generate`` section; ``model``: the served model name (default ``cfg.model``;
     :meth:`from_config` discovers it from ``/v1/models`` when empty). ``max_in_flight``: requests
     sent at the same time. ``down_s``: how long a failed endpoint is skipped. ``transport``: an
-    httpx transport to use instead of the network one (tests, proxies)."""
+    httpx transport to use instead of the network one (tests, proxies). ``loop``: the event loop
+    thread that owns the HTTP client (default: one of its own, started on first request); the
+    generator stops it when closed."""
 
     def __init__(self, cfg: GenerateConfig, *, model: str | None = None, max_in_flight: int = 8,
                  down_s: float = 30.0, backoff_s: float = 0.5,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 transport: httpx.AsyncBaseTransport | None = None, loop: LoopThread | None = None) -> None:
         if not cfg.urls:
             raise MissingPartError(f"generate.backend is 'openai' but generate.urls is empty; {START_HINT}")
         if max_in_flight < 1:
@@ -132,9 +141,13 @@ class OpenAIChatGenerator:
         self.backoff_s = backoff_s
         self._transport = transport
         self._rr = 0
+        self._home = loop or LoopThread("mmrag-openai-chat")
+        weakref.finalize(self, self._home.stop)  # a generator dropped unclosed leaves no thread behind
+        # Both live on self._home's loop only, made there on first use.
         self._http: httpx.AsyncClient | None = None
         self._sem: asyncio.Semaphore | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self.clients_made = 0
+        """HTTP clients made so far: one per generator, again only after a close (tests, metrics)."""
 
     # ------------------------------------------------------------------------------ building
     @classmethod
@@ -174,10 +187,8 @@ class OpenAIChatGenerator:
 
     # ---------------------------------------------------------------------------- transport
     def _client(self) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
-        """The HTTP client and concurrency gate of the running event loop (sync wrappers run a
-        fresh loop per call, and connections cannot cross loops)."""
-        loop = asyncio.get_running_loop()
-        if self._http is None or self._sem is None or self._loop is not loop:
+        """The HTTP client and concurrency gate, made on first use (call on the home loop only)."""
+        if self._http is None or self._sem is None:
             headers = {"Authorization": f"Bearer {self.cfg.api_key}"} if self.cfg.api_key else {}
             timeout = httpx.Timeout(self.cfg.timeout_s, connect=min(self.cfg.timeout_s, 5.0))
             limits = httpx.Limits(max_connections=self.max_in_flight * 2,
@@ -185,7 +196,7 @@ class OpenAIChatGenerator:
             self._http = httpx.AsyncClient(timeout=timeout, headers=headers, limits=limits,
                                            transport=self._transport)
             self._sem = asyncio.Semaphore(self.max_in_flight)
-            self._loop = loop
+            self.clients_made += 1
         return self._http, self._sem
 
     def _order(self) -> list[_Endpoint]:
@@ -259,6 +270,10 @@ class OpenAIChatGenerator:
     async def acomplete(self, messages: list[dict[str, Any]], *, max_tokens: int | None = None,
                         temperature: float | None = None, extra: dict[str, Any] | None = None) -> ChatResult:
         """One non-streaming chat completion of ``messages``; ``extra`` is merged into the request body."""
+        return await self._home.arun(self._complete(messages, max_tokens, temperature, extra))
+
+    async def _complete(self, messages: list[dict[str, Any]], max_tokens: int | None, temperature: float | None,
+                        extra: dict[str, Any] | None) -> ChatResult:
         client, sem = self._client()
         async with sem:
             start = time.perf_counter()
@@ -283,6 +298,11 @@ class OpenAIChatGenerator:
         """Stream the reply to ``messages`` as text deltas (server-sent events).
 
         Failover happens before the first delta; an error after it raises :class:`GenerateError`."""
+        async for delta in self._home.aiterate(self._stream_messages(messages, max_tokens, temperature)):
+            yield delta
+
+    async def _stream_messages(self, messages: list[dict[str, Any]], max_tokens: int | None,
+                               temperature: float | None) -> AsyncIterator[str]:
         client, sem = self._client()
         async with sem:
             body = self._body(messages, max_tokens, temperature, {"stream": True})
@@ -375,13 +395,23 @@ class OpenAIChatGenerator:
             raise GenerateError(f"{result.url}: reply is JSON but not an object: {result.text[:200]!r}")
         return value
 
+    async def _close_client(self) -> None:
+        http, self._http, self._sem = self._http, None, None
+        if http is not None:
+            await http.aclose()
+
     async def aclose(self) -> None:
-        """Close the HTTP connections of the current event loop's client."""
-        http, loop = self._http, self._loop
-        self._http, self._sem, self._loop = None, None, None
-        if http is None:
+        """Close the HTTP client and stop the generator's loop (a later request starts both again)."""
+        if not self._home.started:
             return
-        if loop is not asyncio.get_running_loop():
-            # Made in another (finished) loop by a sync wrapper: its connections died with it.
-            return
-        await http.aclose()
+        await self._home.arun(self._close_client())
+        if self._home.in_loop_thread():
+            self._home.stop()
+        else:
+            await asyncio.to_thread(self._home.stop)
+
+    def close(self) -> None:
+        """Sync :meth:`aclose`, from any thread not running an event loop of this generator."""
+        if self._home.started:
+            self._home.run(self._close_client())
+            self._home.stop()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from rag.embed.e5v import E5VEmbedder, text_prompt
 from rag.embed.vllm_pool import VllmPoolingEmbedder
 from rag.errors import ConfigError, EmbedError, MissingPartError
 from rag.testing.vllm_server import VllmServer, free_port
+from tests.openai_http import OpenAIHTTPServer
 from tests.rag.embed.samples import TEXTS, cfg_for, sample_images
 
 # -- HTTP behaviour, no server ------------------------------------------------------------------------
@@ -206,3 +209,35 @@ def test_server_without_the_e5v_chat_template_is_refused(tiny_llava_dir: Path,
     """The chat server renders messages with the model's own (Llama-3 style) template."""
     with pytest.raises(ConfigError, match=r"--chat-template prompts/e5v_embed\.jinja"):
         build_embedder(cfg_for(tiny_llava_dir, backend="vllm", url=vllm_chat_server.url))
+
+
+# -- one client for the embedder's life, against a real HTTP server -----------------------------------
+
+
+def test_one_client_serves_sync_and_async_calls_from_many_threads_and_close_closes_it() -> None:
+    """Ingest threads (sync), search threads and other event loops (async) share one HTTP client:
+    calls one after another ride one kept-alive connection; close() closes it."""
+    with OpenAIHTTPServer(dim=2) as server:
+        embedder = VllmPoolingEmbedder(server.url, served_model="tiny", model_name="m", dim=2, max_batch=2)
+        shapes: list[tuple[int, ...]] = []
+
+        def work() -> None:
+            shapes.append(embedder.embed_texts(["a", "b", "c"]).shape)  # two requests
+            shapes.append(embedder.embed_queries(["q"]).shape)
+            shapes.append(asyncio.run(embedder.aembed_texts(["d"])).shape)
+
+        for _ in range(3):
+            t = threading.Thread(target=work)
+            t.start()
+            t.join(30)
+            assert not t.is_alive()
+        assert shapes == [(3, 2), (1, 2), (1, 2)] * 3
+        assert len(server.requests) == 12
+        assert len(server.opened) <= 2, (
+            f"{len(server.opened)} connections for 12 requests, at most 2 at a time")
+        assert embedder.clients_made == 1
+        embedder.close()
+        deadline = time.monotonic() + 5
+        while server.open_connections() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not server.open_connections(), "close() left connections open"

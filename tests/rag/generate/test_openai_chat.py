@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +20,7 @@ from rag.generate.base import build_generator
 from rag.generate.openai_chat import OpenAIChatGenerator, normalise_url
 from rag.generate.prompting import abstain_sentence
 from rag.testing.vllm_server import free_port
+from tests.openai_http import OpenAIHTTPServer
 from tests.rag.generate.evidence import ev
 
 A, B = "http://a.test:8000/v1", "http://b.test:8000/v1"
@@ -168,3 +171,89 @@ def test_urls_are_normalised() -> None:
     assert normalise_url("http://h:8000/v1/") == "http://h:8000/v1"
     with pytest.raises(MissingPartError):
         normalise_url("h:8000")
+
+
+# -- one client for the generator's life, against a real HTTP server ------------------------------------
+
+
+def _wait_until(check: Callable[[], bool], timeout_s: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.02)
+    return check()
+
+
+def test_one_client_serves_calls_from_many_threads_and_loops_and_close_closes_it() -> None:
+    """Sync wrappers, other threads and other event loops all share one HTTP client (one kept-alive
+    connection for calls one after another); close() closes it, which the server sees."""
+    with OpenAIHTTPServer(reply="fine") as server:
+        g = OpenAIChatGenerator(GenerateConfig(backend="openai", urls=[server.url]), model="tiny")
+        texts: list[str] = []
+
+        async def two_calls() -> None:
+            for _ in range(2):
+                texts.append((await g.acomplete([{"role": "user", "content": "hi"}])).text)
+
+        for _ in range(4):  # each thread runs its own event loop, one after another
+            t = threading.Thread(target=asyncio.run, args=(two_calls(),))
+            t.start()
+            t.join(30)
+            assert not t.is_alive()
+        assert texts == ["fine"] * 8
+        assert len(server.opened) == 1, f"{len(server.opened)} connections for 8 calls in a row"
+        assert len(server.requests) == 8
+        assert g.clients_made == 1
+
+        g.close()
+        assert _wait_until(lambda: not server.open_connections()), "close() left the connection open"
+        # A closed generator can be used again: a new client, a new connection.
+        assert asyncio.run(g.agenerate("q", [ev(1, "x")])) == "fine"
+        assert g.clients_made == 2
+        asyncio.run(g.aclose())
+        assert _wait_until(lambda: not server.open_connections())
+
+
+def test_concurrent_calls_from_threads_share_the_client_and_its_in_flight_gate() -> None:
+    with OpenAIHTTPServer(reply="fine") as server:
+        g = OpenAIChatGenerator(GenerateConfig(backend="openai", urls=[server.url]), model="tiny",
+                                max_in_flight=2)
+        results: list[str] = []
+
+        def call() -> None:
+            results.append(asyncio.run(g.agenerate("q", [ev(1, "x")])))
+
+        threads = [threading.Thread(target=call) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert not any(t.is_alive() for t in threads)
+        assert results == ["fine"] * 6
+        assert len(server.opened) <= 2, f"{len(server.opened)} connections for 2 requests in flight"
+        assert g.clients_made == 1
+        g.close()
+        assert _wait_until(lambda: not server.open_connections())
+
+
+def test_stream_delivers_each_delta_while_the_server_is_still_writing() -> None:
+    """The server holds the rest of the reply until the caller has seen the first delta: a client
+    that collected before yielding would wait forever (here: fail after 10 s)."""
+    seen_first = threading.Event()
+
+    def hold(i: int) -> None:
+        assert seen_first.wait(10), "the first delta never reached the caller before the stream ended"
+
+    with OpenAIHTTPServer(stream_pieces=["The ", "answer ", "[1]."], between_pieces=hold) as server:
+        g = OpenAIChatGenerator(GenerateConfig(backend="openai", urls=[server.url]), model="tiny")
+
+        async def collect() -> list[str]:
+            parts = []
+            async for delta in g.astream("q", [ev(1, "x")]):
+                parts.append(delta)
+                seen_first.set()
+            return parts
+
+        assert asyncio.run(collect()) == ["The ", "answer ", "[1]."]
+        asyncio.run(g.aclose())
