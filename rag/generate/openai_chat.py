@@ -342,14 +342,14 @@ class OpenAIChatGenerator:
         """The whole answer. [n] is the n-th evidence sent, which is ``evidence[n - 1]`` whenever the
         caller passed ``select_evidence(...).sent`` (or nothing had to be dropped)."""
         if not evidence:
-            return abstain_sentence()
+            return abstain_sentence(question)
         build = await self.prepare(question, evidence)
         return (await self.acomplete(build.messages)).text
 
     async def astream(self, question: str, evidence: Sequence[Evidence]) -> AsyncIterator[str]:
         """The answer as text deltas, as the server streams them."""
         if not evidence:
-            yield abstain_sentence()
+            yield abstain_sentence(question)
             return
         build = await self.prepare(question, evidence)
         async for delta in self.astream_messages(build.messages):
@@ -363,7 +363,7 @@ class OpenAIChatGenerator:
         """The :class:`Answer`, its citations resolved against the evidence actually sent."""
         start = time.perf_counter()
         if not evidence:
-            return build_answer(question, abstain_sentence(), [], {"generate": 0.0})
+            return build_answer(question, abstain_sentence(question), [], {"generate": 0.0})
         build = await self.prepare(question, evidence)
         prompt_s = time.perf_counter() - start
         result = await self.acomplete(build.messages)

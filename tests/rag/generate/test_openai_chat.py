@@ -149,6 +149,16 @@ def test_no_evidence_abstains_without_a_request() -> None:
     assert rec.calls == []
 
 
+def test_no_evidence_streams_the_abstention_in_the_questions_language() -> None:
+    rec = Recorder(a=lambda r: completion("made up"))
+
+    async def streamed() -> str:
+        return "".join([d async for d in gen(rec, [A]).astream("영업이익은 얼마인가요?", [])])
+
+    assert asyncio.run(streamed()) == "문서에서 이 질문에 대한 답을 찾을 수 없습니다."
+    assert rec.calls == []
+
+
 def test_works_across_event_loops_like_the_sync_wrappers() -> None:
     rec = Recorder(a=lambda r: completion("ok"))
     g = gen(rec, [A])
