@@ -13,8 +13,17 @@
   symlink leading out is skipped with a reason in the report.
 - **Media.** Page renders and crops live under ``media/<doc_id>`` (doc_id: the content hash), shared
   by every row of identical content, whoever ingested it; a folder is removed when its last row goes.
-- **Crash safety.** A file's points are replaced in one store step and its manifest row written
-  last, so a crash in between leaves it "changed" and the rerun replaces it exactly.
+- **Crash safety.** A file's points are replaced in one store step, once all its vectors are in,
+  and its manifest row written last, so a crash in between leaves it "changed" and the rerun
+  replaces it exactly.
+- **Overlap.** Files are parsed on a thread ahead of embedding, through a queue bounded by
+  ``ingest.queue_items`` parsed items (:mod:`rag.parse_feed`); embedding batches cross file
+  boundaries, sorted by length (:mod:`rag.cross_batch`). One file failing to embed fails alone.
+- **Stages** (``IngestReport.stages``, seconds summed per stage; parsing overlaps the rest, so they
+  add up to more than the run): ``discover``, ``diff``, ``delete``, ``count_pages``; on the parse
+  thread ``parse`` (waiting on the parser or its workers) and ``queue_full`` (parsing paused: the
+  queue held ``queue_items``); on the ingesting thread ``wait`` (the embedder idle, waiting for a
+  parsed file), ``embed``, ``points`` (payloads and keyword vectors) and ``store``; ``optimize``.
 
 One ingest or delete runs at a time (a thread lock: callers may come from any thread or event loop).
 """
@@ -31,17 +40,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
-from tqdm.auto import tqdm
 
 from ingest.discover import discover
 from ingest.manifest import DEFAULT_TENANT, Manifest
 from ingest.media import remove_media, sweep_partial_writes
 from ingest.parse import parse_many
-from ingest.records import FileFailure, ParsedFile
+from ingest.records import FileFailure, FileInfo, ParsedFile
 from rag.config import Settings
+from rag.cross_batch import CrossFileBatcher, FileVectors
 from rag.embed.base import Embedder
 from rag.errors import MmragError
-from rag.indexing import items_to_points
+from rag.indexing import make_points
+from rag.parse_feed import ParseFeed
+from rag.progress import PageBar, PageProgress, estimate_pages
 from rag.records import IngestReport, SearchFilter
 from rag.store.base import Optimizable, Store
 
@@ -108,15 +119,23 @@ class Ingestor:
     # ------------------------------------------------------------------------------------ ingest
     def ingest(self, paths: Sequence[str | Path], *, tenant: str = DEFAULT_TENANT, tags: Sequence[str] = (),
                progress: bool | None = None, on_progress: Callable[[int, int], None] | None = None,
-               within: Sequence[Path] | None = None) -> IngestReport:
+               within: Sequence[Path] | None = None,
+               on_pages: Callable[[PageProgress], None] | None = None) -> IngestReport:
         """Ingest files and folders for ``tenant`` incrementally (new added, changed replaced,
         deleted removed, unchanged skipped); blocking. ``within``: folders every given path must
-        resolve into (the server's ingest roots for the caller). See :meth:`Pipeline.aingest`."""
+        resolve into (the server's ingest roots for the caller). See :meth:`Pipeline.aingest`.
+
+        ``on_progress(files_done, files_total)`` is called once the files to parse are known and
+        after each file is finished; ``on_pages(PageProgress)`` then and after every embedding
+        batch, with pages parsed, pages done and the total (:mod:`rag.progress`). Both are called
+        from the ingesting thread. ``progress``: the terminal page bar (None: on a TTY)."""
         with self._lock:
-            return self._ingest([Path(p) for p in paths], tenant, list(tags), progress, on_progress, within)
+            return self._ingest([Path(p) for p in paths], tenant, list(tags), progress, on_progress, within,
+                                on_pages)
 
     def _ingest(self, roots: list[Path], tenant: str, tags: list[str], progress: bool | None,
-                on_progress: Callable[[int, int], None] | None, within: Sequence[Path] | None) -> IngestReport:
+                on_progress: Callable[[int, int], None] | None, within: Sequence[Path] | None,
+                on_pages: Callable[[PageProgress], None] | None = None) -> IngestReport:
         cfg = self.settings
         timer, start = _Timer(), time.perf_counter()
         report = IngestReport()
@@ -142,27 +161,11 @@ class Ingestor:
                 self._release_media(in_use, old)
                 report.files_deleted += 1
             timer.add("delete", t)
-            replaced = {info.path: manifest.doc_id(info.path, tenant) for info in diff.changed}
             todo = [*diff.new, *diff.changed]
-            bar = tqdm(total=len(todo), desc="ingest", unit="file", disable=True if progress is False else None)
-            done = 0
-            if on_progress:
-                on_progress(done, len(todo))
-            t_parse = time.perf_counter()
-            for result in parse_many(todo, cfg.ingest, cfg.media_dir):
-                timer.add("parse", t_parse)
-                if isinstance(result, FileFailure):
-                    report.files_failed.append({"path": result.path, "reason": result.reason,
-                                                "detail": result.detail})
-                elif self._index_file(result, manifest, report, timer, tenant, tags):
-                    in_use[result.document.doc_id] += 1
-                    self._release_media(in_use, replaced.get(result.document.path))
-                bar.update(1)
-                done += 1
-                if on_progress:
-                    on_progress(done, len(todo))
-                t_parse = time.perf_counter()
-            bar.close()
+            run = _Run(self, manifest, report, timer, tenant, tags, in_use,
+                       replaced={info.path: manifest.doc_id(info.path, tenant) for info in diff.changed},
+                       on_progress=on_progress, on_pages=on_pages)
+            run.index(todo, disable_bar=True if progress is False else None)
         t = time.perf_counter()
         if self.optimize_due():
             self.optimize()
@@ -173,38 +176,6 @@ class Ingestor:
                  "in %.1fs", tenant, report.files_seen, report.files_ingested, report.files_unchanged,
                  report.files_deleted, len(report.files_failed), len(report.notices), report.seconds)
         return report
-
-    def _index_file(self, parsed: ParsedFile, manifest: Manifest, report: IngestReport, timer: _Timer,
-                    tenant: str, tags: list[str]) -> bool:
-        """Embed and store one parsed file, then record it; False (and a failure entry) when it fails."""
-        doc = parsed.document
-        path = doc.path
-        try:
-            t = time.perf_counter()
-            points = items_to_points(parsed.items, self.embedder, tenant=tenant, tags=tags,
-                                     modified=datetime.fromtimestamp(doc.mtime, UTC), created=doc.created)
-            timer.add("embed", t)
-            t = time.perf_counter()
-            # One step for searches: new points in, this tenant's other points of the file out.
-            # The manifest row is written last, so a crash in between leaves the file "changed"
-            # and the rerun replaces it exactly.
-            self.store.replace_file(path, points, tenant=tenant)
-            timer.add("store", t)
-        except MmragError as exc:
-            log.warning("%s: %s", path, exc)
-            report.files_failed.append({"path": path, "reason": str(exc), "detail": type(exc).__name__})
-            return False
-        manifest.record(doc, [p.id for p in points], tenant)
-        report.files_ingested += 1
-        report.pages += doc.pages
-        for p in points:
-            report.items[p.item.kind] = report.items.get(p.item.kind, 0) + 1
-        # Recorded either way (a rerun would find nothing more), but never silently.
-        notice = NO_POINTS if not points else None if any(p.item.text.strip() for p in points) else NO_TEXT
-        if notice:
-            log.warning("%s: %s", path, notice)
-            report.notices.append({"path": path, "notice": notice})
-        return True
 
     def _release_media(self, in_use: Counter[str], doc_id: str | None) -> None:
         if doc_id is None:
@@ -262,3 +233,134 @@ class Ingestor:
         if not isinstance(self.store, Optimizable):
             return False
         return self.store.optimize()
+
+
+FLUSH_BATCHES = 8
+"""Embedding batches' worth of texts held before they are embedded together (sorted by length,
+across files); fewer are embedded when parsing has ended or waits for room in the queue."""
+
+
+class _Run:
+    """One ingest's parse → embed → store loop: parsing runs ahead on a thread
+    (:class:`~rag.parse_feed.ParseFeed`, bounded by ``ingest.queue_items``), embedding batches cross
+    file boundaries (:class:`~rag.cross_batch.CrossFileBatcher`), and each file is stored in one
+    step and recorded in the manifest only once all its vectors are in (crash safety as before)."""
+
+    def __init__(self, ingestor: Ingestor, manifest: Manifest, report: IngestReport, timer: _Timer,
+                 tenant: str, tags: list[str], in_use: Counter[str], replaced: dict[str, str | None],
+                 on_progress: Callable[[int, int], None] | None,
+                 on_pages: Callable[[PageProgress], None] | None) -> None:
+        self.ingestor, self.manifest, self.report, self.timer = ingestor, manifest, report, timer
+        self.tenant, self.tags, self.in_use, self.replaced = tenant, tags, in_use, replaced
+        self.on_progress, self.on_pages = on_progress, on_pages
+        self.state = PageProgress()
+        self.estimates: dict[str, int] = {}
+        self.bar: PageBar | None = None
+        self.t0 = time.perf_counter()
+
+    def index(self, todo: list[FileInfo], *, disable_bar: bool | None) -> None:
+        cfg = self.ingestor.settings
+        t = time.perf_counter()
+        self.estimates = {info.path: estimate_pages(info) for info in todo}
+        self.timer.add("count_pages", t)
+        self.state = PageProgress(files_total=len(todo), pages_total=sum(self.estimates.values()))
+        self.bar = PageBar(self.state.pages_total, disable=disable_bar)
+        self.t0 = time.perf_counter()
+        self._emit()
+        batch = cfg.embed.max_batch
+        batcher = CrossFileBatcher(self.ingestor.embedder, batch, on_batch=self._emit)
+        window = batch * FLUSH_BATCHES
+        try:
+            with ParseFeed(parse_many(todo, cfg.ingest, cfg.media_dir), cfg.ingest.queue_items) as feed:
+                while True:
+                    t = time.perf_counter()
+                    outcome = feed.next()
+                    self.timer.add("wait", t)  # the embedder idle, waiting for parsed files
+                    if outcome is None:  # parsing ended, or waits for room: embed what is held
+                        if batcher.pending:
+                            self._finish(batcher.flush(), feed)
+                        elif feed.finished:
+                            break
+                        continue
+                    if isinstance(outcome, FileFailure):
+                        self._parse_failed(outcome)
+                        continue
+                    self._parsed(outcome)
+                    self._finish(batcher.add(outcome), feed)
+                    if batcher.pending >= window:
+                        self._finish(batcher.flush(), feed)
+            for stage, seconds in feed.seconds.items():
+                self.timer.seconds[stage] = round(self.timer.seconds.get(stage, 0.0) + seconds, 4)
+            self.timer.seconds["embed"] = round(self.timer.seconds.get("embed", 0.0) + batcher.seconds, 4)
+        finally:
+            self.bar.close()
+
+    def _emit(self) -> None:
+        self.state.seconds = round(time.perf_counter() - self.t0, 3)
+        if self.bar is not None:
+            self.bar.show(self.state)
+        if self.on_pages:
+            self.on_pages(self.state.model_copy())
+
+    def _file_done(self) -> None:
+        self.state.files_done += 1
+        if self.on_progress:
+            self.on_progress(self.state.files_done, self.state.files_total)
+        self._emit()
+
+    def _parse_failed(self, failure: FileFailure) -> None:
+        self.report.files_failed.append({"path": failure.path, "reason": failure.reason, "detail": failure.detail})
+        self.state.pages_total -= self.estimates.get(failure.path, 0)
+        self._file_done()
+
+    def _parsed(self, parsed: ParsedFile) -> None:
+        pages = parsed.document.pages
+        self.state.pages_total += pages - self.estimates.get(parsed.document.path, 0)
+        self.state.pages_parsed += pages
+
+    def _finish(self, files: list[FileVectors], feed: ParseFeed) -> None:
+        for fv in files:
+            try:
+                if self._store(fv):
+                    doc = fv.parsed.document
+                    self.in_use[doc.doc_id] += 1
+                    self.ingestor._release_media(self.in_use, self.replaced.get(doc.path))
+            finally:
+                feed.release(ParseFeed.size(fv.parsed))
+            self.state.pages_done += fv.parsed.document.pages
+            self._file_done()
+
+    def _store(self, fv: FileVectors) -> bool:
+        """Store one embedded file, then record it; False (and a failure entry) when it fails."""
+        doc = fv.parsed.document
+        path = doc.path
+        report = self.report
+        try:
+            if fv.error is not None:
+                raise fv.error
+            t = time.perf_counter()
+            points = make_points(fv.as_text, [v for v in fv.text_vecs if v is not None], fv.as_image,
+                                 [v for v in fv.image_vecs if v is not None], tenant=self.tenant, tags=self.tags,
+                                 modified=datetime.fromtimestamp(doc.mtime, UTC), created=doc.created)
+            self.timer.add("points", t)
+            t = time.perf_counter()
+            # One step for searches: new points in, this tenant's other points of the file out.
+            # The manifest row is written last, so a crash in between leaves the file "changed"
+            # and the rerun replaces it exactly.
+            self.ingestor.store.replace_file(path, points, tenant=self.tenant)
+            self.timer.add("store", t)
+        except MmragError as exc:
+            log.warning("%s: %s", path, exc)
+            report.files_failed.append({"path": path, "reason": str(exc), "detail": type(exc).__name__})
+            return False
+        self.manifest.record(doc, [p.id for p in points], self.tenant)
+        report.files_ingested += 1
+        report.pages += doc.pages
+        for p in points:
+            report.items[p.item.kind] = report.items.get(p.item.kind, 0) + 1
+        # Recorded either way (a rerun would find nothing more), but never silently.
+        notice = NO_POINTS if not points else None if any(p.item.text.strip() for p in points) else NO_TEXT
+        if notice:
+            log.warning("%s: %s", path, notice)
+            report.notices.append({"path": path, "notice": notice})
+        return True

@@ -1,0 +1,186 @@
+"""Embed the items of many files together: batches cross file boundaries, sorted by length.
+
+:class:`CrossFileBatcher` takes parsed files one at a time (:meth:`~CrossFileBatcher.add`) and
+holds their items; :meth:`~CrossFileBatcher.flush` embeds everything held in batches of
+``batch_size``, texts sorted by length (so a batch pads little) and mixed across files, and hands
+back every file whose vectors are now all in, in the order the files came. A file is never split
+between flushes' results: it comes back whole (all its vectors) or failed, so the caller stores it
+in one step and records it afterwards, exactly as when files were embedded one at a time.
+
+A batch that fails with an :class:`~rag.errors.MmragError` is embedded again file by file, so
+only the file whose texts really fail is failed; an unreadable image fails its own file.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from ingest.records import Item, ParsedFile
+from rag.embed.base import Embedder
+from rag.errors import MmragError
+from rag.indexing import embed_text_of, load_item_image, max_tokens_of, split_items
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class FileVectors:
+    """One file on its way through the batcher: its items split by how they are embedded and the
+    vectors found so far (rows of shape (dim,)), or the error that failed it."""
+
+    parsed: ParsedFile
+    as_text: list[Item]
+    as_image: list[Item]
+    text_vecs: list[np.ndarray | None] = field(default_factory=list)
+    image_vecs: list[np.ndarray | None] = field(default_factory=list)
+    error: MmragError | None = None
+    left: int = 0
+    """Vectors still missing."""
+
+    @property
+    def done(self) -> bool:
+        return self.error is not None or self.left == 0
+
+
+@dataclass(eq=False)
+class _Job:
+    file: FileVectors
+    index: int  # into file.as_text or file.as_image
+    text: str = ""
+
+
+class CrossFileBatcher:
+    """Holds parsed files' items and embeds them across files (see the module doc)."""
+
+    def __init__(self, embedder: Embedder, batch_size: int,
+                 on_batch: Callable[[], None] | None = None) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.embedder = embedder
+        self.batch_size = batch_size
+        self._window = max_tokens_of(embedder)
+        self._files: list[FileVectors] = []  # held, in arrival order
+        self._texts: list[_Job] = []
+        self._images: list[_Job] = []
+        self._on_batch = on_batch
+        self.seconds = 0.0
+        """Time spent inside the embedder's calls."""
+        self.text_batches = 0
+        self.image_batches = 0
+
+    @property
+    def pending(self) -> int:
+        """Texts and images held, not yet embedded."""
+        return len(self._texts) + len(self._images)
+
+    def add(self, parsed: ParsedFile) -> list[FileVectors]:
+        """Hold ``parsed``'s items for the next flush; returns it at once (done) when it has
+        nothing to embed."""
+        as_text, as_image = split_items(parsed.items, self.embedder)
+        fv = FileVectors(parsed, as_text, as_image, [None] * len(as_text), [None] * len(as_image),
+                         left=len(as_text) + len(as_image))
+        self._texts += [_Job(fv, i, embed_text_of(it, self._window)) for i, it in enumerate(as_text)]
+        self._images += [_Job(fv, i) for i in range(len(as_image))]
+        self._files.append(fv)
+        return self._take_done()
+
+    def flush(self) -> list[FileVectors]:
+        """Embed everything held; returns the files held (all of them now done), in arrival order."""
+        texts, self._texts = sorted(self._texts, key=lambda j: len(j.text)), []
+        for start in range(0, len(texts), self.batch_size):
+            self._embed_texts(texts[start:start + self.batch_size])
+        images, self._images = self._images, []
+        for start in range(0, len(images), self.batch_size):
+            self._embed_images(images[start:start + self.batch_size])
+        return self._take_done()
+
+    def _take_done(self) -> list[FileVectors]:
+        """Hand back the files that are done, keeping arrival order among those still held."""
+        done = [f for f in self._files if f.done]
+        self._files = [f for f in self._files if not f.done]
+        return done
+
+    def _call(self, fn: Callable[[list[Any]], np.ndarray], inputs: list[Any]) -> np.ndarray:
+        expect = len(inputs)
+        t = time.perf_counter()
+        try:
+            vecs = fn(inputs)  # (expect, dim)
+        finally:
+            self.seconds += time.perf_counter() - t
+        if vecs.shape[0] != expect:
+            raise MmragError(f"embedder returned {vecs.shape[0]} rows for {expect} inputs")
+        return vecs
+
+    def _embed_texts(self, batch: list[_Job]) -> None:
+        batch = [j for j in batch if j.file.error is None]
+        if not batch:
+            return
+        try:
+            vecs = self._call(self.embedder.embed_texts, [j.text for j in batch])
+        except MmragError as exc:
+            log.warning("a batch of %d texts of %d files failed (%s); embedding them file by file",
+                        len(batch), len({id(j.file) for j in batch}), exc)
+            self._per_file(batch)
+        else:
+            self._fill(batch, vecs, image=False)
+        self.text_batches += 1
+        if self._on_batch:
+            self._on_batch()
+
+    def _per_file(self, batch: list[_Job]) -> None:
+        """Embed a failed batch's texts again, one file's at a time: fail only those that fail."""
+        by_file: dict[int, list[_Job]] = {}
+        for j in batch:
+            by_file.setdefault(id(j.file), []).append(j)
+        for jobs in by_file.values():
+            try:
+                vecs = self._call(self.embedder.embed_texts, [j.text for j in jobs])
+            except MmragError as exc:
+                jobs[0].file.error = exc
+            else:
+                self._fill(jobs, vecs, image=False)
+
+    def _embed_images(self, batch: list[_Job]) -> None:
+        loaded: list[tuple[_Job, Image.Image]] = []
+        for j in batch:
+            if j.file.error is not None:
+                continue
+            try:  # loaded only now, a batch at a time: renders stay on disk until their turn
+                loaded.append((j, load_item_image(j.file.as_image[j.index])))
+            except MmragError as exc:
+                j.file.error = exc
+        loaded = [(j, im) for j, im in loaded if j.file.error is None]
+        if not loaded:
+            return
+        try:
+            vecs = self._call(self.embedder.embed_images, [im for _, im in loaded])
+        except MmragError as exc:
+            log.warning("a batch of %d images failed (%s); embedding them file by file", len(loaded), exc)
+            by_file: dict[int, list[tuple[_Job, Image.Image]]] = {}
+            for pair in loaded:
+                by_file.setdefault(id(pair[0].file), []).append(pair)
+            for pairs in by_file.values():
+                try:
+                    part = self._call(self.embedder.embed_images, [im for _, im in pairs])
+                except MmragError as exc2:
+                    pairs[0][0].file.error = exc2
+                else:
+                    self._fill([j for j, _ in pairs], part, image=True)
+        else:
+            self._fill([j for j, _ in loaded], vecs, image=True)
+        self.image_batches += 1
+        if self._on_batch:
+            self._on_batch()
+
+    @staticmethod
+    def _fill(jobs: list[_Job], vecs: np.ndarray, *, image: bool) -> None:
+        for j, vec in zip(jobs, vecs, strict=True):
+            (j.file.image_vecs if image else j.file.text_vecs)[j.index] = vec
+            j.file.left -= 1
