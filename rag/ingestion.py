@@ -266,6 +266,8 @@ class _Run:
         self.state = PageProgress(files_total=len(todo), pages_total=sum(self.estimates.values()))
         self.bar = PageBar(self.state.pages_total, disable=disable_bar)
         self.t0 = time.perf_counter()
+        if self.on_progress:
+            self.on_progress(0, len(todo))
         self._emit()
         batch = cfg.embed.max_batch
         batcher = CrossFileBatcher(self.ingestor.embedder, batch, on_batch=self._emit)

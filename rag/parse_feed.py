@@ -98,8 +98,10 @@ class ParseFeed:
 
     @property
     def finished(self) -> bool:
-        """Every outcome has been taken and the stream has ended."""
+        """Every outcome has been taken and the stream has ended; raises what the stream raised."""
         with self._cond:
+            if self._finished and not self._queue and self._error is not None:
+                raise self._error
             return self._finished and not self._queue
 
     def release(self, n_items: int) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import pymupdf
 from pydantic import BaseModel, ConfigDict
@@ -77,9 +77,9 @@ class PageBar:
     """``ingest  1,234/8,681 pages  41 p/s  eta 3:01`` on a terminal (off when not a TTY unless
     forced, off when ``disable``)."""
 
-    def __init__(self, total: int, *, disable: bool | None) -> None:
+    def __init__(self, total: int, *, disable: bool | None, file: TextIO | None = None) -> None:
         self._bar = _PageTqdm(total=total, desc="ingest", unit="page", bar_format=BAR_FORMAT,
-                              disable=disable, smoothing=0.1)
+                              disable=disable, smoothing=0.1, file=file)
 
     def show(self, progress: PageProgress) -> None:
         bar = self._bar
