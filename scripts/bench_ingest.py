@@ -29,6 +29,14 @@ the Tesseract processes it ran (``RUSAGE_CHILDREN``).
 The default PDFs are ``DEFAULT_EVAL_PDFS`` under ``/work/shared/eval/pdfs`` when that folder exists
 (a 10-K, an image-only slide deck, a paper), else the generated sample report (``ingest.samples``).
 Progress goes to stderr; stdout gets the machine line and the markdown tables only.
+
+``--compare`` measures whole ingests instead (``scripts/bench_compare.py``): pages/s and peak RSS of
+mmrag (``--profile``, default ``cpu``), the plain LlamaIndex text-only pipeline with the same embedder
+and the raw PyMuPDF floor, on ``--docs`` and on a generated ``--synthetic-pages``-page PDF against ten
+PDFs of a tenth as many pages, each run in its own subprocess:
+
+    .venv/bin/python scripts/bench_ingest.py --compare --docs ../shared/eval/pdfs
+    .venv/bin/python scripts/bench_ingest.py --compare --docs a.pdf b.pdf --synthetic-pages 200 --repeats 1
 """
 
 from __future__ import annotations
@@ -50,6 +58,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import bench_compare  # the sibling script (scripts/ is on sys.path)
 import pymupdf
 
 from ingest import tables
@@ -245,8 +254,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-ocr", action="store_true", help="skip the OCR configuration")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
     parser.add_argument("--memory-child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--compare", action="store_true",
+                        help="whole-ingest pages/s: mmrag vs LlamaIndex text-only vs the PyMuPDF floor")
+    parser.add_argument("--docs", nargs="+", type=Path, default=[], help="--compare: a folder or files")
+    parser.add_argument("--profile", default="cpu", help="--compare: mmrag profile (name or YAML path)")
+    parser.add_argument("--set", action="append", default=[], help="--compare: profile override, section.field=value")
+    parser.add_argument("--synthetic-pages", type=int, default=1000,
+                        help="--compare: pages of the generated PDF (and ten PDFs of a tenth as many)")
+    parser.add_argument("--no-page-cost", action="store_true", help="--compare: skip the page-item cost table")
+    parser.add_argument("--compare-child", choices=bench_compare.SYSTEMS, help=argparse.SUPPRESS)
+    parser.add_argument("--page-cost-child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--paths", nargs="+", type=Path, default=[], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    if args.compare_child or args.page_cost_child:
+        logging.getLogger().setLevel(logging.WARNING)
+        sets = bench_compare.parse_sets(args.set)
+        out = (bench_compare.child(args.compare_child, args.paths, args.profile, sets) if args.compare_child
+               else bench_compare.page_item_cost(args.paths, args.profile, sets))
+        print(json.dumps(out))
+        return 0
+    if args.compare:
+        print(bench_compare.run_compare(args.docs, args.profile, args.set, args.synthetic_pages, args.repeats,
+                                        not args.no_page_cost))
+        return 0
     if args.memory_child:
         logging.getLogger().setLevel(logging.WARNING)
         _memory_child(args.memory_child)
