@@ -262,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--synthetic-pages", type=int, default=1000,
                         help="--compare: pages of the generated PDF (and ten PDFs of a tenth as many)")
     parser.add_argument("--no-page-cost", action="store_true", help="--compare: skip the page-item cost table")
+    parser.add_argument("--systems", nargs="+", choices=bench_compare.SYSTEMS, default=list(bench_compare.SYSTEMS),
+                        help="--compare: which systems to run (the first is the ratios' base)")
     parser.add_argument("--compare-child", choices=bench_compare.SYSTEMS, help=argparse.SUPPRESS)
     parser.add_argument("--page-cost-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--paths", nargs="+", type=Path, default=[], help=argparse.SUPPRESS)
@@ -276,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.compare:
         print(bench_compare.run_compare(args.docs, args.profile, args.set, args.synthetic_pages, args.repeats,
-                                        not args.no_page_cost))
+                                        not args.no_page_cost, tuple(args.systems)))
         return 0
     if args.memory_child:
         logging.getLogger().setLevel(logging.WARNING)
