@@ -23,6 +23,7 @@ from ingest.config import IngestConfig
 from ingest.discover import discover
 from ingest.parse import Outcome, parse_file
 from ingest.records import ParsedFile
+from rag.cross_batch import CrossFileBatcher
 from rag.embed.base import Embedder, EmbedderWrapper
 from rag.errors import EmbedError
 from rag.ingestion import NO_POINTS, Ingestor
@@ -170,3 +171,19 @@ def test_page_bar_shows_pages_rate_and_eta() -> None:
     bar.close()
     line = out.getvalue().strip().splitlines()[-1].split("\r")[-1]
     assert line.startswith("ingest  1,234/8,681 pages  ") and " p/s  eta " in line
+
+
+def test_a_flush_embeds_across_files_sorted_by_length(pipe: Pipeline, tmp_path: Path) -> None:
+    cfg = IngestConfig(ocr="none", render_pages=False)
+    _depot(tmp_path, 1, pages=2, extra="A much longer sentence follows here, padding this page's chunk. " * 3)
+    _depot(tmp_path, 2, pages=2)
+    rec = Recording(pipe.embedder)
+    batcher = CrossFileBatcher(rec, batch_size=2)
+    for info in discover([tmp_path], cfg).files:
+        assert batcher.add(parse_file(info, cfg, tmp_path / "media")) == []
+    held = batcher.pending
+    done = batcher.flush()
+    assert len(done) == 2 and all(f.left == 0 and f.error is None for f in done)
+    flat = [t for call in rec.calls for t in call]
+    assert len(flat) == held and [len(t) for t in flat] == sorted(len(t) for t in flat)
+    assert all(len(c) <= 2 for c in rec.calls)
