@@ -358,6 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="folder for per-question results and plots")
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N questions")
     p.add_argument("--baselines", default="bm25,llamaindex", help="comma list, or 'none'")
+    p.add_argument("--scope", default="doc", choices=["doc", "corpus", "both"],
+                   help="doc: search within each question's document; corpus: over the whole index; both")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("bench", parents=[common], help="ingest, embedding and query throughput")
