@@ -120,6 +120,7 @@ async function ask(question) {
       }
       if (event.mmrag) {
         lastAnswer = { text, ...event.mmrag };
+        window.mmragAnswer = lastAnswer; // the last answer with its citations, for scripts and tests
         renderAnswer(text, event.mmrag.citations);
         renderCitations(event.mmrag.citations);
       }
