@@ -283,19 +283,22 @@ def cmd_build_tiny(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from rag.server.run import serve
 
-    return serve(args.config, _overrides(args), host=args.host, port=args.port)
+    with quiet_model_loading(args.verbose):
+        return serve(args.config, _overrides(args), host=args.host, port=args.port)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from rag.eval.run import run_eval_command
 
-    return run_eval_command(args, _overrides(args))
+    with quiet_model_loading(args.verbose):
+        return run_eval_command(args, _overrides(args))
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from rag.eval.bench import run_bench_command
 
-    return run_bench_command(args, _overrides(args))
+    with quiet_model_loading(args.verbose):
+        return run_bench_command(args, _overrides(args))
 
 
 def build_parser() -> argparse.ArgumentParser:
