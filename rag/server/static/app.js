@@ -225,6 +225,8 @@ function showJob(job) {
 async function ingest(path) {
   const status = $("job-status");
   status.className = "muted";
+  status.textContent = "submitting…";
+  $("job-problems").textContent = "";
   try {
     const response = await fetch("/v1/ingest", {
       method: "POST",
@@ -240,6 +242,7 @@ async function ingest(path) {
       job = await poll.json();
     }
   } catch (err) {
+    $("job-progress").hidden = true;
     status.className = "error";
     status.textContent = `error: ${err.message}`;
   }
