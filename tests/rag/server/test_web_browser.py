@@ -110,9 +110,10 @@ def test_ingest_panel_shows_the_job_to_its_end(browser: Any, srv: LiveServer, tm
                            timeout=120_000)
     status = page.text_content("#job-status") or ""
     assert "3 files seen" in status and "unchanged" in status, status
+    _screenshot(page, tmp_path, "web_ingest_done.png")
     page.fill("#ingest-path", "../globex")  # outside the tenant's root: refused, with the reason
     page.click("#ingest-form button[type=submit]")
     page.wait_for_function("document.getElementById('job-status').className === 'error'", timeout=30_000)
     assert "not allowed" in (page.text_content("#job-status") or "")
-    _screenshot(page, tmp_path, "web_ingest.png")
+    _screenshot(page, tmp_path, "web_ingest_refused.png")
     page.close()
