@@ -67,6 +67,7 @@ class _State:
     blocks: list[list[Block]] = field(default_factory=list)  # prose blocks per page
     heights: list[float] = field(default_factory=list)
     chars: list[int] = field(default_factory=list)  # text-layer characters per page
+    pictured: list[bool] = field(default_factory=list)  # whether a page may hold text only pixels show
     ocr: dict[int, list[tuple[str, Rect]]] = field(default_factory=dict)  # page index → OCR paragraphs
     pending: list[_Pending] = field(default_factory=list)
     seen_images: set[str] = field(default_factory=set)
@@ -141,10 +142,12 @@ def _limited_render(page: pymupdf.Page, dpi: int, st: _State, what: str, clip: R
     return png, width, height, plan.dpi
 
 
-def _check_images(page: pymupdf.Page, cfg: IngestConfig, st: _State) -> None:
+def _check_images(page: pymupdf.Page, cfg: IngestConfig, st: _State) -> bool:
     """Mark the page unrenderable when it holds an image over ``ingest.max_image_pixels``: every
     render decodes it whole. Sizes come from the image dictionaries, nothing is decoded."""
     sizes = [(int(img[2]), int(img[3])) for img in page.get_images(full=False)]
+    if not sizes:
+        return False
     width, height = max(sizes, key=lambda s: s[0] * s[1], default=(0, 0))
     if width * height > cfg.max_image_pixels:
         pno = page.number + 1
@@ -153,6 +156,7 @@ def _check_images(page: pymupdf.Page, cfg: IngestConfig, st: _State) -> None:
                 f"an embedded image of {width}×{height} = {width * height:,} pixels > ingest.max_image_pixels = "
                 f"{cfg.max_image_pixels:,}; the page is not rendered, OCR'd or searched for figures "
                 "(its text layer is kept)")
+    return True
 
 
 def _ocr_page(page: pymupdf.Page, engine: OcrEngine, cfg: IngestConfig, margin_texts: set[str],
@@ -252,7 +256,7 @@ def _page_pass(page: pymupdf.Page, folder: Path, cfg: IngestConfig, engine: OcrE
     The page's entries are appended to ``st`` only at the end, so a page that fails mid-way
     leaves nothing half-recorded (its pending images are dropped by the caller)."""
     pno = page.number + 1
-    _check_images(page, cfg, st)
+    has_images = _check_images(page, cfg, st)
     with st.timed("text"):
         blocks = layout.page_blocks(page)
     with st.timed("drawings"):
@@ -282,6 +286,9 @@ def _page_pass(page: pymupdf.Page, folder: Path, cfg: IngestConfig, engine: OcrE
     st.blocks.append(ordered)
     st.heights.append(y1 - y0)
     st.chars.append(sum(len(b.text) for b in blocks))
+    # Images, vector paths (outlined text) and annotations can show text the text layer lacks.
+    unknown = not (cfg.tables or cfg.figures)  # drawings were not listed
+    st.pictured.append(has_images or bool(drawings) or unknown or page.first_annot is not None)
 
 
 def _paragraphs(st: _State) -> tuple[list[Paragraph], dict[int, tuple[str, ...]], dict[int, str]]:
@@ -344,6 +351,7 @@ def parse_pdf(info: FileInfo, data: bytes, cfg: IngestConfig, media_dir: Path, *
                 _, top, _, bottom = layout.page_box(page)
                 st.heights.append(bottom - top)
                 st.chars.append(0)
+                st.pictured.append(False)
         if failed_pages == doc.page_count:
             raise IngestError(info.path, "corrupt PDF", "no page could be read")
         with st.timed("chunk"):
@@ -352,7 +360,9 @@ def parse_pdf(info: FileInfo, data: bytes, cfg: IngestConfig, media_dir: Path, *
         if not isinstance(engine, NoOcr):
             # After margin removal: a scan with a typed page number or header is still a scan.
             for idx, chars in enumerate(st.chars):
-                if chars - removed[idx] < cfg.ocr_min_chars and idx + 1 not in st.unrenderable:
+                # A page whose text layer reads fine and holds nothing but text has nothing to OCR.
+                text_only = chars > 0 and not st.pictured[idx]
+                if chars - removed[idx] < cfg.ocr_min_chars and idx + 1 not in st.unrenderable and not text_only:
                     try:
                         with st.timed("ocr"):
                             st.ocr[idx] = _ocr_page(doc.load_page(idx), engine, cfg, margin_texts, st)
