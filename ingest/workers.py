@@ -40,10 +40,12 @@ class _CleanPopen(popen_spawn_posix.Popen):
     """``spawn``'s launch (CPython 3.11-3.13 ``popen_spawn_posix.Popen._launch``), with the
     caller's main module left out of the preparation data the child runs."""
 
+    _fds: list[int]  # set by the base class (typeshed does not declare it)
+
     def _launch(self, process_obj: Any) -> None:
         from multiprocessing import resource_tracker
 
-        tracker_fd = resource_tracker.getfd()
+        tracker_fd: Any = resource_tracker.getfd()
         self._fds.append(tracker_fd)
         prep_data = spawn.get_preparation_data(process_obj._name)
         # The only change: the child must not import the parent's __main__ (see the module doc).
@@ -62,12 +64,14 @@ class _CleanPopen(popen_spawn_posix.Popen):
             child_r, parent_w = os.pipe()
             cmd = spawn.get_command_line(tracker_fd=tracker_fd, pipe_handle=child_r)
             self._fds.extend([child_r, child_w])
-            self.pid = util.spawnv_passfds(spawn.get_executable(), cmd, self._fds)
+            spawnv: Any = util.spawnv_passfds  # typeshed: bytes; CPython passes the str it gets
+            self.pid = spawnv(spawn.get_executable(), cmd, self._fds)
             self.sentinel = parent_r
             with open(parent_w, "wb", closefd=False) as f:
                 f.write(fp.getbuffer())
         finally:
-            self.finalizer = util.Finalize(self, util.close_fds, [fd for fd in (parent_r, parent_w) if fd is not None])
+            close_fds: Any = getattr(util, "close_fds")  # noqa: B009 - absent from typeshed
+            self.finalizer = util.Finalize(self, close_fds, [fd for fd in (parent_r, parent_w) if fd is not None])
             for fd in (child_r, child_w):
                 if fd is not None:
                     os.close(fd)

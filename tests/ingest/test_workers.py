@@ -158,7 +158,8 @@ def test_workers_end_with_their_parent(tmp_path: Path, sig: signal.Signals) -> N
         while len(workers) < 2 and time.monotonic() < deadline and parent.poll() is None:
             time.sleep(0.2)
             workers = _workers_of(parent.pid)
-        assert len(workers) == 2, f"workers did not start: {parent.stderr.read().decode()[-2000:] if parent.stderr else ''}"
+        err = parent.stderr.read().decode()[-2000:] if parent.stderr and parent.poll() is not None else ""
+        assert len(workers) == 2, f"workers did not start: {err}"
         time.sleep(3.0)  # both are inside their 60 s file by now
         os.kill(parent.pid, sig)
         parent.wait(timeout=30)
