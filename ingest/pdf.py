@@ -168,9 +168,10 @@ def _ocr_page(page: pymupdf.Page, engine: OcrEngine, cfg: IngestConfig, margin_t
     png, _, _, dpi = rendered
     # Pixels → points of the rendered (rotated) page → the unrotated space text boxes use.
     to_page = pymupdf.Matrix(72 / dpi, 72 / dpi) * page.derotation_matrix
-    lines = engine.ocr_lines(png, cfg.ocr_languages)
     paragraphs: dict[int, list[tuple[str, Rect]]] = {}
-    for line in (ln for ln in lines if layout.masked(ln.text) not in margin_texts):
+    for line in engine.ocr_lines(png, cfg.ocr_languages):
+        if layout.masked(line.text) in margin_texts:
+            continue
         r = pymupdf.Rect(line.box) * to_page
         paragraphs.setdefault(line.paragraph, []).append((line.text, (r.x0, r.y0, r.x1, r.y1)))
     return [(layout.join_lines([t for t, _ in lines]), _cover([b for _, b in lines])) for lines in paragraphs.values()]
@@ -346,7 +347,6 @@ def parse_pdf(info: FileInfo, data: bytes, cfg: IngestConfig, media_dir: Path, *
                 failed_pages += 1
                 st.warn(pno + 1, "page skipped", f"{type(exc).__name__}: {exc}")
                 st.pending = [p for p in st.pending if p.page != pno + 1]
-                st.unrenderable.add(pno + 1)  # nor OCR'd: what broke the pass would break that too
                 st.blocks.append([])
                 _, top, _, bottom = layout.page_box(page)
                 st.heights.append(bottom - top)

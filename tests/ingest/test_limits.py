@@ -45,6 +45,18 @@ def test_huge_blank_middle_page_becomes_a_page_warning(tmp_path: Path, media: Pa
 
 
 @needs_tesseract
+def test_a_page_whose_ocr_fails_is_a_warning_not_a_lost_file(tmp_path: Path, media: Path) -> None:
+    # With the limit raised past what MuPDF renders, the OCR render itself fails: the per-page
+    # guard, not the limit, must keep the file.
+    path = _three_pages_huge_middle(tmp_path / "three.pdf")
+    cfg = IngestConfig(ocr="tesseract", render_pages=False, max_render_pixels=2_000_000_000)
+    parsed = parse_file(info_of(path), cfg, media)
+    assert sorted({i.page for i in parsed.items}) == [1, 3]
+    (warning,) = parsed.warnings
+    assert (warning.page, warning.reason) == (2, "OCR failed") and "Overly large image" in warning.detail
+
+
+@needs_tesseract
 def test_large_page_renders_within_the_pixel_limit(tmp_path: Path, media: Path) -> None:
     # The 868-byte PDF that cost 1.37 GB: one 5000 pt page, rendered for OCR at 200 dpi (193 Mpx).
     doc = pymupdf.open()
