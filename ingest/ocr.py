@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from ingest.errors import ConfigError
+from ingest.workers import subprocess_guard
 
 log = logging.getLogger(__name__)
 
@@ -138,13 +139,15 @@ def fragmented(tsv: str) -> bool:
     line to line like the gutter of a table, and "정보보호 관리체계" comes out as columns of
     fragments. Real columns are further apart than a line is high; fragments are not.
     """
-    lines = _tsv_lines(tsv)
+    lines = sorted(_tsv_lines(tsv), key=lambda lb: lb[0].box[1])
     if len(lines) < 2:
         return False
     height = statistics.median(ln.box[3] - ln.box[1] for ln, _ in lines)
     cut = 0
     for i, (a, block_a) in enumerate(lines):
         for b, block_b in lines[i + 1:]:
+            if b.box[1] >= a.box[3]:  # sorted by top: no later line overlaps ``a`` vertically
+                break
             if block_a == block_b:
                 continue
             overlap = min(a.box[3], b.box[3]) - max(a.box[1], b.box[1])
@@ -191,7 +194,7 @@ class TesseractOcr:
             cmd = [self.binary, "stdin", str(base), "-l", languages, "--psm", str(psm), "tsv", "txt"]
             try:
                 out = subprocess.run(cmd, input=png, capture_output=True, timeout=self.timeout_s, env=env,
-                                     check=False)
+                                     check=False, preexec_fn=subprocess_guard())
             except subprocess.TimeoutExpired:
                 log.warning("tesseract timed out after %.0f s", self.timeout_s)
                 return None

@@ -26,6 +26,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from multiprocessing import context, popen_spawn_posix, reduction, spawn, util
 from typing import Any
 
@@ -97,14 +98,30 @@ def clean_spawn_context() -> context.BaseContext:
     return _CleanSpawnContext()
 
 
+_prctl: Any = None  # in a worker on Linux: libc's prctl, resolved before any fork needs it
+
+
 def _set_pdeathsig() -> bool:
+    global _prctl
     if not sys.platform.startswith("linux"):
         return False
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return int(libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)) == 0
+        _prctl = ctypes.CDLL(None, use_errno=True).prctl
+        return int(_prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)) == 0
     except (OSError, AttributeError):
+        _prctl = None
         return False
+
+
+def _kill_me_with_parent() -> None:
+    _prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+
+
+def subprocess_guard() -> Callable[[], None] | None:
+    """A ``preexec_fn`` for the programs a worker runs (Tesseract): they get SIGKILL when the
+    worker dies, instead of finishing a page nobody reads. None outside workers and off Linux,
+    where nothing is added (a ``preexec_fn`` in a process full of threads is best avoided)."""
+    return _kill_me_with_parent if _prctl is not None else None
 
 
 def _watch(parent_pid: int) -> None:

@@ -190,3 +190,34 @@ def test_file_timeout_holds_with_one_worker(tmp_path: Path, media: Path) -> None
     failed = results["scan.pdf"]
     assert isinstance(failed, FileFailure) and failed.reason == "parsing timed out after 1 s"
     assert "ingest.file_timeout_s" in failed.detail
+
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl and /proc")
+def test_programs_a_worker_runs_end_with_it(tmp_path: Path) -> None:
+    # Tesseract runs through subprocess with this guard: killing the worker kills its OCR too.
+    worker = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent("""\
+            import os, subprocess
+            from ingest.workers import die_with_parent, subprocess_guard
+            die_with_parent(os.getppid())
+            child = subprocess.Popen(["sleep", "60"], preexec_fn=subprocess_guard())
+            print(child.pid, flush=True)
+            child.wait()
+        """)], cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, text=True)
+    child = 0
+    try:
+        assert worker.stdout is not None
+        child = int(worker.stdout.readline())
+        assert _alive(child)
+        worker.kill()
+        worker.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while _alive(child) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(child), "the program outlived the worker that ran it"
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        if child and _alive(child):
+            os.kill(child, signal.SIGKILL)
