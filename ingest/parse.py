@@ -188,11 +188,20 @@ def _pool_pass(todo: deque[FileInfo], cfg: IngestConfig, media_dir: Path, work: 
         with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
                                  initargs=(started, os.getpid())) as pool:
             while todo or running:
+                submit_broke = False
                 while todo and len(running) < per_worker * workers:
                     info = todo.popleft()
                     ticket = next(tickets)
-                    running[pool.submit(_start_then, ticket, work, info, cfg, media_dir)] = (ticket, info)
+                    try:
+                        fut = pool.submit(_start_then, ticket, work, info, cfg, media_dir)
+                    except BrokenProcessPool:  # a worker died since the last submit
+                        todo.appendleft(info)
+                        submit_broke = True
+                        break
+                    running[fut] = (ticket, info)
                 procs.update(getattr(pool, "_processes", None) or {})
+                if submit_broke:
+                    wait(running)  # a broken pool fails every file it holds, at once
                 done, _ = wait(running, timeout=_POLL_S if limit else None, return_when=FIRST_COMPLETED)
                 crashed: list[tuple[int, FileInfo]] = []
                 for fut in done:
@@ -205,7 +214,7 @@ def _pool_pass(todo: deque[FileInfo], cfg: IngestConfig, media_dir: Path, work: 
                         clocks.setdefault(ticket, (0, time.time()))  # finished: it did start
                         yield outcome
                 _drain(started, clocks)  # also without a limit: a full pipe would block workers' exit
-                if crashed:
+                if crashed or submit_broke:
                     broken = ([i for _, i in crashed] + [i for _, i in running.values()],
                               crashed + list(running.values()))
                     break
