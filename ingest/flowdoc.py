@@ -31,6 +31,7 @@ from ingest.records import (
     Item,
     ItemKind,
     Location,
+    PageWarning,
     ParsedFile,
     Table,
     TextChunk,
@@ -274,7 +275,7 @@ def _figure_items(bld: _Builder, images: Sequence[tuple[Block, tuple[str, ...]]]
 
 
 def flow_parsed(info: FileInfo, blocks: Sequence[Block], cfg: IngestConfig, media_dir: Path, *,
-                title: str = "", warnings: Sequence[str] = ()) -> ParsedFile:
+                title: str = "", warnings: Sequence[PageWarning] = ()) -> ParsedFile:
     """The ``ParsedFile`` of a word-processor file: its items and a ``Document`` whose
     ``pages`` is the recorded page count (or the section count without a layout)."""
     items = flow_items(info, blocks, cfg, media_dir)

@@ -52,6 +52,10 @@ def format_ingest_report(report: IngestReport) -> str:
     lines += _listed("failed", report.files_failed)
     lines += _listed("skipped", report.files_skipped)
     lines += _listed("look at", report.notices, key="notice")
+    if report.warnings:
+        lines.append(f"page warnings ({len(report.warnings):,}):")
+        lines += [f"  {shown(w.path)}{f', page {w.page}' if w.page else ''}: {shown(w.reason)}"
+                  f"{f' ({shown(w.detail)})' if w.detail else ''}" for w in report.warnings]
     return "\n".join(lines)
 
 

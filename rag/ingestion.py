@@ -42,7 +42,7 @@ from rag.config import Settings
 from rag.embed.base import Embedder
 from rag.errors import MmragError
 from rag.indexing import items_to_points
-from rag.records import IngestReport, SearchFilter
+from rag.records import FileWarning, IngestReport, SearchFilter
 from rag.store.base import Optimizable, Store
 
 log = logging.getLogger(__name__)
@@ -204,6 +204,8 @@ class Ingestor:
         if notice:
             log.warning("%s: %s", path, notice)
             report.notices.append({"path": path, "notice": notice})
+        report.warnings += [FileWarning(path=path, page=w.page, reason=w.reason, detail=w.detail)
+                            for w in parsed.warnings]
         return True
 
     def _release_media(self, in_use: Counter[str], doc_id: str | None) -> None:

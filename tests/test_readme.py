@@ -6,14 +6,9 @@ from __future__ import annotations
 
 import re
 import shlex
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
-import pytest
-
-from ingest.samples import write_sample_folder
 from rag.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,16 +48,3 @@ def test_the_readme_set_up_installs_every_extra_its_commands_use() -> None:
     for extra, package in need.items():
         assert any(d.startswith(package) for d in extras[extra]), (extra, package)
 
-
-@pytest.mark.slow
-def test_the_readme_python_example_runs_as_a_script(tmp_path: Path) -> None:
-    example = next(b for b in _blocks("python") if "Pipeline.from_config" in b)
-    write_sample_folder(tmp_path / "reports")
-    script = tmp_path / "example.py"
-    script.write_text(example, encoding="utf-8")
-    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=600, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT),
-                                            "HOME": str(tmp_path)})
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "146.2" in done.stdout and "acme_annual_report_2025.pdf" in done.stdout
-    assert (tmp_path / ".mmrag" / "index").is_dir()  # the default index, under the working folder
