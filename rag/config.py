@@ -56,9 +56,10 @@ class EmbedConfig(_Section):
     timeout_s: float = Field(default=60, gt=0)
     max_in_flight: int = Field(default=4, ge=1)
     threads: int = Field(default=0, ge=0)
-    """Intra-op threads of the ONNX runtimes (``e5small``, ``minilm-int8``). 0: one per CPU core
-    not taken by a parse worker (``ingest.workers`` beyond the first), at least 1; the ``cpu``
-    profile sets it."""
+    """Intra-op threads of the ONNX runtimes (``e5small``, ``minilm-int8``); 0: one per CPU core.
+    Their idle threads sleep rather than spin, so they yield the cores to the parse workers
+    (``ingest.workers``) while those run; set it to the cores minus the workers when parsing
+    (OCR-heavy folders) is the larger share."""
     max_tokens: int = Field(default=512, ge=8, le=512)
     """Model window of the ONNX runtimes, specials included: longer texts are cut (their characters
     well past the window before tokenising, the tokens at the window)."""

