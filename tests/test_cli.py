@@ -52,7 +52,7 @@ def test_ingest_ask_search_stats_json(tmp_path: Path, capsys: pytest.CaptureFixt
     code, out, _ = _run(capsys, "stats", *common)
     st = json.loads(out)
     assert st["files"] == 1 and st["points"] > 0 and st["dim"] == 384
-    assert st["embedder_id"].endswith("all-MiniLM-L6-v2")
+    assert st["embedder_id"] == "e5small-int8:intfloat/multilingual-e5-small"
 
     # filters: a file glob, a kind, and file-modified dates (the file was written just now)
     code, out, _ = _run(capsys, "search", "cooling pump part", "--file", "*/ops.pdf", "--kind", "text", *common)
