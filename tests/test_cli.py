@@ -133,7 +133,8 @@ def test_stats_reads_the_store_without_loading_models(tmp_path: Path, capsys: py
 def test_no_model_loading_bars_unless_verbose(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     docs = tmp_path / "docs"
     write_report(docs / "ops.pdf")
-    common = ["--index", str(tmp_path / "ix"), "--set", "ingest.ocr=none"]
+    # cpu-en: its torch model prints a loading bar (the default profile's ONNX model prints none).
+    common = ["--config", "cpu-en", "--index", str(tmp_path / "ix"), "--set", "ingest.ocr=none"]
     code, _, err = _run(capsys, "ingest", str(docs), *common)
     assert code == 0 and "Loading weights" not in err and "it/s" not in err
     code, _, err = _run(capsys, "search", "cooling pump", *common)
