@@ -82,11 +82,30 @@ def may_have_tables(drawings: Sequence[dict[str, Any]]) -> bool:
     return h >= 3 and (v >= 3 or h >= 8)
 
 
+HEADING_SIZE = 1.15
+"""Text above a table set this much larger than its first row is a heading, not column names."""
+
+
+def _font_size(page: pymupdf.Page, box: Rect) -> float:
+    """The largest font size of the text in ``box`` (0 when none)."""
+    blocks = page.get_text("dict", clip=pymupdf.Rect(box), flags=pymupdf.TEXTFLAGS_TEXT)["blocks"]
+    return max((s["size"] for b in blocks for ln in b.get("lines", []) for s in ln["spans"] if s["text"].strip()),
+               default=0.0)
+
+
+def _larger_text(page: pymupdf.Page, above: Rect, top_row: Rect) -> bool:
+    """Whether the text in ``above`` is set larger than the table's first row: a section heading
+    ("1. Hotel and per diem limits", 13 pt over 9.5 pt cells) that PyMuPDF took for a header."""
+    row = _font_size(page, top_row)
+    return row > 0 and _font_size(page, above) >= HEADING_SIZE * row
+
+
 def find_tables(page: pymupdf.Page) -> list[TableRegion]:
     """Tables on ``page`` with at least two rows and two columns of mostly non-empty cells.
 
-    The header is text above the table only when it names the columns (a heading there does
-    not), else the first row, unless that row is data of a key/value table (header left empty).
+    The header is text above the table only when it names the columns (a heading there, which
+    fills one cell or is set larger than the cells, does not); else the first row, unless that
+    row is data of a key/value table (the header is left empty then).
     ``find_tables`` also fires on ruled boxes and chart grids; requiring half the cells to
     hold text filters most of those out.
     """
@@ -107,7 +126,8 @@ def find_tables(page: pymupdf.Page) -> list[TableRegion]:
         if not cells:
             continue
         external = [cell_text(c, words) for c in t.header.cells] if t.header.external else []
-        if external and names_columns(external, cells[0]):
+        if external and names_columns(external, cells[0]) and not _larger_text(
+                page, tuple(t.header.bbox), row_boxes[0]):
             header, rows = external, cells
             header_box: Rect | None = tuple(t.header.bbox)
         elif first_row_is_data(cells[0], cells[1:]):
