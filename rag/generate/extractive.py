@@ -112,7 +112,7 @@ def _is_title(sentence: str) -> bool:
     s = sentence.strip()
     if _LABEL_RE.match(s):
         return True
-    if _SENTENCE_END_RE.search(s) or ":" in s.rstrip(":"):
+    if _SENTENCE_END_RE.search(s) or ":" in s.rstrip(":") or _continues(s):
         return False
     return len(s.split()) <= MAX_TITLE_WORDS
 
@@ -140,9 +140,34 @@ def _row_units(n: int, header: list[str], body: list[list[str]], caption: frozen
         names = header if len(header) == len(cells) else [""] * len(cells)
         # A row matches through its table's caption too ("Table 1: Revenue by region"): a
         # question names the measure, the row holds only the region and the numbers.
-        units.append(_Unit(n, _clip(quote), frozenset(t for t, _ in terms(quote)) | caption,
+        units.append(_Unit(n, _clip(quote), _unit_terms(quote) | caption,
                            tuple(zip(names, cells, strict=True)), key_value))
     return units
+
+
+# A line ending in a particle or connective (Korean ``…것을``, ``…하였고,``) or an English function
+# word or comma goes on in the next line: text wrapped by the page, even inside a text chunk.
+_KOREAN_OPEN_END = re.compile(r"[\uac00-\ud7a3]*(?:을|를|은|는|의|에|로|고|며|와|도|에서|에게|으로|하여|하고|,)$")
+
+
+def _continues(line: str) -> bool:
+    words = line.split()
+    if not words or _SENTENCE_END_RE.search(line):
+        return False
+    last = words[-1]
+    return (last.endswith((",", "-", "–")) or last.lower() in STOPWORDS
+            or (has_hangul(last) and len(last) >= 2 and _KOREAN_OPEN_END.fullmatch(last) is not None))
+
+
+def _unwrap(lines: list[str]) -> list[str]:
+    """Lines joined where one plainly goes on in the next (see :func:`_continues`)."""
+    out: list[str] = []
+    for line in lines:
+        if out and _continues(out[-1]) and line.strip() and not is_page_mark(line):
+            out[-1] = f"{out[-1].rstrip()} {line.strip()}"
+        else:
+            out.append(line)
+    return out
 
 
 def _paragraphs(text: str, kind: str) -> list[str]:
@@ -151,10 +176,10 @@ def _paragraphs(text: str, kind: str) -> list[str]:
     mid-sentence, so there a line much shorter than the block's longest ends a paragraph (a
     heading such as "1 Overview", or the last line of a paragraph)."""
     if kind == "text":
-        return text.split("\n")
+        return _unwrap(text.split("\n"))
     out: list[str] = []
     for block in re.split(r"\n\s*\n", text):
-        lines = [ln.strip() for ln in block.split("\n") if ln.strip()]
+        lines = _unwrap([ln.strip() for ln in block.split("\n") if ln.strip()])
         longest = max((len(ln) for ln in lines), default=0)
         current: list[str] = []
         for line in lines:
@@ -197,13 +222,20 @@ def _units(n: int, ev: Evidence) -> tuple[list[_Unit], list[_Unit]]:
         for sentence in split_sentences(para):
             if is_page_mark(sentence):
                 continue
-            unit = _Unit(n, _clip(sentence), frozenset(t for t, _ in terms(sentence)))
+            unit = _Unit(n, _clip(sentence), _unit_terms(sentence))
             (titles if _is_title(sentence) else units).append(unit)
     return units, titles
 
 
 def _term_set(text: str) -> frozenset[str]:
     return frozenset(t for t, _ in terms(text))
+
+
+def _unit_terms(text: str) -> frozenset[str]:
+    """Terms of a sentence or row; a Korean noun of three or more syllables also matches without
+    its last one, as a question's shorter noun: ``참석자`` matches ``참석``, ``매출액`` matches ``매출``."""
+    found = _term_set(text)
+    return found | {t[:-1] for t in found if len(t) >= 3 and has_hangul(t) and not t[0].isdigit()}
 
 
 def short_answer(unit: _Unit, question_terms: Sequence[str]) -> str:

@@ -178,3 +178,18 @@ def test_a_title_heading_or_footer_is_never_the_answer_line() -> None:
     # Only a title matches: nothing answers.
     assert answer("What is in the ACME annual report?", [ev(1, "ACME Corporation Annual Report 2025")]) == (
         abstain_sentence())
+
+
+def test_a_sentence_wrapped_inside_a_chunk_is_quoted_whole() -> None:
+    chunk = ("안건 1. 2분기 신제품 출시 일정\n김도윤 상무는 HX-7720 모듈의 양산 일정을 5월 20일로 확정할 것을\n"
+             "제안하였고, 위원회는 이를 승인하였다.\n- 1 -")
+    text = answer("HX-7720 모듈의 양산 일정은 언제로 확정되었나요?", [ev(1, chunk)])
+    assert text == '"김도윤 상무는 HX-7720 모듈의 양산 일정을 5월 20일로 확정할 것을 제안하였고, 위원회는 이를 승인하였다." [1]'
+    text = answer("How much did revenue grow?", [ev(1, "Revenue grew by 12 M from the\nyear before. Costs fell.")])
+    assert text == '"Revenue grew by 12 M from the year before." [1]'
+
+
+def test_a_shorter_korean_noun_in_the_question_matches_the_longer_one() -> None:
+    evidence = [ev(1, "다음 회의는 2025년 4월 16일 오후 2시에 개최한다."), ev(2, MINUTES, kind="table")]
+    text = answer("회의에 참석한 사람은 누구인가요?", evidence)  # 참석 ~ 참석자
+    assert text.splitlines()[0] == "참석자: 박서연 대표이사, 김도윤 상무, 이하은 팀장, 정민재 책임 [2]"
