@@ -159,32 +159,22 @@ def _continues(line: str) -> bool:
             or (has_hangul(last) and len(last) >= 2 and _KOREAN_OPEN_END.fullmatch(last) is not None))
 
 
-def _unwrap(lines: list[str]) -> list[str]:
-    """Lines joined where one plainly goes on in the next (see :func:`_continues`)."""
-    out: list[str] = []
-    for line in lines:
-        if out and _continues(out[-1]) and line.strip() and not is_page_mark(line):
-            out[-1] = f"{out[-1].rstrip()} {line.strip()}"
-        else:
-            out.append(line)
-    return out
-
-
-def _paragraphs(text: str, kind: str) -> list[str]:
-    """Paragraphs of prose. A text chunk puts each paragraph on its own line (ingest.chunk), so a
-    heading line is never glued to the sentence after it; other kinds (page text, OCR) wrap lines
-    mid-sentence, so there a line much shorter than the block's longest ends a paragraph (a
-    heading such as "1 Overview", or the last line of a paragraph)."""
-    if kind == "text":
-        return _unwrap(text.split("\n"))
+def _paragraphs(text: str) -> list[str]:
+    """Paragraphs of prose. Lines go together unless a blank line, a page mark, a sentence end or
+    a line much shorter than its block's longest comes between: a heading ("1 Overview", "제3장
+    경영 성과") is never glued to the sentence after it, and a sentence the page wrapped (page
+    text, OCR, and text chunks of PDFs set in narrow columns) is read whole. A line that plainly
+    goes on (:func:`_continues`) is always joined to the next."""
     out: list[str] = []
     for block in re.split(r"\n\s*\n", text):
-        lines = _unwrap([ln.strip() for ln in block.split("\n") if ln.strip()])
+        lines = [ln.strip() for ln in block.split("\n") if ln.strip()]
         longest = max((len(ln) for ln in lines), default=0)
         current: list[str] = []
         for line in lines:
+            if is_page_mark(line):
+                continue
             current.append(line)
-            if len(line) < 0.6 * longest:
+            if not _continues(line) and (len(line) < 0.6 * longest or _SENTENCE_END_RE.search(line)):
                 out.append(" ".join(current))
                 current = []
         if current:
@@ -218,7 +208,7 @@ def _units(n: int, ev: Evidence) -> tuple[list[_Unit], list[_Unit]]:
             caption = (frozenset(t for t, is_num in terms(stripped) if not is_num)
                        if _CAPTION_RE.match(stripped) else frozenset())
     end_table()
-    for para in _paragraphs("\n".join(prose), ev.kind):
+    for para in _paragraphs("\n".join(prose)):
         for sentence in split_sentences(para):
             if is_page_mark(sentence):
                 continue
