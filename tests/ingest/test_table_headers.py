@@ -73,7 +73,8 @@ def test_named_columns_of_a_key_value_table_stay_its_header(tmp_path: Path, cfg:
                                                              media: Path) -> None:
     path = ruled_table_pdf(tmp_path / "minutes.pdf", [["항목", "내용"], *MINUTES], [90, 330])
     (table,), _ = _tables(path, cfg, media)
-    assert table.text.splitlines()[:3] == ["| 항목 | 내용 |", "|---|---|", "| 일시 | 2025년 3월 12일(수) 14:00 ~ 16:00 |"]
+    assert table.text.splitlines()[:3] == ["| 항목 | 내용 |", "|---|---|",
+                                           "| 일시 | 2025년 3월 12일(수) 14:00 ~ 16:00 |"]
 
 
 @pytest.mark.parametrize(("grid", "kv", "data"), [

@@ -172,7 +172,8 @@ def test_a_title_heading_or_footer_is_never_the_answer_line() -> None:
     text = answer("What was ACME's revenue in 2025?", [ev(1, page, kind="page")])
     assert text.splitlines()[0] == '"Revenue reached $482.7 million in 2025, up 12.4% from the year before." [1]'
     assert "Annual Report" not in text and "Overview" not in text
-    chunk = "제3장 경영 성과\n2025년 영업이익은 2,315억 원으로 전년 대비 14.2% 증가하였다.\n주식회사 한빛전자 2025년 사업보고서"
+    chunk = ("제3장 경영 성과\n2025년 영업이익은 2,315억 원으로 전년 대비 14.2% 증가하였다.\n"
+             "주식회사 한빛전자 2025년 사업보고서")
     text = answer("한빛전자 2025년 경영 성과는?", [ev(1, chunk)])
     assert text == '"2025년 영업이익은 2,315억 원으로 전년 대비 14.2% 증가하였다." [1]'
     # Only a title matches: nothing answers.
@@ -184,7 +185,8 @@ def test_a_sentence_wrapped_inside_a_chunk_is_quoted_whole() -> None:
     chunk = ("안건 1. 2분기 신제품 출시 일정\n김도윤 상무는 HX-7720 모듈의 양산 일정을 5월 20일로 확정할 것을\n"
              "제안하였고, 위원회는 이를 승인하였다.\n- 1 -")
     text = answer("HX-7720 모듈의 양산 일정은 언제로 확정되었나요?", [ev(1, chunk)])
-    assert text == '"김도윤 상무는 HX-7720 모듈의 양산 일정을 5월 20일로 확정할 것을 제안하였고, 위원회는 이를 승인하였다." [1]'
+    assert text == ('"김도윤 상무는 HX-7720 모듈의 양산 일정을 5월 20일로 확정할 것을 제안하였고, '
+                    '위원회는 이를 승인하였다." [1]')
     text = answer("How much did revenue grow?", [ev(1, "Revenue grew by 12 M from the\nyear before. Costs fell.")])
     assert text == '"Revenue grew by 12 M from the year before." [1]'
 
