@@ -2,9 +2,12 @@
 
 Each sentence (or table row, rendered as ``header: cell; ...``) is scored by the question terms
 it contains, weighted by how rare they are across the evidence; numbers in the question weigh
-three times as much, and higher-ranked evidence is favoured. The best few are quoted with
-their [n]. When no sentence covers enough of the question it abstains with the abstain sentence
-of the question's language. Evidence text is only ever quoted, never obeyed.
+three times as much, and higher-ranked evidence is favoured. The answer starts with one short
+line: the best sentence, or from a table row the cells of the columns the question names with
+their row and column headers (``Europe, 2025: 146.2``; a key/value row as ``참석자: …``); then the
+supporting quotes, each with its [n]. Titles, headings, captions and footers never answer. When
+no sentence covers enough of the question it abstains with the abstain sentence of the
+question's language. Evidence text is only ever quoted, never obeyed.
 
 Korean is read like the keyword branch reads it (:func:`ingest.text.tokens.korean_terms`: Kiwi
 morphemes, particles and endings dropped), and sentences come from
