@@ -84,7 +84,7 @@ def test_demo_answers_from_the_table_with_a_page_citation(tmp_path: Path,
     assert code == 0
     data = json.loads(out)
     assert data["ingest"]["files_failed"] == []
-    assert "146.2" in data["answer"].splitlines()[0]  # Europe's 2025 revenue, from Table 1
+    assert data["answer"].splitlines()[0] == "Europe, 2025: 146.2 [2]"  # Europe's 2025 revenue, from Table 1
     first = data["citations"][0]
     assert (Path(first["file"]).name, first["page"]) == ("acme_annual_report_2025.pdf", 2)
 
