@@ -141,7 +141,8 @@ def _answer_json(ans: Answer) -> dict[str, Any]:
         "answer": ans.text,
         "abstained": ans.abstained,
         "citations": [{"n": c.n, "id": c.id, "file": c.file, "page": c.page, "kind": c.kind,
-                       "bbox": c.bbox.model_dump() if c.bbox else None, "image_path": c.image_path}
+                       "bbox": c.bbox.model_dump() if c.bbox else None, "image_path": c.image_path,
+                       "where": c.where}
                       for c in ans.citations],
         "evidence": [_evidence_json(e) for e in ans.evidence],
         "dropped_citations": ans.dropped_citations,

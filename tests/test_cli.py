@@ -87,6 +87,11 @@ def test_demo_answers_from_the_table_with_a_page_citation(tmp_path: Path,
     assert data["answer"].splitlines()[0] == "Europe, 2025: 146.2 [2]"  # Europe's 2025 revenue, from Table 1
     first = data["citations"][0]
     assert (Path(first["file"]).name, first["page"]) == ("acme_annual_report_2025.pdf", 2)
+    # The README's Korean question on the same sample folder.
+    code, out, _ = _run(capsys, "ask", "2025년 아시아 지역 매출은 얼마인가요?", "--index", str(tmp_path / "ix"))
+    lines = out.splitlines()
+    assert code == 0 and lines[0] == "아시아, 2025년: 842 [1]"
+    assert lines[lines.index("Sources:") + 1].endswith("hanbit_business_report_2025.pdf, page 1 (text)")
 
 
 # ------------------------------------------------------------------------------ what a person reads
