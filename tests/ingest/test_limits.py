@@ -170,3 +170,22 @@ def test_ordinary_office_file_passes(tmp_path: Path, cfg: IngestConfig, media: P
     path = _docx_with(tmp_path, "plain.docx", "word/media/photo.png", photo_png())
     items = parse_file(info_of(path), cfg, media).items
     assert "north depot" in " ".join(i.text for i in items)
+
+
+def test_an_oversized_image_inside_a_docx_is_skipped_before_decoding(tmp_path: Path, media: Path) -> None:
+    # Office and word-processor parsers decode embedded images themselves: the pixel limit must hold
+    # there too (Pillow's own bomb check only fires past ~179 million pixels).
+    docx = pytest.importorskip("docx")
+    doc = docx.Document()
+    doc.add_paragraph("The pump manual holds two pictures.")
+    small, huge = io.BytesIO(), io.BytesIO()
+    Image.new("RGB", (120, 90), (200, 30, 30)).save(small, format="PNG")
+    Image.new("1", (3000, 3000), 1).save(huge, format="PNG", optimize=True)
+    doc.add_picture(io.BytesIO(small.getvalue()))
+    doc.add_picture(io.BytesIO(huge.getvalue()))
+    doc.save(tmp_path / "pictures.docx")
+    cfg = IngestConfig(ocr="none", max_image_pixels=5_000_000)
+    parsed = parse_file(info_of(tmp_path / "pictures.docx"), cfg, media)
+    figures = [i for i in parsed.items if i.kind == "figure"]
+    assert len(figures) == 1  # the small picture; the huge one never decoded
+    assert any("pump manual" in i.text for i in parsed.items if i.kind == "text")
