@@ -37,6 +37,7 @@ from ingest.records import (
     item_id,
 )
 from ingest.registry import mime_of
+from ingest.table_headers import split_header
 
 MAX_HEADING_CHARS = 80  # a longer "big" paragraph is a lead-in, not a heading
 _HEADING_RATIO = 1.1  # font size over the body size that makes a short paragraph a heading
@@ -208,7 +209,7 @@ def _text_items(bld: _Builder, paras: Sequence[tuple[Paragraph, Block, bool]]) -
 
 
 def _table_items(bld: _Builder, b: Block, section: Sequence[str]) -> Iterator[Table]:
-    header, rows = b.rows[0], b.rows[1:]
+    header, rows = split_header(b.rows)  # a key/value table's first row is data, not names
     for part in tables.split_rows(header, rows, bld.cfg.chunk_tokens):
         md = tables.markdown(header, [rows[i] for i in part])
         yield Table(text=md, **bld.common("table", b, section))

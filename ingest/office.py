@@ -35,6 +35,7 @@ from ingest.records import (
     item_id,
 )
 from ingest.registry import mime_of
+from ingest.table_headers import split_header
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ def _read_docx(data: bytes) -> _Collected:
         elif isinstance(block, DocxTable):
             rows = [[_clean(c.text).replace("|", "\\|") for c in row.cells] for row in block.rows]
             if len(rows) >= 2:
-                out.tables.append((1, section, rows[0], rows[1:], ""))
+                out.tables.append((1, section, *split_header(rows), ""))
     for rel in doc.part.rels.values():
         if "image" in rel.reltype and not rel.is_external:
             out.images.append((1, (), rel.target_part.blob))
@@ -110,7 +111,7 @@ def _read_pptx(data: bytes) -> _Collected:
             if getattr(shape, "has_table", False) and shape.has_table:
                 rows = [[_clean(c.text).replace("|", "\\|") for c in row.cells] for row in shape.table.rows]
                 if len(rows) >= 2:
-                    out.tables.append((n, section, rows[0], rows[1:], ""))
+                    out.tables.append((n, section, *split_header(rows), ""))
             if shape.shape_type == 13:  # MSO_SHAPE_TYPE.PICTURE
                 out.images.append((n, section, shape.image.blob))
         if slide.has_notes_slide:
