@@ -12,12 +12,18 @@ import pytest
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 NAMES = ["quickstart", "evaluate"]
 
-# Checks run in the notebook's own kernel after its last cell: they read the notebook's variables.
+# Checks run in the notebook's own kernel after its cells (before a final ``pipe.close()``): they read
+# the notebook's variables.
 CHECKS = {
     "quickstart": [
         # The highlight is the cited chunk or table, not a frame around the whole page.
         "assert 0 < highlight_share < 0.5, highlight_share",
         "assert 0 < ko_share < 0.5, ko_share",
+        # A citation of a whole page is outlined by its page's best text or table (found by search).
+        "whole = Citation(n=9, id='p', file=answer.citations[0].file, page=2, kind='page',\n"
+        "                 bbox=BBox(x0=0, y0=0, x1=612, y1=792))\n"
+        "_, whole_share = highlight(Answer(question=answer.question, text='', abstained=False), whole)\n"
+        "assert 0 < whole_share < 0.5, whole_share",
         "assert '842' in ko_answer.text, ko_answer.text",
         "assert ko_answer.citations and ko_answer.citations[0].file.endswith('hanbit_business_report_2025.pdf')",
     ],
@@ -61,7 +67,8 @@ def test_notebook_runs(name: str, tmp_path: Path) -> None:
     for cell in nb.cells:  # outputs must come from this run, not from the saved copy
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
-    nb.cells.extend(nbformat.v4.new_code_cell(check) for check in CHECKS[name])
+    at = len(nb.cells) - 1 if nb.cells[-1].source.strip() == "pipe.close()" else len(nb.cells)
+    nb.cells[at:at] = [nbformat.v4.new_code_cell(check) for check in CHECKS[name]]
     client = nbclient.NotebookClient(nb, timeout=900, kernel_name="python3",
                                      resources={"metadata": {"path": str(tmp_path)}})
     client.execute()  # raises CellExecutionError on the first failing cell (checks included)
