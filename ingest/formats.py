@@ -15,7 +15,7 @@ from ingest.chunk import Paragraph, chunk_paragraphs
 from ingest.config import IngestConfig
 from ingest.errors import IngestError
 from ingest.pdf import parse_pdf
-from ingest.records import Document, FileInfo, Item, ParsedFile, TextChunk, item_id
+from ingest.records import Document, FileInfo, Item, PageWarning, ParsedFile, TextChunk, item_id
 from ingest.registry import mime_of, supported_suffixes, unsupported_reason
 from ingest.textenc import decode_text, guess_warning
 
@@ -122,4 +122,5 @@ def parse_text(info: FileInfo, data: bytes, cfg: IngestConfig, media_dir: Path |
     document = Document(doc_id=doc_id, path=info.path, sha256=info.sha256, size=info.size, mtime=info.mtime,
                         pages=1, title=title[:300], mime=mime_of(info.path))
     warning = guess_warning(info.path, decoded)
-    return ParsedFile(document=document, items=items, warnings=[warning] if warning else [])
+    return ParsedFile(document=document, items=items,
+                      warnings=[PageWarning(page=None, reason="encoding guessed", detail=warning)] if warning else [])

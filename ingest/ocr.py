@@ -5,7 +5,11 @@ where they sit on the page; ``text_of`` joins lines into plain text where no geo
 needed (figure crops).
 
 ``tesseract`` runs the Tesseract CLI on a PNG (no Python binding needed); ``none`` recognises
-nothing. When Tesseract is configured but not installed, ``get_ocr_engine`` logs one warning
+nothing. Line geometry comes from Tesseract's ``tsv`` output, line text from its ``txt`` output
+of the same run: for Korean the TSV has one "word" per syllable, so joining its words put a
+space inside every word ("정 보 보 호"), while the text output spaces words as written.
+
+When Tesseract is configured but not installed, ``get_ocr_engine`` logs one warning
 and hands back the ``none`` engine, so ingestion goes on without OCR instead of failing.
 """
 
@@ -15,12 +19,16 @@ import functools
 import logging
 import os
 import shutil
+import statistics
 import subprocess
+import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from ingest.errors import ConfigError
+from ingest.workers import subprocess_guard
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +75,20 @@ class NoOcr:
         return []
 
 
-def parse_tsv(tsv: str) -> list[OcrLine]:
+def parse_tsv(tsv: str, txt: str | None = None) -> list[OcrLine]:
     """Lines from Tesseract's ``tsv`` output (one row per page, block, paragraph, line and word).
 
     Only word rows (level 5) with text are read; a line's box is the union of its words',
     which is tighter than Tesseract's own line row when a line has trailing noise cut off.
+    With ``txt``, Tesseract's text output of the same run, each line's text is taken from it
+    (the same characters, spaced as Tesseract spaces words: no spaces inside Hangul words).
     """
+    lines = [line for line, _ in _tsv_lines(tsv)]
+    return respace(lines, txt) if txt is not None else lines
+
+
+def _tsv_lines(tsv: str) -> list[tuple[OcrLine, int]]:
+    """``parse_tsv``'s lines, each with the number of the block it belongs to."""
     words: dict[tuple[int, int, int, int], list[tuple[str, int, int, int, int]]] = {}
     for row in tsv.splitlines()[1:]:  # the first row is the column header
         cols = row.split("\t")
@@ -83,12 +99,62 @@ def parse_tsv(tsv: str) -> list[OcrLine]:
         words.setdefault((page, block, par, line), []).append(
             (cols[11].strip(), left, top, left + width, top + height))
     paragraphs: dict[tuple[int, int, int], int] = {}
-    out: list[OcrLine] = []
+    out: list[tuple[OcrLine, int]] = []
     for (page, block, par, _), ws in words.items():
         number = paragraphs.setdefault((page, block, par), len(paragraphs))
         box = (min(w[1] for w in ws), min(w[2] for w in ws), max(w[3] for w in ws), max(w[4] for w in ws))
-        out.append(OcrLine(" ".join(w[0] for w in ws), box, number))
+        out.append((OcrLine(" ".join(w[0] for w in ws), box, number), block))
     return out
+
+
+def _bare(text: str) -> str:
+    return "".join(text.split())
+
+
+def respace(lines: list[OcrLine], txt: str) -> list[OcrLine]:
+    """``lines`` with their text spaced as in Tesseract's text output ``txt``.
+
+    Both outputs list the same lines in the same order; a line is matched to the next text
+    line with the same characters once spaces are ignored (a few lines of look-ahead absorb
+    a line one output drops), so only spacing can change. Unmatched lines keep their text.
+    """
+    texts = [" ".join(t.split()) for t in txt.splitlines() if t.strip()]
+    out: list[OcrLine] = []
+    j = 0
+    for line in lines:
+        key = _bare(line.text)
+        for k in range(j, min(j + 4, len(texts))):
+            if _bare(texts[k]) == key:
+                line = replace(line, text=texts[k])
+                j = k + 1
+                break
+        out.append(line)
+    return out
+
+
+def fragmented(tsv: str) -> bool:
+    """Whether Tesseract's automatic layout (``--psm 3``) cut text lines into side-by-side blocks.
+
+    It does so on Hangul set in even-width syllables: the gaps between syllables align from
+    line to line like the gutter of a table, and "정보보호 관리체계" comes out as columns of
+    fragments. Real columns are further apart than a line is high; fragments are not.
+    """
+    lines = sorted(_tsv_lines(tsv), key=lambda lb: lb[0].box[1])
+    if len(lines) < 2:
+        return False
+    height = statistics.median(ln.box[3] - ln.box[1] for ln, _ in lines)
+    cut = 0
+    for i, (a, block_a) in enumerate(lines):
+        for b, block_b in lines[i + 1:]:
+            if b.box[1] >= a.box[3]:  # sorted by top: no later line overlaps ``a`` vertically
+                break
+            if block_a == block_b:
+                continue
+            overlap = min(a.box[3], b.box[3]) - max(a.box[1], b.box[1])
+            gap = max(a.box[0], b.box[0]) - min(a.box[2], b.box[2])
+            if overlap > 0.5 * min(a.box[3] - a.box[1], b.box[3] - b.box[1]) and gap < height:
+                cut += 1
+    return cut >= max(2, len(lines) // 10)
 
 
 class TesseractOcr:
@@ -118,23 +184,43 @@ class TesseractOcr:
             _warn_once(f"tesseract language data missing for {missing}; install tesseract-ocr-<lang>")
         return "+".join(usable) or "eng"
 
-    def ocr_lines(self, png: bytes, languages: str) -> list[OcrLine]:
-        """Recognise ``png``; an engine failure is logged and yields no lines (never raises)."""
+    def _run(self, png: bytes, languages: str, psm: int) -> tuple[str, str] | None:
+        """One recognition of ``png``: its (tsv, txt) outputs, or None (logged) on failure."""
         # One thread per call: parsing already runs one process per core, and Tesseract's
         # OpenMP threads would only fight them.
         env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
-        cmd = [self.binary, "stdin", "stdout", "-l", self._usable(languages), "--psm", "3", "tsv"]
-        try:
-            out = subprocess.run(cmd, input=png, capture_output=True, timeout=self.timeout_s, env=env,
-                                 check=False)
-        except subprocess.TimeoutExpired:
-            log.warning("tesseract timed out after %.0f s", self.timeout_s)
-            return []
-        if out.returncode != 0:
-            log.warning("tesseract failed (rc=%s): %s", out.returncode,
-                        out.stderr.decode(errors="replace")[-300:])
-            return []
-        return parse_tsv(out.stdout.decode("utf-8", errors="replace"))
+        with tempfile.TemporaryDirectory(prefix="mmrag-ocr-") as tmp:
+            base = Path(tmp) / "out"  # both renderers of one run: out.tsv, out.txt
+            cmd = [self.binary, "stdin", str(base), "-l", languages, "--psm", str(psm), "tsv", "txt"]
+            try:
+                out = subprocess.run(cmd, input=png, capture_output=True, timeout=self.timeout_s, env=env,
+                                     check=False, preexec_fn=subprocess_guard())
+            except subprocess.TimeoutExpired:
+                log.warning("tesseract timed out after %.0f s", self.timeout_s)
+                return None
+            if out.returncode != 0:
+                log.warning("tesseract failed (rc=%s): %s", out.returncode,
+                            out.stderr.decode(errors="replace")[-300:])
+                return None
+            try:
+                return (base.with_suffix(".tsv").read_text("utf-8", errors="replace"),
+                        base.with_suffix(".txt").read_text("utf-8", errors="replace"))
+            except OSError as exc:
+                log.warning("tesseract wrote no output: %s", exc)
+                return None
+
+    def ocr_lines(self, png: bytes, languages: str) -> list[OcrLine]:
+        """Recognise ``png``; an engine failure is logged and yields no lines (never raises).
+
+        Automatic layout first (``--psm 3``: columns, blocks); when it cuts lines into
+        side-by-side fragments (:func:`fragmented`, Hangul in even-width syllables), once more
+        as one column of lines (``--psm 4``).
+        """
+        langs = self._usable(languages)
+        result = self._run(png, langs, 3)
+        if result is not None and fragmented(result[0]):
+            result = self._run(png, langs, 4) or result
+        return parse_tsv(*result) if result is not None else []
 
 
 _REGISTRY: dict[str, Callable[[], OcrEngine]] = {

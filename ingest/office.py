@@ -15,12 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-
 from ingest import tables
 from ingest.chunk import Paragraph, chunk_paragraphs
 from ingest.config import IngestConfig
 from ingest.errors import IngestError
+from ingest.images import embedded_png
 from ingest.media import doc_media_dir, write_atomic
 from ingest.ocr import NoOcr, get_ocr_engine, text_of
 from ingest.records import (
@@ -36,6 +35,7 @@ from ingest.records import (
     item_id,
 )
 from ingest.registry import mime_of
+from ingest.table_headers import split_header
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def _read_docx(data: bytes) -> _Collected:
         elif isinstance(block, DocxTable):
             rows = [[_clean(c.text).replace("|", "\\|") for c in row.cells] for row in block.rows]
             if len(rows) >= 2:
-                out.tables.append((1, section, rows[0], rows[1:], ""))
+                out.tables.append((1, section, *split_header(rows), ""))
     for rel in doc.part.rels.values():
         if "image" in rel.reltype and not rel.is_external:
             out.images.append((1, (), rel.target_part.blob))
@@ -111,7 +111,7 @@ def _read_pptx(data: bytes) -> _Collected:
             if getattr(shape, "has_table", False) and shape.has_table:
                 rows = [[_clean(c.text).replace("|", "\\|") for c in row.cells] for row in shape.table.rows]
                 if len(rows) >= 2:
-                    out.tables.append((n, section, rows[0], rows[1:], ""))
+                    out.tables.append((n, section, *split_header(rows), ""))
             if shape.shape_type == 13:  # MSO_SHAPE_TYPE.PICTURE
                 out.images.append((n, section, shape.image.blob))
         if slide.has_notes_slide:
@@ -147,18 +147,6 @@ def _read_xlsx(path: str, data: bytes) -> _Collected:
     return out
 
 
-def _png(blob: bytes, min_px: int) -> bytes | None:
-    """The image as PNG, or None if unreadable (EMF, WMF) or smaller than ``min_px``."""
-    try:
-        with Image.open(io.BytesIO(blob)) as img:
-            if min(img.size) < min_px:
-                return None
-            buf = io.BytesIO()
-            img.convert("RGB").save(buf, format="PNG")
-            return buf.getvalue()
-    except Exception:  # Pillow cannot read every format Office embeds: skip those
-        return None
-
 
 def _items(info: FileInfo, got: _Collected, cfg: IngestConfig, media_dir: Path) -> Iterator[Item]:
     doc_id = info.sha256[:16]
@@ -179,7 +167,7 @@ def _items(info: FileInfo, got: _Collected, cfg: IngestConfig, media_dir: Path) 
     engine = get_ocr_engine(cfg.ocr) if cfg.figures and got.images else NoOcr()
     seen: set[str] = set()
     for page, section, blob in got.images if cfg.figures else []:
-        png = _png(blob, cfg.min_figure_px)
+        png = embedded_png(blob, cfg.min_figure_px, cfg.max_image_pixels, info.path)
         digest = content_hash(blob)
         if png is None or digest in seen:  # a logo on every slide is one figure
             continue

@@ -1,26 +1,27 @@
-"""Parse files into items: one file (``parse_file``) or many, in a process pool (``parse_many``)."""
+"""Parse files into items: one file (``parse_file``) or many, in worker processes (``parse_many``)."""
 
 from __future__ import annotations
 
 import contextlib
 import itertools
 import logging
-import multiprocessing
 import os
-import queue
 import signal
 import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ingest.config import IngestConfig
 from ingest.errors import IngestError
+from ingest.limits import check_before_parse
 from ingest.records import FileFailure, FileInfo, Item, ParsedFile, content_hash
 from ingest.registry import parser_for, preload_parsers, unsupported_reason
+from ingest.workers import clean_spawn_context, die_with_parent, exit_reason
 
 log = logging.getLogger(__name__)
 preload_parsers()  # in a worker, before any file's clock starts (parsers are imported lazily otherwise)
@@ -42,6 +43,7 @@ def _read(info: FileInfo, cfg: IngestConfig) -> bytes:
     # Ids derive from ``info.sha256``: parsing bytes that differ from it would mislabel items.
     if content_hash(data) != info.sha256:
         raise IngestError(info.path, "changed during ingestion", "content no longer matches its hash")
+    check_before_parse(info.path, data, cfg)  # image headers, zip directories: before any decoding
     return data
 
 
@@ -100,9 +102,10 @@ _POLL_S = 1.0  # how often the parent reads which files workers started, when a 
 _started: Any = None  # in a worker: the queue on which it reports each file it starts
 
 
-def _init_worker(started: Any) -> None:
+def _init_worker(started: Any, parent_pid: int) -> None:
     global _started
     _started = started
+    die_with_parent(parent_pid)
 
 
 def _start_then(ticket: int, work: Work, info: FileInfo, cfg: IngestConfig, media_dir: Path) -> Outcome:
@@ -117,12 +120,9 @@ def _start_then(ticket: int, work: Work, info: FileInfo, cfg: IngestConfig, medi
 
 def _drain(started: Any, clocks: dict[int, tuple[int, float]]) -> None:
     """Move the start reports waiting in ``started`` into ``clocks``."""
-    try:
-        while True:
-            ticket, pid, t0 = started.get_nowait()
-            clocks[ticket] = (pid, t0)
-    except queue.Empty:
-        pass
+    while not started.empty():
+        ticket, pid, t0 = started.get()
+        clocks[ticket] = (pid, t0)
 
 
 def _late(running: dict[Future[Outcome], tuple[int, FileInfo]], clocks: dict[int, tuple[int, float]],
@@ -135,41 +135,72 @@ def _late(running: dict[Future[Outcome], tuple[int, FileInfo]], clocks: dict[int
 def _timed_out(info: FileInfo, limit: float) -> FileFailure:
     log.warning("%s: parsing timed out after %g s; its worker was killed", info.path, limit)
     return FileFailure(path=info.path, reason=f"parsing timed out after {limit:g} s",
-                       detail="the worker parsing it was killed (ingest.file_timeout_s)")
+                       detail="the process parsing it was killed (ingest.file_timeout_s)")
+
+
+@dataclass
+class _Broken:
+    """A pool pass that ended because a worker died: the files in flight, and why it died."""
+
+    suspects: list[FileInfo]
+    why: dict[str, str]
+    """File path → how the worker that had started it ended; files not yet started are absent."""
+    started_any: bool
+    """Whether any worker of the pass had started a file: if none did, workers die at start."""
 
 
 def _pool_pass(todo: deque[FileInfo], cfg: IngestConfig, media_dir: Path, work: Work, *, workers: int,
-               per_worker: int) -> Generator[Outcome, None, list[FileInfo]]:
-    """Parse files from ``todo`` in one spawn pool until ``todo`` is empty or the pool breaks.
+               per_worker: int) -> Generator[Outcome, None, _Broken | None]:
+    """Parse files from ``todo`` in one pool until ``todo`` is empty or the pool breaks.
 
     A file over ``cfg.file_timeout_s`` becomes a ``FileFailure`` and its worker is killed,
     which ends the pool; the other files in flight go back to the front of ``todo``.
-    Returns the files in flight when a worker died on its own (the suspects of a crash).
+    Returns, when a worker died on its own, the files in flight (the suspects of a crash).
     """
-    ctx = multiprocessing.get_context("spawn")  # no forked copies of MuPDF state, threads or locks
-    started = ctx.Queue()
+    ctx = clean_spawn_context()  # never re-imports the caller's main: plain scripts, stdin, notebooks
+    # A SimpleQueue writes at once, no feeder thread: a report made just before a worker dies
+    # arrives, so a crash is told apart from workers that never start.
+    started = ctx.SimpleQueue()
     limit = cfg.file_timeout_s
     running: dict[Future[Outcome], tuple[int, FileInfo]] = {}
     clocks: dict[int, tuple[int, float]] = {}  # ticket → (worker pid, start time)
+    procs: dict[int, Any] = {}  # worker pid → its Process (exit codes, once the pool is down)
     tickets = itertools.count()
+    broken: tuple[list[FileInfo], list[tuple[int, FileInfo]]] | None = None
     try:
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(started,)) as pool:
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                                 initargs=(started, os.getpid())) as pool:
             while todo or running:
+                submit_broke = False
                 while todo and len(running) < per_worker * workers:
                     info = todo.popleft()
                     ticket = next(tickets)
-                    running[pool.submit(_start_then, ticket, work, info, cfg, media_dir)] = (ticket, info)
-                done, _ = wait(running, timeout=_POLL_S if limit else None, return_when=FIRST_COMPLETED)
-                crashed: list[FileInfo] = []
-                for fut in done:
-                    _, info = running.pop(fut)
                     try:
-                        yield fut.result()
+                        fut = pool.submit(_start_then, ticket, work, info, cfg, media_dir)
+                    except BrokenProcessPool:  # a worker died since the last submit
+                        todo.appendleft(info)
+                        submit_broke = True
+                        break
+                    running[fut] = (ticket, info)
+                procs.update(getattr(pool, "_processes", None) or {})
+                if submit_broke:
+                    wait(running)  # a broken pool fails every file it holds, at once
+                done, _ = wait(running, timeout=_POLL_S if limit else None, return_when=FIRST_COMPLETED)
+                crashed: list[tuple[int, FileInfo]] = []
+                for fut in done:
+                    ticket, info = running.pop(fut)
+                    try:
+                        outcome = fut.result()
                     except BrokenProcessPool:
-                        crashed.append(info)
-                if crashed:
-                    return crashed + [info for _, info in running.values()]
+                        crashed.append((ticket, info))
+                    else:
+                        clocks.setdefault(ticket, (0, time.time()))  # finished: it did start
+                        yield outcome
                 _drain(started, clocks)  # also without a limit: a full pipe would block workers' exit
+                if crashed or submit_broke:
+                    broken = ([i for _, i in crashed] + [i for _, i in running.values()],
+                              crashed + list(running.values()))
+                    break
                 if limit is not None and (late := _late(running, clocks, limit)):
                     for fut in late:
                         ticket, info = running.pop(fut)
@@ -178,10 +209,16 @@ def _pool_pass(todo: deque[FileInfo], cfg: IngestConfig, media_dir: Path, work: 
                         yield _timed_out(info, limit)
                     # Killing a worker breaks the pool: the rest start again in a fresh one.
                     todo.extendleft(reversed([info for _, info in running.values()]))
-                    return []
+                    return None
     finally:
         started.close()
-    return []
+    if broken is None:
+        return None
+    # The pool is down: every worker has been joined, so exit codes are known.
+    suspects, tagged = broken
+    why = {info.path: exit_reason(procs[clocks[t][0]].exitcode)
+           for t, info in tagged if t in clocks and clocks[t][0] in procs}
+    return _Broken(suspects, why, started_any=bool(clocks))
 
 
 def _in_pool(infos: Iterable[FileInfo], cfg: IngestConfig, media_dir: Path, work: Work) -> Iterator[Outcome]:
@@ -189,36 +226,59 @@ def _in_pool(infos: Iterable[FileInfo], cfg: IngestConfig, media_dir: Path, work
 
     A worker that dies (a segfault in a native library, the OOM killer) breaks the pool and
     every file in flight with it. Those files are retried one at a time, each in a fresh
-    one-process pool, so only the file that really kills its worker is reported as failed.
-    A file that runs past ``cfg.file_timeout_s`` is failed and its worker killed; the files
-    in flight with it are parsed again in a fresh pool.
+    one-process pool, so only the file that really kills its worker is reported as failed,
+    with how the worker ended. A file that runs past ``cfg.file_timeout_s`` is failed and its
+    worker killed; the files in flight with it are parsed again in a fresh pool. When workers
+    die before parsing anything (they cannot start here), the files are parsed in this
+    process instead, with an error in the log saying why.
     """
     todo = deque(infos)
     while todo:
-        suspects = yield from _pool_pass(todo, cfg, media_dir, work, workers=cfg.workers, per_worker=2)
-        if suspects:
-            log.warning("a parse worker died; retrying %d file(s) one by one", len(suspects))
-            yield from _one_by_one(suspects, cfg, media_dir, work)
+        broken = yield from _pool_pass(todo, cfg, media_dir, work, workers=cfg.workers, per_worker=2)
+        if broken is None:
+            continue
+        if not broken.started_any:
+            yield from _in_process_fallback([*broken.suspects, *todo], cfg, media_dir, work)
+            return
+        log.warning("a parse worker died; retrying %d file(s) one by one", len(broken.suspects))
+        yield from _one_by_one(broken.suspects, cfg, media_dir, work)
+
+
+def _in_process_fallback(infos: list[FileInfo], cfg: IngestConfig, media_dir: Path, work: Work
+                         ) -> Iterator[Outcome]:
+    log.error("parse worker processes die before parsing any file (see their error above); parsing "
+              "%d file(s) in this process instead, without ingest.file_timeout_s", len(infos))
+    for info in infos:
+        yield work(info, cfg, media_dir)
 
 
 def _one_by_one(infos: list[FileInfo], cfg: IngestConfig, media_dir: Path, work: Work) -> Iterator[Outcome]:
     """Parse ``infos`` one at a time in a single worker: a crash now names its file."""
     pending = deque(infos)
     while pending:
-        for info in (yield from _pool_pass(pending, cfg, media_dir, work, workers=1, per_worker=1)):
+        broken = yield from _pool_pass(pending, cfg, media_dir, work, workers=1, per_worker=1)
+        if broken is None:
+            continue
+        if not broken.started_any:
+            yield from _in_process_fallback([*broken.suspects, *pending], cfg, media_dir, work)
+            return
+        for info in broken.suspects:
+            how = broken.why.get(info.path, "ended for an unknown reason")
+            log.warning("%s: the parse worker %s while parsing it", info.path, how)
             yield FileFailure(path=info.path, reason="parser crashed",
-                              detail="the worker process died while parsing this file")
+                              detail=f"the worker process parsing this file {how}")
 
 
 def parse_many(infos: Iterable[FileInfo], cfg: IngestConfig, media_dir: Path) -> Iterator[Outcome]:
     """Parse every file, yielding a ``ParsedFile`` or a ``FileFailure`` per file.
 
-    With ``cfg.workers > 1`` files are parsed in a spawn process pool and yielded as they
-    finish (not in input order); otherwise in this process, in order. A bad file, even one
-    that crashes its worker or runs past ``cfg.file_timeout_s`` in it, becomes a
-    ``FileFailure`` and the rest go on.
+    Files are parsed in worker processes (``cfg.workers`` of them, started without re-importing
+    the caller's main, ended with this process) and yielded as they finish, not in input order;
+    also with ``workers`` = 1, so ``cfg.file_timeout_s`` holds. Only ``workers`` = 1 with
+    ``file_timeout_s`` None parses in this process, in order. A bad file, even one that crashes
+    its worker or runs past ``cfg.file_timeout_s``, becomes a ``FileFailure``; the rest go on.
     """
-    if cfg.workers <= 1:
+    if cfg.workers <= 1 and cfg.file_timeout_s is None:
         for info in infos:
             yield _attempt(info, cfg, media_dir)
         return

@@ -25,6 +25,7 @@ from ingest.chunk import Paragraph, chunk_paragraphs
 from ingest.config import IngestConfig
 from ingest.errors import IngestError
 from ingest.layout import Block, Rect
+from ingest.limits import MIN_OCR_DPI, MIN_RENDER_DPI, plan_render
 from ingest.media import doc_media_dir, write_atomic
 from ingest.ocr import NoOcr, OcrEngine, get_ocr_engine, text_of
 from ingest.records import (
@@ -35,6 +36,7 @@ from ingest.records import (
     Item,
     ItemKind,
     PageImage,
+    PageWarning,
     ParsedFile,
     Table,
     TextChunk,
@@ -60,13 +62,23 @@ class _Pending:
 class _State:
     """What the page pass collects for the document-level steps."""
 
+    path: str = ""
+    max_render_pixels: int = 40_000_000
     blocks: list[list[Block]] = field(default_factory=list)  # prose blocks per page
     heights: list[float] = field(default_factory=list)
     chars: list[int] = field(default_factory=list)  # text-layer characters per page
+    pictured: list[bool] = field(default_factory=list)  # whether a page may hold text only pixels show
     ocr: dict[int, list[tuple[str, Rect]]] = field(default_factory=dict)  # page index → OCR paragraphs
     pending: list[_Pending] = field(default_factory=list)
     seen_images: set[str] = field(default_factory=set)
     seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    warnings: list[PageWarning] = field(default_factory=list)
+    unrenderable: set[int] = field(default_factory=set)  # pages holding an image over max_image_pixels
+
+    def warn(self, pno: int, reason: str, detail: str) -> None:
+        """Record (and log) what was lost or degraded on page ``pno``."""
+        log.warning("%s: page %d: %s: %s", self.path, pno, reason, detail)
+        self.warnings.append(PageWarning(page=pno, reason=reason, detail=detail))
 
     @contextmanager
     def timed(self, stage: str) -> Iterator[None]:
@@ -112,18 +124,67 @@ def _render(page: pymupdf.Page, dpi: int, clip: Rect | None = None) -> tuple[byt
     return pix.tobytes("png"), pix.width, pix.height
 
 
-def _ocr_page(page: pymupdf.Page, engine: OcrEngine, cfg: IngestConfig,
-              margin_texts: set[str]) -> list[tuple[str, Rect]]:
+def _limited_render(page: pymupdf.Page, dpi: int, st: _State, what: str, clip: Rect | None = None,
+                    min_dpi: int = MIN_RENDER_DPI) -> tuple[bytes, int, int, int] | None:
+    """``_render`` within ``ingest.max_render_pixels``: (png, width, height, dpi used), at a lower
+    resolution when the asked one would exceed it; None (with a page warning) when the page
+    cannot be rendered within the limits."""
+    pno = page.number + 1
+    if pno in st.unrenderable:
+        return None
+    x0, y0, x1, y1 = clip or layout.page_box(page)
+    plan = plan_render(x1 - x0, y1 - y0, dpi, st.max_render_pixels, what=what, min_dpi=min_dpi)
+    if plan.note:
+        st.warn(pno, "render limited", plan.note)
+    if plan.dpi is None:
+        return None
+    png, width, height = _render(page, plan.dpi, clip)
+    return png, width, height, plan.dpi
+
+
+def _check_images(page: pymupdf.Page, cfg: IngestConfig, st: _State) -> bool:
+    """Mark the page unrenderable when it holds an image over ``ingest.max_image_pixels``: every
+    render decodes it whole. Sizes come from the image dictionaries, nothing is decoded."""
+    sizes = [(int(img[2]), int(img[3])) for img in page.get_images(full=False)]
+    if not sizes:
+        return False
+    width, height = max(sizes, key=lambda s: s[0] * s[1], default=(0, 0))
+    if width * height > cfg.max_image_pixels:
+        pno = page.number + 1
+        st.unrenderable.add(pno)
+        st.warn(pno, "image too large",
+                f"an embedded image of {width}×{height} = {width * height:,} pixels > ingest.max_image_pixels = "
+                f"{cfg.max_image_pixels:,}; the page is not rendered, OCR'd or searched for figures "
+                "(its text layer is kept)")
+    return True
+
+
+def _ocr_page(page: pymupdf.Page, engine: OcrEngine, cfg: IngestConfig, margin_texts: set[str],
+              st: _State) -> list[tuple[str, Rect]]:
     """OCR paragraphs of ``page`` with their boxes in PDF points; repeated margin lines dropped."""
-    png, _, _ = _render(page, cfg.ocr_dpi)
+    rendered = _limited_render(page, cfg.ocr_dpi, st, "OCR render", min_dpi=MIN_OCR_DPI)
+    if rendered is None:
+        return []
+    png, _, _, dpi = rendered
     # Pixels → points of the rendered (rotated) page → the unrotated space text boxes use.
-    to_page = pymupdf.Matrix(72 / cfg.ocr_dpi, 72 / cfg.ocr_dpi) * page.derotation_matrix
+    to_page = pymupdf.Matrix(72 / dpi, 72 / dpi) * page.derotation_matrix
     paragraphs: dict[int, list[tuple[str, Rect]]] = {}
     for line in engine.ocr_lines(png, cfg.ocr_languages):
-        if layout.masked(line.text) not in margin_texts:
-            r = pymupdf.Rect(line.box) * to_page
-            paragraphs.setdefault(line.paragraph, []).append((line.text, (r.x0, r.y0, r.x1, r.y1)))
+        if layout.masked(line.text) in margin_texts:
+            continue
+        r = pymupdf.Rect(line.box) * to_page
+        paragraphs.setdefault(line.paragraph, []).append((line.text, (r.x0, r.y0, r.x1, r.y1)))
     return [(layout.join_lines([t for t, _ in lines]), _cover([b for _, b in lines])) for lines in paragraphs.values()]
+
+
+def _keep_only_text(st: _State, before: list[list[Block]]) -> None:
+    """Give back the margin lines of every page left with no text at all (not even from OCR):
+    a line repeated near the top of every page ("Page 3: ... ITEM-0003") that is all a page
+    holds is its content, not a header."""
+    for idx, blocks in enumerate(st.blocks):
+        if not blocks and before[idx] and not st.ocr.get(idx):
+            st.blocks[idx] = before[idx]
+            st.ocr.pop(idx, None)
 
 
 def _words_only(ocr: str) -> str:
@@ -148,11 +209,11 @@ def _tables(page: pymupdf.Page, blocks: list[Block], drawings: list[dict[str, An
                    max(b[2] for b in boxes), max(b[3] for b in boxes)) if boxes else region.bbox
             md = tables.markdown(region.header, [region.rows[i] for i in part])
             n = sum(1 for p in st.pending if p.kind == "table" and p.page == pno) + 1
-            png, _, _ = _render(page, cfg.figure_dpi, box)
-            image = write_atomic(folder / f"table-p{pno:04d}-{n:02d}.png", png)
+            crop = _limited_render(page, cfg.figure_dpi, st, "table crop", box)
+            image = write_atomic(folder / f"table-p{pno:04d}-{n:02d}.png", crop[0]) if crop else None
             st.pending.append(_Pending("table", pno, box, {
                 "text": f"{caption}\n\n{md}" if caption else md,
-                "caption": caption, "image_path": str(image),
+                "caption": caption, "image_path": str(image) if image else None,
             }))
     return [r.bbox for r in regions]
 
@@ -160,6 +221,8 @@ def _tables(page: pymupdf.Page, blocks: list[Block], drawings: list[dict[str, An
 def _figures(page: pymupdf.Page, blocks: list[Block], drawings: list[dict[str, Any]], folder: Path,
              cfg: IngestConfig, engine: OcrEngine, exclude: list[Rect], st: _State) -> list[Rect]:
     pno = page.number + 1
+    if pno in st.unrenderable:  # listing rasters hashes their pixels: decodes the oversized image
+        return []
     page_rect = layout.page_box(page)
     found = figures.raster_figures(page, cfg.min_figure_px, st.seen_images)
     found += figures.vector_figures(page, drawings, cfg.min_figure_px, exclude + [f.bbox for f in found])
@@ -171,14 +234,16 @@ def _figures(page: pymupdf.Page, blocks: list[Block], drawings: list[dict[str, A
             vector_boxes.append(box)
         caption = layout.find_caption(blocks, box, ("fig", "chart", "exhibit", "graph"))
         inner, near = figures.text_near(blocks, box, skip=caption)
-        png, _, _ = _render(page, cfg.figure_dpi, box)
-        image = write_atomic(folder / f"figure-p{pno:04d}-{n:02d}.png", png)
+        crop = _limited_render(page, cfg.figure_dpi, st, "figure crop", box)
+        if crop is None:
+            continue
+        image = write_atomic(folder / f"figure-p{pno:04d}-{n:02d}.png", crop[0])
         ocr = ""
         if fig.source == "raster" and not isinstance(engine, NoOcr):
             # Vector charts carry their labels in the text layer (``inner``); rasters need OCR.
             with st.timed("ocr"):
-                ocr = _words_only(text_of(engine.ocr_lines(_render(page, cfg.ocr_dpi, box)[0],
-                                                           cfg.ocr_languages)))
+                big = _limited_render(page, cfg.ocr_dpi, st, "figure OCR render", box, min_dpi=MIN_OCR_DPI)
+                ocr = _words_only(text_of(engine.ocr_lines(big[0], cfg.ocr_languages))) if big else ""
         bridge = "\n".join(" ".join(t.split()) for t in (caption, inner, ocr, near) if t.strip())
         st.pending.append(_Pending("figure", pno, box, {
             "text": bridge, "caption": caption, "image_path": str(image),
@@ -187,8 +252,12 @@ def _figures(page: pymupdf.Page, blocks: list[Block], drawings: list[dict[str, A
 
 
 def _page_pass(page: pymupdf.Page, folder: Path, cfg: IngestConfig, engine: OcrEngine, st: _State) -> None:
-    """Everything one page yields; images go to disk at once, text stays for later."""
+    """Everything one page yields; images go to disk at once, text stays for later.
+
+    The page's entries are appended to ``st`` only at the end, so a page that fails mid-way
+    leaves nothing half-recorded (its pending images are dropped by the caller)."""
     pno = page.number + 1
+    has_images = _check_images(page, cfg, st)
     with st.timed("text"):
         blocks = layout.page_blocks(page)
     with st.timed("drawings"):
@@ -205,16 +274,22 @@ def _page_pass(page: pymupdf.Page, folder: Path, cfg: IngestConfig, engine: OcrE
     # Table cells and chart labels live in their own items; prose keeps the rest.
     prose = [b for b in blocks if not any(layout.inside(b.bbox, r) for r in taken)]
     x0, y0, x1, y1 = layout.page_box(page)
-    st.blocks.append(layout.reading_order(prose, x1 - x0))
-    st.heights.append(y1 - y0)
-    st.chars.append(sum(len(b.text) for b in blocks))
+    ordered = layout.reading_order(prose, x1 - x0)
     if cfg.render_pages:
         with st.timed("render"):
-            png, width, height = _render(page, cfg.page_dpi)
-            image = write_atomic(folder / f"page-{pno:04d}.png", png)
-        st.pending.append(_Pending("page", pno, (x0, y0, x1, y1), {
-            "image_path": str(image), "width": width, "height": height,
-        }))
+            rendered = _limited_render(page, cfg.page_dpi, st, "page render")
+            if rendered is not None:
+                png, width, height, _ = rendered
+                image = write_atomic(folder / f"page-{pno:04d}.png", png)
+                st.pending.append(_Pending("page", pno, (x0, y0, x1, y1), {
+                    "image_path": str(image), "width": width, "height": height,
+                }))
+    st.blocks.append(ordered)
+    st.heights.append(y1 - y0)
+    st.chars.append(sum(len(b.text) for b in blocks))
+    # Images, vector paths (outlined text) and annotations can show text the text layer lacks.
+    unknown = not (cfg.tables or cfg.figures)  # drawings were not listed
+    st.pictured.append(has_images or bool(drawings) or unknown or page.first_annot is not None)
 
 
 def _paragraphs(st: _State) -> tuple[list[Paragraph], dict[int, tuple[str, ...]], dict[int, str]]:
@@ -252,9 +327,11 @@ def parse_pdf(info: FileInfo, data: bytes, cfg: IngestConfig, media_dir: Path, *
     """Parse one PDF (or any document MuPDF opens, given as PDF ``data``) into items.
 
     Raises ``IngestError`` for files that cannot be opened (corrupt, encrypted, no pages).
-    A page that fails mid-way is logged and skipped; the rest of the document goes on.
+    A page that fails mid-way (or a render or OCR of it) is skipped with a ``PageWarning`` in
+    ``ParsedFile.warnings``; so is a render over ``cfg.max_render_pixels`` (made smaller) or a
+    page holding an image over ``cfg.max_image_pixels``. The rest of the document goes on.
     """
-    st = _State()
+    st = _State(path=info.path, max_render_pixels=cfg.max_render_pixels)
     with st.timed("open"):
         doc = open_pdf(info.path, data, cfg, filetype)
     try:
@@ -268,21 +345,30 @@ def parse_pdf(info: FileInfo, data: bytes, cfg: IngestConfig, media_dir: Path, *
                 _page_pass(page, folder, cfg, engine, st)
             except Exception as exc:  # one broken page must not lose the document
                 failed_pages += 1
-                log.warning("%s: page %d skipped: %s", info.path, page.number + 1, exc)
+                st.warn(pno + 1, "page skipped", f"{type(exc).__name__}: {exc}")
+                st.pending = [p for p in st.pending if p.page != pno + 1]
                 st.blocks.append([])
                 _, top, _, bottom = layout.page_box(page)
                 st.heights.append(bottom - top)
                 st.chars.append(0)
+                st.pictured.append(False)
         if failed_pages == doc.page_count:
             raise IngestError(info.path, "corrupt PDF", "no page could be read")
         with st.timed("chunk"):
+            before = [[Block(lines=list(b.lines)) for b in blocks] for blocks in st.blocks]
             removed, margin_texts = layout.remove_repeated_margins(st.blocks, st.heights)
         if not isinstance(engine, NoOcr):
             # After margin removal: a scan with a typed page number or header is still a scan.
             for idx, chars in enumerate(st.chars):
-                if chars - removed[idx] < cfg.ocr_min_chars:
-                    with st.timed("ocr"):
-                        st.ocr[idx] = _ocr_page(doc.load_page(idx), engine, cfg, margin_texts)
+                # A page whose text layer reads fine and holds nothing but text has nothing to OCR.
+                text_only = chars > 0 and not st.pictured[idx]
+                if chars - removed[idx] < cfg.ocr_min_chars and idx + 1 not in st.unrenderable and not text_only:
+                    try:
+                        with st.timed("ocr"):
+                            st.ocr[idx] = _ocr_page(doc.load_page(idx), engine, cfg, margin_texts, st)
+                    except Exception as exc:  # a page that cannot be OCR'd keeps its text layer
+                        st.warn(idx + 1, "OCR failed", f"{type(exc).__name__}: {exc}")
+        _keep_only_text(st, before)
         metadata = doc.metadata or {}
         title = metadata.get("title") or ""
         pages = doc.page_count
@@ -321,7 +407,8 @@ def parse_pdf(info: FileInfo, data: bytes, cfg: IngestConfig, media_dir: Path, *
     document = Document(doc_id=doc_id, path=info.path, sha256=info.sha256, size=info.size,
                         mtime=info.mtime, pages=pages, title=title[:300] or Path(info.path).stem, mime=mime,
                         created=pdf_date(metadata.get("creationDate")))
-    return ParsedFile(document=document, items=items, seconds={k: round(v, 4) for k, v in st.seconds.items()})
+    return ParsedFile(document=document, items=items, seconds={k: round(v, 4) for k, v in st.seconds.items()},
+                      warnings=st.warnings)
 
 
 _PDF_DATE = re.compile(r"^(?:D:)?(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?\s*(?:([Zz+-])(\d{2})?'?(\d{2})?'?)?")

@@ -154,16 +154,25 @@ def image_path_of(item: Item) -> str | None:
     return getattr(item, "image_path", None)
 
 
+class PageWarning(_Record):
+    """Something lost or degraded on one page of a file that was otherwise parsed: a page that
+    failed to render, OCR or parse, or a render shrunk or skipped by a resource limit."""
+
+    page: int | None = Field(default=None, ge=1, description="1-based page; None for the whole file.")
+    reason: str = Field(description="Short cause, e.g. 'page skipped', 'render shrunk', 'ocr failed'.")
+    detail: str = ""
+    """Longer explanation: the underlying error, or the limit and its setting."""
+
+
 class ParsedFile(_Record):
     """What parsing one file produced."""
 
     document: Document
     items: list[Item]
     seconds: dict[str, float] = Field(default_factory=dict, description="Stage timings of this file.")
-    warnings: list[str] = Field(
+    warnings: list[PageWarning] = Field(
         default_factory=list,
-        description="Things a person should know although the file parsed (e.g. its text encoding was "
-        "guessed), for the ingest report.")
+        description="Pages lost or degraded, or a guess made (a text encoding): for the ingest report.")
 
 
 class FileFailure(_Record):

@@ -11,6 +11,7 @@ import pymupdf
 
 from ingest.chunk import count_tokens
 from ingest.layout import Rect
+from ingest.table_headers import first_row_is_data, names_columns
 
 log = logging.getLogger(__name__)
 
@@ -81,9 +82,30 @@ def may_have_tables(drawings: Sequence[dict[str, Any]]) -> bool:
     return h >= 3 and (v >= 3 or h >= 8)
 
 
+HEADING_SIZE = 1.15
+"""Text above a table set this much larger than its first row is a heading, not column names."""
+
+
+def _font_size(page: pymupdf.Page, box: Rect) -> float:
+    """The largest font size of the text in ``box`` (0 when none)."""
+    blocks = page.get_text("dict", clip=pymupdf.Rect(box), flags=pymupdf.TEXTFLAGS_TEXT)["blocks"]
+    return max((s["size"] for b in blocks for ln in b.get("lines", []) for s in ln["spans"] if s["text"].strip()),
+               default=0.0)
+
+
+def _larger_text(page: pymupdf.Page, above: Rect, top_row: Rect) -> bool:
+    """Whether the text in ``above`` is set larger than the table's first row: a section heading
+    ("1. Hotel and per diem limits", 13 pt over 9.5 pt cells) that PyMuPDF took for a header."""
+    row = _font_size(page, top_row)
+    return row > 0 and _font_size(page, above) >= HEADING_SIZE * row
+
+
 def find_tables(page: pymupdf.Page) -> list[TableRegion]:
     """Tables on ``page`` with at least two rows and two columns of mostly non-empty cells.
 
+    The header is text above the table only when it names the columns (a heading there, which
+    fills one cell or is set larger than the cells, does not); else the first row, unless that
+    row is data of a key/value table (the header is left empty then).
     ``find_tables`` also fires on ruled boxes and chart grids; requiring half the cells to
     hold text filters most of those out.
     """
@@ -101,15 +123,22 @@ def find_tables(page: pymupdf.Page) -> list[TableRegion]:
     for t in found.tables:
         cells = [[cell_text(c, words) for c in row.cells] for row in t.rows]
         row_boxes = [tuple(r.bbox) for r in t.rows]
-        if t.header.external:
-            header = [cell_text(c, words) for c in t.header.cells]
+        if not cells:
+            continue
+        external = [cell_text(c, words) for c in t.header.cells] if t.header.external else []
+        if external and names_columns(external, cells[0]) and not _larger_text(
+                page, tuple(t.header.bbox), row_boxes[0]):
+            header, rows = external, cells
             header_box: Rect | None = tuple(t.header.bbox)
-            rows = cells
-        elif cells:
+        elif first_row_is_data(cells[0], cells[1:]):
+            # A key/value table ("일시 | 2025년 3월 12일"): no header row, every row is data.
+            header, rows = [""] * len(cells[0]), cells
+            header_box = None
+        else:
+            # PyMuPDF also takes a heading right above the table for an "external" header;
+            # the table's own first row holds the column names then.
             header, rows = cells[0], cells[1:]
             header_box, row_boxes = row_boxes[0], row_boxes[1:]
-        else:
-            continue
         ncols = max([len(header)] + [len(r) for r in rows])
         filled = sum(1 for r in [header, *rows] for c in r if c)
         if not rows or ncols < 2 or filled < 0.5 * ncols * (len(rows) + 1):

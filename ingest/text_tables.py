@@ -18,6 +18,7 @@ from typing import Any
 import pymupdf
 
 from ingest.layout import Rect
+from ingest.table_headers import is_figure
 from ingest.tables import MAX_TABLE_DRAWINGS, TableRegion, Word, cell_text
 
 log = logging.getLogger(__name__)
@@ -29,14 +30,6 @@ MIN_NUMERIC = 0.7  # share of a column's cells that must be figures for it to co
 MIN_LABELLED = 0.6  # share of rows with a text label first: chart axes have figures there
 MAX_WORDS_PER_CELL = 6.0  # on average: more is prose set in columns
 MAX_MARKS = 4  # chart marks (curves, slanted lines, bars) in a region: more is a chart's tick labels
-_CURRENCY = frozenset("$€£¥")
-_FIGURE = re.compile(r"[(+\-–]?[$€£¥]?\(?\d[\d,.]*\)?%?[*†]?|[-–—*]+|n/?a|n/?m", re.I)
-
-
-def is_figure(text: str) -> bool:
-    """Whether a cell reads as a figure: "1,234", "(31)", "$ 4.2", "12 %", "—", "N/A"."""
-    tokens = [t for t in text.split() if t not in _CURRENCY and t != "%"]
-    return bool(tokens) and all(_FIGURE.fullmatch(t) for t in tokens)
 
 
 def _rows(words: Sequence[Word]) -> list[list[Word]]:

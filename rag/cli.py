@@ -11,16 +11,24 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from ingest.records import ITEM_KINDS
+from rag.cli_format import format_hits, format_ingest_report, format_stats, shown
+from rag.cli_progress import ProgressLine
 from rag.errors import MmragError
-from rag.records import Answer, DateRange, Evidence, SearchFilter
+from rag.records import Answer, DateRange, Evidence, IngestReport, SearchFilter
+
+if TYPE_CHECKING:
+    from rag.config import Settings
+    from rag.pipeline import Pipeline
+    from rag.store.base import Store
 
 log = logging.getLogger("mmrag")
 
@@ -47,7 +55,73 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 def _pipeline(args: argparse.Namespace) -> Any:
     from rag.pipeline import Pipeline
 
-    return Pipeline.from_config(args.config, _overrides(args))
+    with quiet_model_loading(args.verbose):
+        return Pipeline.from_config(args.config, _overrides(args))
+
+
+@contextmanager
+def quiet_model_loading(verbose: bool) -> Iterator[None]:
+    """Hide the model-loading progress bars (transformers' "Loading weights", Hugging Face Hub
+    downloads) unless ``--verbose``; the previous setting comes back afterwards."""
+    restore: list[Callable[[], None]] = []
+    if not verbose:
+        try:
+            from transformers.utils import logging as tf_logging
+        except ImportError:
+            pass
+        else:
+            if tf_logging.is_progress_bar_enabled():
+                tf_logging.disable_progress_bar()
+                restore.append(tf_logging.enable_progress_bar)
+        try:
+            from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+        except ImportError:
+            pass
+        else:
+            if not are_progress_bars_disabled():
+                disable_progress_bars()
+                restore.append(enable_progress_bars)
+    try:
+        yield
+    finally:
+        for undo in restore:
+            undo()
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    from rag.config import load_settings
+
+    return load_settings(args.config, _overrides(args))
+
+
+def _where(settings: Settings) -> str:
+    return settings.store.url if settings.store.backend == "server" else str(settings.index_dir)
+
+
+def _open_existing_store(settings: Settings) -> Store | None:
+    """The configured store without loading any model, or None when an embedded index was never
+    written (nothing is created on disk to find that out)."""
+    from rag.store.base import open_store
+
+    backend = settings.store.backend
+    if backend in ("edge", "local") and not (settings.index_dir / backend).is_dir():
+        return None
+    return open_store(settings.store)
+
+
+def require_index(settings: Settings) -> None:
+    """Fail with a sentence saying what to do when the index is missing or holds nothing."""
+    where = _where(settings)
+    hint = f"ingest a folder first: mmrag ingest FOLDER --index {shown(where)}"
+    store = _open_existing_store(settings)
+    if store is None:
+        raise MmragError(f"no index at {shown(where)}; {hint}")
+    try:
+        points = store.stats().points
+    finally:
+        store.close()
+    if points == 0:
+        raise MmragError(f"the index at {shown(where)} is empty; {hint}")
 
 
 def _emit(args: argparse.Namespace, data: Any, human: str) -> None:
@@ -67,7 +141,8 @@ def _answer_json(ans: Answer) -> dict[str, Any]:
         "answer": ans.text,
         "abstained": ans.abstained,
         "citations": [{"n": c.n, "id": c.id, "file": c.file, "page": c.page, "kind": c.kind,
-                       "bbox": c.bbox.model_dump() if c.bbox else None, "image_path": c.image_path}
+                       "bbox": c.bbox.model_dump() if c.bbox else None, "image_path": c.image_path,
+                       "where": c.where}
                       for c in ans.citations],
         "evidence": [_evidence_json(e) for e in ans.evidence],
         "dropped_citations": ans.dropped_citations,
@@ -80,7 +155,7 @@ def format_answer(ans: Answer) -> str:
     lines = [ans.text.strip(), ""]
     if ans.citations:
         lines.append("Sources:")
-        lines += [f"  [{c.n}] {c.file}, page {c.page} ({c.kind})" for c in ans.citations]
+        lines += [f"  [{c.n}] {shown(c.file)}, {c.where} ({c.kind})" for c in ans.citations]
     elif ans.abstained:
         lines.append("(no supporting evidence found)")
     return "\n".join(lines)
@@ -92,17 +167,23 @@ lists them); 0 when none failed (skipped files and notices do not count), 2 on a
 stopped the run."""
 
 
+def ingest_with_progress(pipe: Pipeline, paths: Sequence[str | Path], args: argparse.Namespace,
+                         tenant: str = "default", tags: Sequence[str] = ()) -> IngestReport:
+    """Run an ingest with a progress line in pages on stderr (none with ``--json``)."""
+    if args.json:
+        return pipe.ingest(paths, tenant=tenant, tags=list(tags), progress=False)
+    line = ProgressLine(sys.stderr, unit="pages")
+    try:
+        return pipe.ingest(paths, tenant=tenant, tags=list(tags), progress=False,
+                           on_pages=lambda p: line(p.pages_done, p.pages_total))
+    finally:
+        line.close()
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     with _pipeline(args) as pipe:
-        report = pipe.ingest(args.paths, tenant=args.tenant, tags=args.tag or [], progress=None)
-    data = report.model_dump()
-    human = (f"{report.files_seen} files seen: {report.files_ingested} ingested, {report.files_unchanged} "
-             f"unchanged, {report.files_deleted} deleted, {len(report.files_failed)} failed, "
-             f"{len(report.files_skipped)} skipped\nitems: {report.items}  pages: {report.pages}  "
-             f"seconds: {report.seconds}  stages: {report.stages}")
-    for f in report.files_failed:
-        human += f"\nFAILED {f['path']}: {f['reason']}"
-    _emit(args, data, human)
+        report = ingest_with_progress(pipe, args.paths, args, tenant=args.tenant, tags=args.tag or [])
+    _emit(args, report.model_dump(), format_ingest_report(report))
     return EXIT_FILES_FAILED if report.files_failed else 0
 
 
@@ -126,6 +207,7 @@ def _search_filter(args: argparse.Namespace) -> SearchFilter | None:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
+    require_index(_settings(args))
     with _pipeline(args) as pipe:
         ans = pipe.ask(args.question, flt=_search_filter(args))
     _emit(args, _answer_json(ans), format_answer(ans))
@@ -133,17 +215,27 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    require_index(_settings(args))
     with _pipeline(args) as pipe:
         hits = pipe.search(args.query, k=args.k, flt=_search_filter(args))
-    human = "\n".join(f"{e.score:.4f}  {e.file} p.{e.page} ({e.kind})  {e.text[:100]!r}" for e in hits)
-    _emit(args, [_evidence_json(e) for e in hits], human or "(no results)")
+    _emit(args, [_evidence_json(e) for e in hits], format_hits(hits))
     return 0
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    with _pipeline(args) as pipe:
-        st = pipe.stats()
-    _emit(args, st.model_dump(), "\n".join(f"{k}: {v}" for k, v in st.model_dump().items()))
+    """Reads the store only: no embedder or generator is loaded."""
+    from rag.records import StoreStats
+
+    settings = _settings(args)
+    store = _open_existing_store(settings)
+    if store is None:
+        st = StoreStats(points=0, files=0, items={}, embedder_id="", dim=0)
+    else:
+        try:
+            st = store.stats()
+        finally:
+            store.close()
+    _emit(args, st.model_dump(), format_stats(st, _where(settings)))
     return 0
 
 
@@ -166,15 +258,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     log.info("sample folder %s: %s", folder, ", ".join(p.name for p in files))
     with _pipeline(args) as pipe:
         t = time.perf_counter()
-        report = pipe.ingest([folder], progress=None)
+        report = ingest_with_progress(pipe, [folder], args)
         ans = pipe.ask(args.question)
         seconds = round(time.perf_counter() - t, 2)
     if args.json:
         print(json.dumps({"ingest": report.model_dump(), "question": args.question, **_answer_json(ans)},
                          indent=2, ensure_ascii=False))
     else:
-        print(f"Ingested {report.files_ingested} new files ({report.files_unchanged} unchanged) from "
-              f"{folder}: {report.items}\n\nQ: {args.question}\n\n{format_answer(ans)}\n\n({seconds}s)")
+        print(f"Sample folder {shown(str(folder))}\n{format_ingest_report(report)}\n\n"
+              f"Q: {args.question}\n\n{format_answer(ans)}\n\n({seconds}s)")
     return 0
 
 
@@ -189,19 +281,22 @@ def cmd_build_tiny(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from rag.server.run import serve
 
-    return serve(args.config, _overrides(args), host=args.host, port=args.port)
+    with quiet_model_loading(args.verbose):
+        return serve(args.config, _overrides(args), host=args.host, port=args.port)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from rag.eval.run import run_eval_command
 
-    return run_eval_command(args, _overrides(args))
+    with quiet_model_loading(args.verbose):
+        return run_eval_command(args, _overrides(args))
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from rag.eval.bench import run_bench_command
 
-    return run_bench_command(args, _overrides(args))
+    with quiet_model_loading(args.verbose):
+        return run_bench_command(args, _overrides(args))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -266,6 +361,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="folder for per-question results and plots")
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N questions")
     p.add_argument("--baselines", default="bm25,llamaindex", help="comma list, or 'none'")
+    p.add_argument("--scope", default="doc", choices=["doc", "corpus", "both"],
+                   help="doc: search within each question's document; corpus: over the whole index; both")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("bench", parents=[common], help="ingest, embedding and query throughput")

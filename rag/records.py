@@ -185,6 +185,17 @@ class Answer(_Record):
     seconds: dict[str, float] = Field(default_factory=dict)
 
 
+class FileWarning(_Record):
+    """Something lost or degraded in a file that was ingested: which file, which page, why."""
+
+    path: str
+    page: int | None = None
+    """1-based page; None when it concerns the whole file."""
+    reason: str
+    detail: str = ""
+    """The underlying error, or the limit hit and its setting."""
+
+
 class IngestReport(_Record):
     """What one ``ingest`` run did."""
 
@@ -200,6 +211,9 @@ class IngestReport(_Record):
     notices: list[dict[str, str]] = Field(default_factory=list)
     """Files that were ingested but deserve a look: ``[{path, notice}]``, e.g. a file that yielded
     no points (nothing searchable: blank pages, text lost to filtering, a repaired empty PDF)."""
+    warnings: list[FileWarning] = Field(default_factory=list)
+    """Pages of ingested files that were lost or degraded (a page that failed to render, OCR or
+    parse; a render shrunk by ``ingest.max_render_pixels``), or a guess made (a text encoding)."""
     items: dict[str, int] = Field(default_factory=lambda: {"text": 0, "table": 0, "figure": 0, "page": 0})
     pages: int = 0
     seconds: float = 0.0

@@ -25,9 +25,8 @@ from PIL import Image
 
 from rag.config import load_settings
 from rag.store.base import open_store
+from rag.store.edge import EdgeStore
 from tests.pdfs import write_report
-
-pytestmark = pytest.mark.slow
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 N_FILES = 8
@@ -129,6 +128,7 @@ def _assert_whole_pngs(media: Path) -> None:
             img.verify()
 
 
+@pytest.mark.slow
 def test_kill_9_mid_ingest_then_rerun_equals_a_clean_ingest(tmp_path: Path) -> None:
     killed_at = None
     for pages in PAGE_COUNTS:
@@ -165,3 +165,24 @@ def test_kill_9_mid_ingest_then_rerun_equals_a_clean_ingest(tmp_path: Path) -> N
     assert got["png"] == want["png"]
     _assert_whole_pngs(index / "media")
     assert got["tmp"] == [], f"half-written images left under {index / 'media'}: {got['tmp']}"
+
+
+def test_interrupted_optimize_leftovers_are_removed_when_the_index_opens(tmp_path: Path) -> None:
+    # A killed `mmrag optimize` leaves Edge's half-built segment (~90 MB) under temp_segments/.
+    store = EdgeStore(tmp_path / "ix")
+    store.ensure("embedder-x", 4)
+    store.close()
+    leftovers = [store.shard_dir / "temp_segments" / "segment_builder_Qx81vZ",
+                 store.shard_dir / "temp_segments" / "segment_builder_0aB3kd"]
+    for leftover in leftovers:
+        (leftover / "vector_storage").mkdir(parents=True)
+        (leftover / "vector_storage" / "vectors.dat").write_bytes(bytes(4096))
+    unrelated = store.shard_dir / "temp_segments" / "notes.txt"  # only the builder's leftovers go
+    unrelated.write_text("kept")
+    again = EdgeStore(tmp_path / "ix")
+    try:
+        assert [p for p in leftovers if p.exists()] == []
+        assert unrelated.exists()
+        assert again.stats().points == 0  # and the index opens as usual
+    finally:
+        again.close()

@@ -10,7 +10,7 @@ from rag.cli import main
 
 
 def _stats_error(capsys: pytest.CaptureFixture[str], tmp_path: Path, *extra: str) -> str:
-    code = main(["stats", "--index", str(tmp_path / "ix"), *extra])
+    code = main(["optimize", "--index", str(tmp_path / "ix"), *extra])  # builds every part (stats loads none)
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert code == 2
     assert err.startswith("mmrag: error: ")

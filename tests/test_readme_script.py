@@ -57,21 +57,10 @@ def assert_answers(proc: subprocess.CompletedProcess[str]) -> None:
     assert "parser crashed" not in proc.stderr, detail
 
 
-# The example ingests through the CPU profile's spawn pool of parse workers; before the worker start
-# in ingest/parse.py is fixed (issue 13 item 8, fixed on another branch) each worker re-imports the
-# script as __main__, re-opens the index and dies, and the example abstains. strict: once both
-# branches are merged this passes, and the marker must go.
-NEEDS_WORKER_START_FIX = pytest.mark.xfail(
-    strict=True, reason="needs the worker start fix in ingest/parse.py (issue 13 item 8, other branch); "
-                        "remove this marker when that is merged")
-
-
-@NEEDS_WORKER_START_FIX
 def test_readme_example_saved_as_a_script_answers(workdir: Path) -> None:
     (workdir / "example.py").write_text(readme_example(), encoding="utf-8")
     assert_answers(run_python(["example.py"], workdir))
 
 
-@NEEDS_WORKER_START_FIX
 def test_readme_example_fed_on_stdin_answers(workdir: Path) -> None:
     assert_answers(run_python(["-"], workdir, stdin=readme_example()))

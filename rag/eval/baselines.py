@@ -1,8 +1,9 @@
 """Baselines that ``mmrag eval`` and ``mmrag bench`` run side by side with the pipeline.
 
-Every baseline is a :class:`PageRetriever`: it indexes PDF files, then returns the pages of ONE file,
-best first, for a question. ``bm25`` is Okapi BM25 over each page's PyMuPDF text (one index per
-document, written here in a few lines). ``llamaindex`` (in :mod:`rag.eval.li_baseline`, imported only
+Every baseline is a :class:`PageRetriever`: it indexes PDF files, then returns the pages of ONE file
+(per-document scope) or ``(file, page)`` pairs of every indexed file (whole-corpus scope), best first,
+for a question. ``bm25`` is Okapi BM25 over each page's PyMuPDF text (one index per document and one
+over all pages, written here in a few lines). ``llamaindex`` (in :mod:`rag.eval.li_baseline`, imported only
 when asked for) is a plain LlamaIndex pipeline over the same page texts and the same text embedder.
 """
 
@@ -43,6 +44,10 @@ class PageRetriever(Protocol):
 
     def retrieve(self, question: str, file: Path, k: int) -> list[int]:
         """Up to ``k`` distinct 1-based pages of ``file``, best first."""
+        ...
+
+    def retrieve_corpus(self, question: str, k: int) -> list[tuple[Path, int]]:
+        """Up to ``k`` distinct ``(file, page)`` pairs over every indexed file, best first."""
         ...
 
 
@@ -122,20 +127,32 @@ class BM25:
 
 
 class BM25Baseline:
-    """BM25 over page text, one index per document: retrieval only."""
+    """BM25 over page text, one index per document and one over every page: retrieval only."""
 
     name = "bm25"
 
     def __init__(self) -> None:
         self._indexes: dict[Path, BM25] = {}
+        self._tokens: dict[Path, list[list[str]]] = {}
+        self._corpus: BM25 | None = None
+        self._corpus_pages: list[tuple[Path, int]] = []
 
     def index(self, files: Sequence[Path]) -> IndexTiming:
         t, pages = time.perf_counter(), 0
         for f in files:
             texts = page_texts(f)
-            self._indexes[f] = BM25([bm25_tokens(x) for x in texts])
+            self._tokens[f] = [bm25_tokens(x) for x in texts]
+            self._indexes[f] = BM25(self._tokens[f])
             pages += len(texts)
+        # The corpus index: IDF over every page of every file, as the whole-index scope asks.
+        self._corpus_pages = [(f, n) for f, toks in self._tokens.items() for n in range(1, len(toks) + 1)]
+        self._corpus = BM25([page for toks in self._tokens.values() for page in toks])
         return IndexTiming(pages, time.perf_counter() - t)
+
+    def retrieve_corpus(self, question: str, k: int) -> list[tuple[Path, int]]:
+        if self._corpus is None:
+            raise MmragError("bm25 baseline: index() was not called")
+        return [self._corpus_pages[i] for i in self._corpus.top(bm25_tokens(question), k)]
 
     def retrieve(self, question: str, file: Path, k: int) -> list[int]:
         index = self._indexes.get(file)

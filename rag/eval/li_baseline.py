@@ -4,7 +4,8 @@ One ``Document`` per PDF page (PyMuPDF text, ``file`` and ``page`` as metadata),
 with LlamaIndex's default chunking (``SentenceSplitter``, 1024 tokens, 200 overlap) over a
 ``QdrantVectorStore`` on an in-memory ``QdrantClient``, embedded with the SAME text embedder as the
 pipeline (wrapped as a LlamaIndex ``BaseEmbedding``). Retrieval is dense top-k with a metadata filter
-on the file; chunk hits become page hits. Imported only when the baseline is asked for.
+on the file (per-document scope) or without one (whole-corpus scope); chunk hits become page hits.
+Imported only when the baseline is asked for.
 """
 
 from __future__ import annotations
@@ -97,6 +98,17 @@ class LlamaIndexBaseline:
         nodes = retriever.retrieve(question)
         hits = [(str(n.node.metadata.get("file")), int(n.node.metadata.get("page", 0))) for n in nodes]
         return ranked_pages(hits, str(file))[:k]
+
+    def retrieve_corpus(self, question: str, k: int) -> list[tuple[Path, int]]:
+        if self._index is None:
+            raise MissingPartError("llamaindex baseline: index() was not called")
+        nodes = self._index.as_retriever(similarity_top_k=k * CHUNK_OVERFETCH).retrieve(question)
+        out: list[tuple[Path, int]] = []
+        for n in nodes:
+            hit = (Path(str(n.node.metadata.get("file"))), int(n.node.metadata.get("page", 0)))
+            if hit not in out:
+                out.append(hit)
+        return out[:k]
 
     def close(self) -> None:
         """Drop the in-memory collection."""

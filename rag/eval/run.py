@@ -1,10 +1,18 @@
 """``mmrag eval QA.jsonl --docs DIR``: score retrieval and answers on a QA set, with baselines.
 
-The harness ingests only the documents the questions name (incrementally, so a second run reuses the
-index), then for every question: retrieves pages of THAT document with the pipeline and with each
-baseline, asks the pipeline (same document filter), and scores it (:mod:`rag.eval.metrics`). It prints
-tables (overall, by evidence type, by document, latency) or JSON, and with ``--out`` writes
-``questions.jsonl``, ``summary.json`` and ``recall_by_evidence_type.png``.
+The harness checks that the baselines asked for can run (their packages), ingests the documents the
+questions name (incrementally, so a second run reuses the index), then for every question and scope
+retrieves with the pipeline and with each baseline, asks the pipeline, and scores it
+(:mod:`rag.eval.metrics`). Scopes (``--scope``):
+
+- ``doc``: every search is restricted to the question's document (the pages of THAT document);
+- ``corpus``: every search runs over the whole index, as a user asks a folder; the baselines index
+  the same files. A page of another document takes a rank and never counts as evidence.
+- ``both``: the two side by side.
+
+It prints tables (overall, by evidence type, by document, latency; with ``both`` a comparison of the
+scopes) or JSON, and with ``--out`` writes ``questions.jsonl``, ``summary.json`` and
+``recall_by_evidence_type.png`` (the corpus scope in ``corpus/`` under it).
 """
 
 from __future__ import annotations
@@ -43,6 +51,9 @@ UNANSWERABLE = "unanswerable"
 PAGE_OVERFETCH = 3
 """Evidence items fetched per wanted page: several items of one page collapse into one page hit."""
 MAX_SEARCH_K = 100
+SCOPES = ("doc", "corpus")
+SCOPE_TITLES = {"doc": "per-document scope (every search restricted to the question's document)",
+                "corpus": "whole-corpus scope (every search over the whole index)"}
 
 
 # ----------------------------------------------------------------------------------- records
@@ -57,6 +68,8 @@ class SystemRun(_Model):
 
     pages: list[int] = Field(default_factory=list)
     """Distinct pages of the question's document, best first."""
+    hits: list[tuple[str, int]] = Field(default_factory=list)
+    """Whole-corpus scope: the distinct ``(file, page)`` pairs retrieved, best first (any file)."""
     seconds: float = 0.0
     error: str | None = None
     metrics: dict[str, float] = Field(default_factory=dict)
@@ -174,6 +187,33 @@ def parse_baselines(text: str) -> list[str]:
     if unknown:
         raise MmragError(f"unknown baseline {unknown[0]!r}; known: {', '.join(BASELINES)}, or 'none'")
     return list(dict.fromkeys(names))
+
+
+def parse_scope(text: str) -> list[str]:
+    """``"doc"`` / ``"corpus"`` -> that scope; ``"both"`` -> ``["doc", "corpus"]``."""
+    value = text.strip().lower()
+    if value == "both":
+        return list(SCOPES)
+    if value not in SCOPES:
+        raise MmragError(f"--scope expects doc, corpus or both, got {text!r}")
+    return [value]
+
+
+def check_baselines(names: Sequence[str]) -> None:
+    """Fail now, before any ingest, when a baseline's packages are missing (one sentence says what
+    to install)."""
+    if "llamaindex" in names:
+        import rag.eval.li_baseline  # noqa: F401  (raises MissingPartError naming the extra)
+
+
+def corpus_ranking(hits: Iterable[tuple[str, int]], doc: str) -> list[int]:
+    """A whole-corpus ranking as page numbers for the metrics: pages of ``doc`` keep their number; a
+    page of another file gets a distinct negative stand-in, so it takes a rank but is never evidence."""
+    out: list[int] = []
+    others: dict[tuple[str, int], int] = {}
+    for file, page in hits:
+        out.append(page if file == doc else others.setdefault((file, page), -1 - len(others)))
+    return out
 
 
 def metric_names(ks: Sequence[int]) -> list[str]:
@@ -495,25 +535,50 @@ def _timed(fn: Callable[[], list[int]]) -> SystemRun:
     return SystemRun(pages=pages, seconds=round(time.perf_counter() - t, 5))
 
 
+def _timed_corpus(fn: Callable[[], Sequence[tuple[str | Path, int]]], doc: Path, depth: int) -> SystemRun:
+    """A whole-corpus run: the distinct (file, page) hits, and the question's document's pages among them."""
+    t = time.perf_counter()
+    try:
+        raw = fn()
+    except MmragError as exc:
+        return SystemRun(seconds=time.perf_counter() - t, error=str(exc))
+    seconds = round(time.perf_counter() - t, 5)
+    hits = list(dict.fromkeys((str(Path(f).resolve()), p) for f, p in raw))[:depth]
+    return SystemRun(pages=m.ranked_pages(hits, str(doc)), hits=hits, seconds=seconds)
+
+
 def evaluate_question(item: QAItem, doc: Path, pipe: Any, baselines: Sequence[PageRetriever],
-                      ks: Sequence[int]) -> QuestionResult:
-    """Retrieve with every system, ask the pipeline, and score one question."""
+                      ks: Sequence[int], scope: str = "doc") -> QuestionResult:
+    """Retrieve with every system, ask the pipeline, and score one question, either within its
+    document (``scope="doc"``) or over the whole index (``scope="corpus"``, no filter at all)."""
+    if scope not in SCOPES:
+        raise MmragError(f"unknown scope {scope!r}; known: {', '.join(SCOPES)}")
     depth = max(ks)
-    flt = SearchFilter(files=[str(doc)])
+    flt = SearchFilter(files=[str(doc)]) if scope == "doc" else None
     result = QuestionResult(id=item.id, doc=item.doc, question=item.question, gold=item.answer,
                             answerable=item.answerable, evidence_type=list(item.evidence_type),
                             pages=item.pages)
     search_k = min(MAX_SEARCH_K, depth * PAGE_OVERFETCH)
 
-    def mine() -> list[int]:
-        return _pages_of(pipe.search(item.question, k=search_k, flt=flt), doc)[:depth]
+    if scope == "doc":
+        def mine() -> list[int]:
+            return _pages_of(pipe.search(item.question, k=search_k, flt=flt), doc)[:depth]
 
-    result.retrieval[SYSTEM] = _timed(mine)
-    for b in baselines:
-        result.retrieval[b.name] = _timed(partial(in_worker, b.retrieve, item.question, doc, depth))
+        result.retrieval[SYSTEM] = _timed(mine)
+        for b in baselines:
+            result.retrieval[b.name] = _timed(partial(in_worker, b.retrieve, item.question, doc, depth))
+    else:
+        def mine_all() -> list[tuple[str | Path, int]]:
+            return [(e.file, e.page) for e in pipe.search(item.question, k=search_k, flt=None)]
+
+        result.retrieval[SYSTEM] = _timed_corpus(mine_all, doc, depth)
+        for b in baselines:
+            result.retrieval[b.name] = _timed_corpus(partial(in_worker, b.retrieve_corpus, item.question, depth),
+                                                     doc, depth)
     if item.has_evidence:
         for run in result.retrieval.values():
-            run.metrics = retrieval_metrics(run.pages, item.pages, ks)
+            ranking = run.pages if scope == "doc" else corpus_ranking(run.hits, str(doc))
+            run.metrics = retrieval_metrics(ranking, item.pages, ks)
     t = time.perf_counter()
     try:
         answer: Answer = pipe.ask(item.question, flt=flt)
@@ -529,17 +594,50 @@ def evaluate_question(item: QAItem, doc: Path, pipe: Any, baselines: Sequence[Pa
     return result
 
 
+def corpus_files(pipe: Any, docs: Mapping[str, Path]) -> list[Path]:
+    """Every file the index holds that the baselines can read (PDFs), the question documents first:
+    the corpus of the whole-index scope, the same for the pipeline and the baselines."""
+    held = [Path(f).resolve() for f in pipe.store.files()]
+    other = [f for f in held if f not in set(docs.values())]
+    unread = [f for f in other if f.suffix.lower() != ".pdf"]
+    if unread:
+        log.warning("the baselines read PDFs only: %d other files of the index are searched by %s alone "
+                    "(e.g. %s)", len(unread), SYSTEM, unread[0])
+    return [*docs.values(), *(f for f in other if f.suffix.lower() == ".pdf")]
+
+
+def format_scope_comparison(summaries: Mapping[str, EvalSummary], ks: Sequence[int]) -> str:
+    """The per-document and whole-corpus scopes side by side: one column per system and scope."""
+    rk = report_k(ks)
+    scopes = list(summaries)
+    systems = list(next(iter(summaries.values())).overall.retrieval)
+    header = ["metric", *(f"{s} ({scope})" for s in systems for scope in scopes)]
+    rows = [[name, *(_f(summaries[scope].overall.retrieval.get(s, {}).get(name)) for s in systems for scope in scopes)]
+            for name in (f"recall@{rk}", f"ndcg@{rk}", f"hit@{rk}", "mrr")]
+    answers = [("token F1", lambda x: x.answers.f1), ("contains gold", lambda x: x.answers.contains),
+               ("citation precision", lambda x: x.citation_precision),
+               ("citation recall", lambda x: x.citation_recall)]
+    mine = f"{SYSTEM} ({{}})"
+    header_ans = ["answers", *(mine.format(scope) for scope in scopes)]
+    rows_ans = [[label, *(_f(get(summaries[scope].overall)) for scope in scopes)] for label, get in answers]
+    n = next(iter(summaries.values())).overall.n_retrieval
+    return "\n".join([f"Scopes side by side (page level, {n} questions with evidence pages)",
+                      _table(header, rows), "", _table(header_ans, rows_ans)])
+
+
 def run_eval_command(args: argparse.Namespace, overrides: Mapping[str, Any]) -> int:
     """The ``mmrag eval`` command. Returns the exit code."""
     from rag.pipeline import Pipeline
 
     ks = parse_ks(args.k)
     names = parse_baselines(args.baselines)
+    scopes = parse_scope(getattr(args, "scope", "doc"))
+    check_baselines(names)  # before loading models or ingesting anything
     items = load_qa(args.qa, args.limit)
     docs = resolve_docs(items, Path(args.docs))
     started = datetime.now(UTC).isoformat(timespec="seconds")
-    log.info("eval: %d questions over %d documents, k=%s, baselines=%s",
-             len(items), len(docs), ks, names or "none")
+    log.info("eval: %d questions over %d documents, k=%s, baselines=%s, scopes=%s",
+             len(items), len(docs), ks, names or "none", scopes)
     indexing: dict[str, Any] = {}
     with Pipeline.from_config(args.config, overrides) as pipe:
         report = pipe.ingest(list(docs.values()), progress=not args.json)
@@ -551,12 +649,15 @@ def run_eval_command(args: argparse.Namespace, overrides: Mapping[str, Any]) -> 
                             "stages": report.stages}
         for f in report.files_failed:
             log.warning("ingest failed for %s: %s (its questions will miss)", f["path"], f["reason"])
+        corpus = corpus_files(pipe, docs) if "corpus" in scopes else list(docs.values())
         baselines = build_baselines(names, pipe.embedder)
         for b in baselines:
-            log.info("indexing baseline %s", b.name)
-            indexing[b.name] = in_worker(b.index, list(docs.values())).as_json()
-        results = [evaluate_question(item, docs[item.doc], pipe, baselines, ks)
-                   for item in tqdm(items, desc="eval", unit="q", disable=True if args.json else None)]
+            log.info("indexing baseline %s (%d files)", b.name, len(corpus))
+            indexing[b.name] = in_worker(b.index, corpus).as_json()
+        results = {scope: [evaluate_question(item, docs[item.doc], pipe, baselines, ks, scope)
+                           for item in tqdm(items, desc=f"eval ({scope})", unit="q",
+                                            disable=True if args.json else None)]
+                   for scope in scopes}
         for b in baselines:
             close = getattr(b, "close", None)
             if close is not None:
@@ -565,13 +666,24 @@ def run_eval_command(args: argparse.Namespace, overrides: Mapping[str, Any]) -> 
                 "config": str(args.config), "profile": pipe.settings.profile, "embedder": pipe.embedder.id,
                 "generator": pipe.settings.generate.backend, "retrieve": pipe.settings.retrieve.model_dump(),
                 "index": str(pipe.settings.index_dir), "ks": ks, "systems": [SYSTEM, *names],
-                "n_questions": len(items), "n_docs": len(docs), "started": started,
-                "finished": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine_info()}
-    summary = summarize(results, ks, [SYSTEM, *names], meta, indexing)
+                "n_questions": len(items), "n_docs": len(docs), "corpus_files": len(corpus),
+                "started": started, "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+                "machine": machine_info()}
+    summaries = {scope: summarize(rs, ks, [SYSTEM, *names], {**meta, "scope": scope}, indexing)
+                 for scope, rs in results.items()}
     if args.out:
-        write_outputs(results, summary, ks, Path(args.out))
+        for scope, summary in summaries.items():
+            write_outputs(results[scope], summary, ks, Path(args.out) / ("corpus" if scope == "corpus" else ""))
     if args.json:
-        print(json.dumps(summary.model_dump(mode="json"), indent=2, ensure_ascii=False))
+        data: Any = (summaries[scopes[0]].model_dump(mode="json") if len(scopes) == 1 else
+                     {"scopes": {k: v.model_dump(mode="json") for k, v in summaries.items()}})
+        print(json.dumps(data, indent=2, ensure_ascii=False))
     else:
-        print(format_summary(summary, ks))
+        parts = []
+        for scope, summary in summaries.items():
+            extra = f", {len(corpus)} files" if scope == "corpus" else ""
+            parts.append(f"=== {SCOPE_TITLES[scope]}{extra} ===\n\n{format_summary(summary, ks)}")
+        if len(summaries) > 1:
+            parts.append(format_scope_comparison(summaries, ks))
+        print("\n\n".join(parts))
     return 0

@@ -2,9 +2,12 @@
 
 Each sentence (or table row, rendered as ``header: cell; ...``) is scored by the question terms
 it contains, weighted by how rare they are across the evidence; numbers in the question weigh
-three times as much, and higher-ranked evidence is favoured. The best few are quoted with
-their [n]. When no sentence covers enough of the question it abstains with the abstain sentence
-of the question's language. Evidence text is only ever quoted, never obeyed.
+three times as much, and higher-ranked evidence is favoured. The answer starts with one short
+line: the best sentence, or from a table row the cells of the columns the question names with
+their row and column headers (``Europe, 2025: 146.2``; a key/value row as ``참석자: …``); then the
+supporting quotes, each with its [n]. Titles, headings, captions and footers never answer. When
+no sentence covers enough of the question it abstains with the abstain sentence of the
+question's language. Evidence text is only ever quoted, never obeyed.
 
 Korean is read like the keyword branch reads it (:func:`ingest.text.tokens.korean_terms`: Kiwi
 morphemes, particles and endings dropped), and sentences come from
@@ -20,6 +23,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
+from ingest.table_headers import first_row_is_data, is_key_value
 from ingest.text.hangul import HANGUL_RUN, has_hangul
 from ingest.text.sentences import is_page_mark, split_sentences
 from ingest.text.tokens import korean_terms
@@ -84,6 +88,10 @@ class _Unit:
     """1-based evidence number."""
     quote: str
     terms: frozenset[str]
+    cells: tuple[tuple[str, str], ...] = ()
+    """``(column header, cell)`` of a table row, in column order; empty for a sentence."""
+    key_value: bool = False
+    """A row of a key/value table: its quote is ``key: value``."""
 
 
 def _clip(text: str) -> str:
@@ -93,49 +101,151 @@ def _clip(text: str) -> str:
     return text if len(text) <= _MAX_QUOTE else text[: _MAX_QUOTE - 1].rstrip() + "…"
 
 
-_CAPTION_RE = re.compile(r"^(table|tab\.)\s*\d+", re.IGNORECASE)
+_CAPTION_RE = re.compile(r"^(table|tab\.|표)\s*\d+", re.IGNORECASE)
+_LABEL_RE = re.compile(r"^(table|tab\.|fig\.?|figure|chart|exhibit|표|그림|도표|사진)\s*\d+", re.IGNORECASE)
+_SENTENCE_END_RE = re.compile(r"[.!?。…][\"'”’)\]]*$|[다요죠까음함됨임]$")
+MAX_TITLE_WORDS = 10
+"""A line this short that ends like no sentence is a title, heading or footer, not an answer."""
+
+
+def _is_title(sentence: str) -> bool:
+    """A title, heading, caption or running header/footer ("ACME Corporation Annual Report 2025",
+    "제3장 경영 성과", "Table 1: Revenue by region"): never an answer, never quoted. A ``key: value``
+    line ("담당자: 한지우") is kept: it states something."""
+    s = sentence.strip()
+    if _LABEL_RE.match(s):
+        return True
+    if _SENTENCE_END_RE.search(s) or ":" in s.rstrip(":") or _continues(s):
+        return False
+    return len(s.split()) <= MAX_TITLE_WORDS
 
 
 def _cells(line: str) -> list[str]:
     return [c.strip() for c in line.strip().strip("|").split("|")]
 
 
-def _units(n: int, ev: Evidence) -> list[_Unit]:
-    """Sentences of prose and rows of markdown tables of one piece of evidence."""
+def _row_units(n: int, header: list[str], body: list[list[str]], caption: frozenset[str]) -> list[_Unit]:
+    """One unit per row of a markdown table; a key/value table's rows read ``key: value``, and its
+    first row is one more pair when it holds data rather than column names."""
+    key_value = is_key_value(header, body)
+    if key_value and first_row_is_data(header, body):
+        header, body = ["", ""], [header, *body]
     units: list[_Unit] = []
-    header: list[str] | None = None
+    for cells in body:
+        if key_value:
+            quote = f"{cells[0]}: {cells[1]}" if cells[0] and cells[1] else cells[0] or cells[1]
+        elif len(header) == len(cells) and any(header):
+            quote = "; ".join(f"{h}: {c}" if h else c for h, c in zip(header, cells, strict=True) if c)
+        else:
+            quote = " | ".join(c for c in cells if c)
+        if not quote:
+            continue
+        names = header if len(header) == len(cells) else [""] * len(cells)
+        # A row matches through its table's caption too ("Table 1: Revenue by region"): a
+        # question names the measure, the row holds only the region and the numbers.
+        units.append(_Unit(n, _clip(quote), _unit_terms(quote) | caption,
+                           tuple(zip(names, cells, strict=True)), key_value))
+    return units
+
+
+# A line ending in a particle or connective (Korean ``…것을``, ``…하였고,``) or an English function
+# word or comma goes on in the next line: text wrapped by the page, even inside a text chunk.
+_KOREAN_OPEN_END = re.compile(r"[\uac00-\ud7a3]*(?:을|를|은|는|의|에|로|고|며|와|도|에서|에게|으로|하여|하고|,)$")
+
+
+def _continues(line: str) -> bool:
+    words = line.split()
+    if not words or _SENTENCE_END_RE.search(line):
+        return False
+    last = words[-1]
+    return (last.endswith((",", "-", "–")) or last.lower() in STOPWORDS
+            or (has_hangul(last) and len(last) >= 2 and _KOREAN_OPEN_END.fullmatch(last) is not None))
+
+
+def _paragraphs(text: str) -> list[str]:
+    """Paragraphs of prose. Lines go together unless a blank line, a page mark, a sentence end or
+    a line much shorter than its block's longest comes between: a heading ("1 Overview", "제3장
+    경영 성과") is never glued to the sentence after it, and a sentence the page wrapped (page
+    text, OCR, and text chunks of PDFs set in narrow columns) is read whole. A line that plainly
+    goes on (:func:`_continues`) is always joined to the next."""
+    out: list[str] = []
+    for block in re.split(r"\n\s*\n", text):
+        lines = [ln.strip() for ln in block.split("\n") if ln.strip()]
+        longest = max((len(ln) for ln in lines), default=0)
+        current: list[str] = []
+        for line in lines:
+            if is_page_mark(line):
+                continue
+            current.append(line)
+            if not _continues(line) and (len(line) < 0.6 * longest or _SENTENCE_END_RE.search(line)):
+                out.append(" ".join(current))
+                current = []
+        if current:
+            out.append(" ".join(current))
+    return out
+
+
+def _units(n: int, ev: Evidence) -> tuple[list[_Unit], list[_Unit]]:
+    """Sentences of prose and rows of markdown tables of one piece of evidence, and apart from
+    them its titles, headings and captions (they count as evidence seen, never as answers)."""
+    units: list[_Unit] = []
+    titles: list[_Unit] = []
     prose: list[str] = []
     caption: frozenset[str] = frozenset()
+    table: list[list[str]] = []
+
+    def end_table() -> None:
+        if table:
+            units.extend(_row_units(n, table[0], table[1:], caption))
+            table.clear()
+
     for line in ev.text.splitlines():
         stripped = line.strip()
         if stripped.startswith("|"):
-            if _TABLE_SEP_RE.match(stripped):
-                continue
-            cells = _cells(stripped)
-            if header is None:
-                header = cells
-                continue
-            if len(header) == len(cells) and any(header):
-                quote = "; ".join(f"{h}: {c}" if h else c for h, c in zip(header, cells, strict=True) if c)
-            else:
-                quote = " | ".join(c for c in cells if c)
-            # A row matches through its table's caption too ("Table 1: Revenue by region"): a
-            # question names the measure, the row holds only the region and the numbers.
-            units.append(_Unit(n, _clip(quote), frozenset(t for t, _ in terms(quote)) | caption))
-        else:
-            header = None
-            prose.append(line)
-            if stripped:
-                caption = (frozenset(t for t, is_num in terms(stripped) if not is_num)
-                           if _CAPTION_RE.match(stripped) else frozenset())
-    # A text chunk puts each paragraph on its own line (ingest.chunk), so a heading line is never
-    # glued to the sentence after it; other kinds (OCR of figures) may wrap lines mid-sentence.
-    para_break = r"\n" if ev.kind == "text" else r"\n\s*\n"
-    for para in re.split(para_break, "\n".join(prose)):
+            if not _TABLE_SEP_RE.match(stripped):
+                table.append(_cells(stripped))
+            continue
+        end_table()
+        prose.append(line)
+        if stripped:
+            caption = (frozenset(t for t, is_num in terms(stripped) if not is_num)
+                       if _CAPTION_RE.match(stripped) else frozenset())
+    end_table()
+    for para in _paragraphs("\n".join(prose)):
         for sentence in split_sentences(para):
-            if not is_page_mark(sentence):
-                units.append(_Unit(n, _clip(sentence), frozenset(t for t, _ in terms(sentence))))
-    return units
+            if is_page_mark(sentence):
+                continue
+            unit = _Unit(n, _clip(sentence), _unit_terms(sentence))
+            (titles if _is_title(sentence) else units).append(unit)
+    return units, titles
+
+
+def _term_set(text: str) -> frozenset[str]:
+    return frozenset(t for t, _ in terms(text))
+
+
+def _unit_terms(text: str) -> frozenset[str]:
+    """Terms of a sentence or row; a Korean noun of three or more syllables also matches without
+    its last one, as a question's shorter noun: ``참석자`` matches ``참석``, ``매출액`` matches ``매출``."""
+    found = _term_set(text)
+    return found | {t[:-1] for t in found if len(t) >= 3 and has_hangul(t) and not t[0].isdigit()}
+
+
+def short_answer(unit: _Unit, question_terms: Sequence[str]) -> str:
+    """The first line of an answer from ``unit``: a sentence in quotes; a key/value row as
+    ``key: value``; a table row as its row header and the cells of the columns the question
+    names (``Europe, 2025: 146.2``), or the whole row when the question names no column."""
+    if not unit.cells:
+        return f'"{unit.quote}"'
+    if unit.key_value:
+        return unit.quote
+    wanted = frozenset(question_terms)
+    label = unit.cells[0][1]  # the row header: "Europe", or "2024" in a table of years
+    picked = [(h, c) for h, c in unit.cells[1:] if h and c and _term_set(h) & wanted]
+    if not picked:
+        return f'"{unit.quote}"'
+    values = "; ".join(_clip(f"{h}: {c}") for h, c in picked)
+    return f"{label}, {values}" if label else values
 
 
 class ExtractiveGenerator:
@@ -167,24 +277,33 @@ class ExtractiveGenerator:
         return cls(max_sentences=cfg.max_sentences)
 
     def answer_text(self, question: str, evidence: Sequence[Evidence]) -> str:
-        """The answer: quoted sentences, one per line, each followed by its [n]; or the abstain sentence."""
+        """The answer: a short answer line (the answering sentence in quotes, or the table cell with
+        its row and column headers, ``Europe, 2025: 146.2``) with its [n]; then, after a blank line,
+        the other supporting quotes, one per line, each with its [n]. Or the abstain sentence."""
         q_terms: dict[str, float] = {}
         for term, is_number in terms(question):
             q_terms[term] = max(q_terms.get(term, 0.0), NUMBER_WEIGHT if is_number else 1.0)
-        units = [u for n, ev in enumerate(evidence, start=1) for u in _units(n, ev)]
+        units: list[_Unit] = []
+        titles: list[_Unit] = []
+        for n, ev in enumerate(evidence, start=1):
+            found, heads = _units(n, ev)
+            units += found
+            titles += heads
         if not q_terms or not units:
             return abstain_sentence(question)
+        # Titles and headings count as evidence seen (a year in a report's title) but never answer.
+        every = units + titles
         # A year or an amount the question names must be somewhere in the evidence: "... in 2024?"
         # over documents that only know 2018 is unanswerable, however well the other words match.
-        seen = frozenset().union(*(u.terms for u in units))
+        seen = frozenset().union(*(u.terms for u in every))
         missing = [t for t, is_number in terms(question) if is_number and len(t.replace(".", "")) >= 3
                    and t not in seen]
         if missing:
             log.debug("extractive: question numbers %s are in no evidence: abstaining", missing)
             return abstain_sentence(question)
         total = sum(q_terms.values())
-        df = {t: sum(t in u.terms for u in units) for t in q_terms}
-        idf = {t: 1.0 + math.log((len(units) + 1) / (df[t] + 1)) for t in q_terms}
+        df = {t: sum(t in u.terms for u in every) for t in q_terms}
+        idf = {t: 1.0 + math.log((len(every) + 1) / (df[t] + 1)) for t in q_terms}
         scored: list[tuple[float, float, _Unit]] = []
         for u in units:
             matched = [t for t in q_terms if t in u.terms]
@@ -199,23 +318,27 @@ class ExtractiveGenerator:
                       scored[0][1] if scored else 0.0, self.min_coverage)
             return abstain_sentence(question)
         best = scored[0][0]
-        lines: list[str] = []
-        quoted: set[str] = set()
+        chosen: list[_Unit] = []
         for score, coverage, u in scored:
-            if len(lines) >= self.max_sentences or score < self.keep_ratio * best:
+            if len(chosen) >= self.max_sentences or score < self.keep_ratio * best:
                 break
-            if coverage < self.min_coverage or u.quote in quoted:
+            if coverage < self.min_coverage or any(c.quote == u.quote for c in chosen):
                 continue
-            quoted.add(u.quote)
-            lines.append(f'"{u.quote}" [{u.n}]')
-        return "\n".join(lines)
+            chosen.append(u)
+        top = chosen[0]
+        head = short_answer(top, list(q_terms))
+        # The answering row stays as a quote under a cell answer: it shows the cell's neighbours.
+        # A sentence or a key/value pair is the whole quote already.
+        rest = chosen[1:] if top.key_value or head == f'"{top.quote}"' else chosen
+        quotes = [f'"{u.quote}" [{u.n}]' for u in rest]
+        return "\n".join([f"{head} [{top.n}]", *(["", *quotes] if quotes else [])])
 
     async def agenerate(self, question: str, evidence: Sequence[Evidence]) -> str:
         """The whole answer; [n] is ``evidence[n - 1]``."""
         return self.answer_text(question, evidence)
 
     async def astream(self, question: str, evidence: Sequence[Evidence]) -> AsyncIterator[str]:
-        """The answer one quoted line at a time."""
+        """The answer one line at a time."""
         lines = self.answer_text(question, evidence).split("\n")
         for i, line in enumerate(lines):
             yield line + ("\n" if i < len(lines) - 1 else "")

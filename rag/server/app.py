@@ -28,6 +28,7 @@ from rag.config import ServerConfig
 from rag.errors import ConfigError, EmbedError, GenerateError, MmragError, StoreError
 from rag.generate.chat import ChatTurn, acondense
 from rag.records import Answer, SearchFilter
+from rag.server import web
 from rag.server.auth import AuthError, KeyRing, Principal
 from rag.server.jobs import JobManager
 from rag.server.metrics import Metrics
@@ -276,6 +277,7 @@ def create_app(pipeline: Pipeline, server_cfg: ServerConfig | None = None) -> Fa
     app.add_middleware(GuardMiddleware, max_bytes=int(cfg.max_request_mb * 2**20), metrics=metrics)
     _install_error_handlers(app)
     _add_routes(app)
+    app.include_router(web.router)  # the web page at / and the cited page images
     return app
 
 

@@ -122,6 +122,19 @@ class EdgeStore:
         self._pending = self._read_pending()
         if self._meta is not None:
             self._shard = self._open(None)
+            self._sweep_optimizer_leftovers()
+
+    def _sweep_optimizer_leftovers(self) -> None:
+        """Remove ``temp_segments/segment_builder_*`` left by an optimisation that was killed
+        (~90 MB each). Only once the shard is open: its lock proves no other process is
+        optimising it, and this one optimises only inside :meth:`optimize`."""
+        for builder in [*self.shard_dir.glob("temp_segments/segment_builder_*"),
+                        *self.shard_dir.glob("*/temp_segments/segment_builder_*")]:
+            log.info("removing %s, left by an interrupted optimisation", builder)
+            if builder.is_dir():
+                shutil.rmtree(builder, ignore_errors=True)
+            else:
+                builder.unlink(missing_ok=True)
 
     @classmethod
     def from_config(cls, cfg: StoreConfig) -> EdgeStore:

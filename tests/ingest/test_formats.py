@@ -43,7 +43,7 @@ def test_plain_text_in_legacy_encoding(tmp_path: Path, cfg: IngestConfig, media:
     (tmp_path / "old.txt").write_bytes("Café prices rose.\n\nNext paragraph.".encode("cp1252"))
     parsed = parse_file(info_of(tmp_path / "old.txt"), cfg, media)
     assert parsed.items[0].text == "Café prices rose.\nNext paragraph."
-    assert "guessed as cp1252" in parsed.warnings[0]
+    assert "guessed as cp1252" in parsed.warnings[0].detail
 
 
 def test_euc_kr_text_decoded_without_a_guess(tmp_path: Path, cfg: IngestConfig, media: Path) -> None:
@@ -59,7 +59,8 @@ def test_guessed_encoding_is_a_warning(tmp_path: Path, cfg: IngestConfig, media:
     parsed = parse_file(info_of(tmp_path / "ru.txt"), cfg, media)
     assert parsed.items[0].text == "Привет, это проверка кодировки текста."
     (warning,) = parsed.warnings
-    assert warning.startswith(f"{tmp_path / 'ru.txt'}: text encoding guessed as cp1251")
+    assert warning.page is None and warning.reason == "encoding guessed"
+    assert warning.detail.startswith(f"{tmp_path / 'ru.txt'}: text encoding guessed as cp1251")
 
 
 @pytest.mark.parametrize(("data", "codec"), [

@@ -103,3 +103,15 @@ def test_figure_bridge_text_is_ocr(tmp_path: Path, media: Path) -> None:
     cfg = IngestConfig(ocr="tesseract", ocr_languages="eng")
     (fig,) = [i for i in parse_file(info_of(path), cfg, media).items if isinstance(i, Figure)]
     assert fig.text.splitlines()[0] == "매출 현황" and "QUARTERLY SALES CHART" in fig.text
+
+
+def test_a_key_value_table_keeps_its_first_row_as_data(tmp_path: Path, cfg: IngestConfig, media: Path) -> None:
+    # 회의록 tables list 일시 / 참석자 / 장소 with their values: there is no header row to take.
+    rows = [["일시", "2025년 3월 12일(수) 14:00 ~ 16:00"], ["참석자", "박서연 대표이사, 김도윤 상무"],
+            ["장소", "본사 12층 대회의실"]]
+    parsed = parse_file(info_of(_write(tmp_path, [("heading", "회의록"), ("table", rows)])), cfg, media)
+    (table,) = [i for i in parsed.items if isinstance(i, Table)]
+    lines = table.text.splitlines()
+    assert lines[0].replace(" ", "") == "|||"  # empty header cells
+    assert "| 일시 | 2025년 3월 12일(수) 14:00 ~ 16:00 |" in lines
+    assert "| 참석자 | 박서연 대표이사, 김도윤 상무 |" in lines

@@ -137,3 +137,77 @@ def test_missing_tesseract_warns_once_and_goes_on(
     warnings = [r for r in caplog.records if "continuing without OCR" in r.getMessage()]
     assert len(warnings) == 1
     assert not [i for i in first.items if i.kind == "text"]
+
+
+# -- Korean scans --------------------------------------------------------------------------------
+
+KOREAN_LINES = ["정보보호 관리체계 인증 심사 결과", "개인정보 처리방침을 2024년 3월에 개정하였다.",
+                "영업이익은 전년 대비 12% 증가했다.", "Model HX-7720 점검 완료"]
+
+
+def _korean_png(lines: list[str], width: float = 595, height: float = 300, size: float = 14) -> bytes:
+    """``lines`` set in PyMuPDF's built-in Korean font, rendered to a grey PNG at 200 dpi."""
+    import pymupdf
+
+    page = pymupdf.open().new_page(width=width, height=height)
+    writer = pymupdf.TextWriter(page.rect)
+    font = pymupdf.Font("korea")
+    for i, line in enumerate(lines):
+        writer.append((72, 60 + 2 * size * i), line, font=font, fontsize=size)
+    writer.write_text(page)
+    return page.get_pixmap(dpi=200, colorspace=pymupdf.csGRAY).tobytes("png")
+
+
+def test_default_ocr_languages_read_korean_first() -> None:
+    import yaml
+
+    assert IngestConfig().ocr_languages == "kor+eng"
+    for profile in sorted(Path(__file__).resolve().parents[2].joinpath("configs").glob("*.yaml")):
+        ingest = yaml.safe_load(profile.read_text()).get("ingest", {})
+        assert ingest.get("ocr_languages", IngestConfig().ocr_languages) == "kor+eng", profile.name
+
+
+def test_tsv_syllables_take_their_spacing_from_the_text_output() -> None:
+    # Tesseract's TSV gives Korean one "word" per syllable; its text output spaces real words.
+    header = "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext"
+    syllables = [("정", 100), ("보", 150), ("보", 200), ("호", 250), ("관", 320), ("리", 370)]
+    rows = [f"5\t1\t1\t1\t1\t{n}\t{x}\t200\t40\t44\t93.0\t{s}" for n, (s, x) in enumerate(syllables, start=1)]
+    rows.append("5\t1\t1\t1\t2\t1\t100\t260\t200\t44\t91.0\tHX-7720")
+    tsv = "\n".join([header, *rows])
+    lines = ocr.parse_tsv(tsv, "정보보호 관리\nHX-7720\n\n")
+    assert [ln.text for ln in lines] == ["정보보호 관리", "HX-7720"]
+    assert lines[0].box == (100, 200, 410, 244)
+    # A line the text output lacks keeps the TSV's words.
+    assert [ln.text for ln in ocr.parse_tsv(tsv, "HX-7720\n")] == ["정 보 보 호 관 리", "HX-7720"]
+
+
+@needs_tesseract
+def test_korean_scan_reads_exact_words(tmp_path: Path, media: Path) -> None:
+    import pymupdf
+
+    doc = pymupdf.open()
+    page = doc.new_page(width=595, height=300)  # an image only: no text layer
+    page.insert_image(page.rect, stream=_korean_png(KOREAN_LINES))
+    doc.save(tmp_path / "scan-ko.pdf")
+    cfg = IngestConfig(ocr="tesseract", render_pages=False, ocr_dpi=200)  # default languages: kor+eng
+    items = parse_file(info_of(tmp_path / "scan-ko.pdf"), cfg, media).items
+    text = " ".join(i.text for i in items if isinstance(i, TextChunk))
+    for line in KOREAN_LINES:
+        assert line in text, text
+    assert "정 보" not in text
+
+
+@needs_tesseract
+def test_korean_figure_crop_reads_exact_words(tmp_path: Path, media: Path) -> None:
+    import pymupdf
+
+    doc = pymupdf.open()
+    page = doc.new_page()
+    page.insert_text((72, 72), "The notice below was posted at the north depot entrance.")
+    page.insert_image(pymupdf.Rect(72, 100, 540, 236), stream=_korean_png(KOREAN_LINES[:2], 468, 136, 13))
+    doc.save(tmp_path / "notice.pdf")
+    cfg = IngestConfig(ocr="tesseract", render_pages=False, ocr_dpi=200)
+    items = parse_file(info_of(tmp_path / "notice.pdf"), cfg, media).items
+    (fig,) = [i for i in items if isinstance(i, Figure)]
+    for word in ("정보보호", "관리체계", "개인정보", "처리방침을"):
+        assert word in fig.text.split(), fig.text

@@ -41,6 +41,8 @@ def test_crashing_worker_fails_only_its_file(tmp_path: Path, media: Path) -> Non
     failures = [r for r in results if isinstance(r, FileFailure)]
     parsed = [r for r in results if isinstance(r, ParsedFile)]
     assert [(Path(f.path).name, f.reason) for f in failures] == [("crash.pdf", "parser crashed")]
+    # Why, not only that: the exit code, read once the pool is down.
+    assert failures[0].detail == "the worker process parsing this file exited with code 139 (a crash in native code)"
     assert sorted(Path(p.document.path).name for p in parsed) == ["ok0.pdf", "ok1.pdf", "ok2.pdf"]
 
 
