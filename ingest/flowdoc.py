@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -103,6 +103,18 @@ def is_layout_table(rows: Sequence[Sequence[str]]) -> bool:
         return True
     single = sum(1 for r in rows if sum(1 for c in r if c) <= 1)
     return len(rows) <= 3 and single * 2 >= len(rows)
+
+
+def table_blocks(cells: Sequence[tuple[int, int, str]], inner: Sequence[Block],
+                 table: Callable[[list[list[str]]], Block]) -> Iterator[Block]:
+    """The blocks of a word-processor table: ``table(rows)`` and the pictures inside its cells, or,
+    for a boxed heading or a frame (:func:`is_layout_table`), the content of its cells as text."""
+    rows = cell_rows(cells)
+    if is_layout_table(rows):
+        yield from inner
+        return
+    yield table(rows)
+    yield from (b for b in inner if b.kind == "image")
 
 
 def _body_size(blocks: Sequence[Block]) -> float:

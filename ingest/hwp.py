@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ingest.config import IngestConfig
 from ingest.errors import IngestError
-from ingest.flowdoc import Block, cell_rows, flat_text, flow_parsed, is_layout_table
+from ingest.flowdoc import Block, flat_text, flow_parsed, table_blocks
 from ingest.records import FileInfo, ParsedFile
 
 log = logging.getLogger(__name__)
@@ -244,12 +244,7 @@ class _Section:
             sub = [b for p in paras for b in self._paragraph(p, page)]
             inner.extend(sub)
             cells.append((row, col, flat_text(sub)))
-        rows = cell_rows(cells)
-        if is_layout_table(rows):  # a boxed heading or a frame: its content is the text
-            yield from inner
-            return
-        yield self._block(page, kind="table", rows=rows)
-        yield from (b for b in inner if b.kind == "image")
+        yield from table_blocks(cells, inner, lambda rows: self._block(page, kind="table", rows=rows))
 
     def _shape(self, node: _Rec, page: int) -> Iterator[Block]:
         """A drawing object: its pictures, and the paragraphs of its text boxes, depth first."""

@@ -24,7 +24,7 @@ from xml.etree import ElementTree as ET
 
 from ingest.config import IngestConfig
 from ingest.errors import IngestError
-from ingest.flowdoc import Block, cell_rows, flat_text, flow_parsed, is_layout_table
+from ingest.flowdoc import Block, flat_text, flow_parsed, table_blocks
 from ingest.records import FileInfo, ParsedFile
 
 MAX_PART_BYTES = 256 * 2**20  # one unpacked part: more is a zip bomb, not a document
@@ -218,12 +218,7 @@ class _Section:
                 sub = [b for s in _children(tc, "subList") for p in _children(s, "p") for b in self._paragraph(p, page)]
                 inner.extend(sub)
                 cells.append((row, col, flat_text(sub)))
-        rows = cell_rows(cells)
-        if is_layout_table(rows):  # a boxed heading or a frame: its content is the text
-            yield from inner
-            return
-        yield self._block(page, kind="table", rows=rows)
-        yield from (b for b in inner if b.kind == "image")
+        yield from table_blocks(cells, inner, lambda rows: self._block(page, kind="table", rows=rows))
 
 
 def parse_hwpx(info: FileInfo, data: bytes, cfg: IngestConfig, media_dir: Path) -> ParsedFile:
