@@ -302,7 +302,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``mmrag``."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", "-c", default="cpu", help="profile name (cpu, default, test) or YAML path")
+    common.add_argument("--config", "-c", default="cpu", help="profile name (cpu, cpu-en, default, test) or YAML path")
     common.add_argument("--set", action="append", metavar="SECTION.FIELD=VALUE", help="override a setting")
     common.add_argument("--index", help="index folder (same as --set store.path=DIR)")
     common.add_argument("--json", action="store_true", help="machine-readable output")

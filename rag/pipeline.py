@@ -75,7 +75,7 @@ class Pipeline:
     @classmethod
     def from_config(cls, name_or_path: str | Path = "cpu", overrides: Mapping[str, Any] | None = None,
                     environ: Mapping[str, str] | None = None) -> Pipeline:
-        """Build a pipeline from a profile name (``cpu``, ``default``, ``test``) or a YAML path, with
+        """Build a pipeline from a profile name (``cpu``, ``cpu-en``, ``default``, ``test``) or a YAML path, with
         ``MMRAG__SECTION__FIELD`` environment overrides and dotted ``overrides`` on top."""
         settings = load_settings(name_or_path, overrides, environ)
         return cls.from_settings(settings)
