@@ -177,7 +177,10 @@ def _pool_pass(todo: deque[FileInfo], cfg: IngestConfig, media_dir: Path, work: 
                     ticket = next(tickets)
                     try:
                         fut = pool.submit(_start_then, ticket, work, info, cfg, media_dir)
-                    except BrokenProcessPool:  # a worker died since the last submit
+                    # A worker died since the last submit; while the pool is breaking, starting a
+                    # replacement worker can also fail on its closed pipes ("handle is closed":
+                    # OSError; "bad value(s) in fds_to_keep": ValueError).
+                    except (BrokenProcessPool, OSError, ValueError):
                         todo.appendleft(info)
                         submit_broke = True
                         break
