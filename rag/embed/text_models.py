@@ -135,10 +135,9 @@ class MiniLMInt8Embedder(TextOnly):
     cosine 0.99 of the torch model, in a space id of its own (indexes of one are refused by the other)."""
 
     def __init__(self, onnx_path: str, tokenizer_path: str, threads: int = 0, max_tokens: int = 256) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        from rag.embed.onnx_e5 import resolve_threads
+        from rag.embed.onnx_e5 import cpu_session
 
         self.id = "minilm-int8:sentence-transformers/all-MiniLM-L6-v2"
         self._tok = Tokenizer.from_file(tokenizer_path)
@@ -147,11 +146,7 @@ class MiniLMInt8Embedder(TextOnly):
         """The input window in tokens (ingest cuts longer bridge texts before tokenising)."""
         self._tok.enable_truncation(max_length=self.max_tokens)
         self.max_chars = 256 * 12  # cut far past the window before tokenising (page-long bridge texts)
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = resolve_threads(threads)
-        opts.inter_op_num_threads = 1
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = ort.InferenceSession(onnx_path, opts, providers=["CPUExecutionProvider"])
+        self._session = cpu_session(onnx_path, threads)
 
     @classmethod
     def from_config(cls, cfg: EmbedConfig) -> MiniLMInt8Embedder:
