@@ -35,7 +35,8 @@ log = logging.getLogger("mmrag")
 DEMO_QUESTION = "What was ACME's revenue in Europe in 2025?"
 
 
-def _parse_sets(pairs: Sequence[str]) -> dict[str, Any]:
+def parse_sets(pairs: Sequence[str]) -> dict[str, Any]:
+    """``section.field=value`` pairs (``--set``) as profile overrides, values read as YAML."""
     out: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -46,7 +47,7 @@ def _parse_sets(pairs: Sequence[str]) -> dict[str, Any]:
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    out = _parse_sets(args.set or [])
+    out = parse_sets(args.set or [])
     if args.index:
         out["store.path"] = args.index
     return out

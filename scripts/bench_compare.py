@@ -159,19 +159,6 @@ def _sets_args(sets: list[str]) -> list[str]:
     return [a for s in sets for a in ("--set", s)]
 
 
-def parse_sets(pairs: list[str]) -> dict[str, Any]:
-    """``section.field=value`` pairs as profile overrides (values read as YAML, as the CLI does)."""
-    import yaml
-
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"--set expects section.field=value, got {pair!r}")
-        out[key.strip()] = yaml.safe_load(value) if value else value
-    return out
-
-
 def run_compare(docs: list[Path], profile: str, sets: list[str], synthetic_pages: int, repeats: int,
                 page_cost: bool, systems: tuple[str, ...] = SYSTEMS) -> str:
     """Every system on every dataset (``repeats`` runs each, median), as markdown tables."""

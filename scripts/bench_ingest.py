@@ -69,6 +69,7 @@ from ingest.figures import page_drawings
 from ingest.layout import TEXT_FLAGS
 from ingest.parse import parse_file
 from ingest.records import FileInfo
+from rag.cli import parse_sets
 
 log = logging.getLogger("bench_ingest")
 
@@ -271,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     if args.compare_child or args.page_cost_child:
         logging.getLogger().setLevel(logging.WARNING)
-        sets = bench_compare.parse_sets(args.set)
+        sets = parse_sets(args.set)
         out = (bench_compare.child(args.compare_child, args.paths, args.profile, sets) if args.compare_child
                else bench_compare.page_item_cost(args.paths, args.profile, sets))
         print(json.dumps(out))
