@@ -227,7 +227,7 @@ def format_bench(res: BenchResult) -> str:
 def run_bench_command(args: argparse.Namespace, overrides: Mapping[str, Any]) -> int:
     """The ``mmrag bench`` command. Returns the exit code."""
     from rag.embed.base import build_embedder
-    from rag.eval.run import machine_info
+    from rag.eval.machine import machine_info
 
     if args.repeats < 1:
         raise MmragError(f"--repeats must be at least 1, got {args.repeats}")
