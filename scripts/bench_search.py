@@ -179,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_stages:
             for name, pipe in pipes:
                 got = stages(pipe, qs)
-                print(f"\nstages of one search, {name} (median over questions, ms):\n\n| step | median ms |\n|---|---:|")
+                print(f"\nstages of one search, {name} (median over questions, ms):\n")
+                print("| step | median ms |\n|---|---:|")
                 for step, values in got.items():
                     if any(v is not None for v in values):
                         print(f"| {step} | {_ms(values)} |")
