@@ -1,7 +1,7 @@
 """Chat: turn a follow-up question and the conversation so far into one standalone question.
 
 Retrieval needs a question that stands alone ("And in 2022?" finds nothing). With a chat
-model (anything with :meth:`ChatModel.achat`, e.g. :class:`~rag.generate.openai_chat.OpenAIChatGenerator`)
+model (anything with :meth:`ChatModel.achat`, e.g. :class:`~rag.generate.openai.generator.OpenAIChatGenerator`)
 the ``prompts/<lang>/condense.txt`` prompt (in the question's language) rewrites it; without one
 (the extractive backend) a rule appends the salient terms of the earlier user turns to a question
 that depends on them. History and question are neutralised like evidence
