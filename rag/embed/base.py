@@ -43,7 +43,7 @@ class Embedder(Protocol):
 
 
 EMBEDDERS: Registry[Embedder] = Registry("embedder")
-EMBEDDERS.register("e5v", "rag.embed.e5v:E5VEmbedder.from_config")
+EMBEDDERS.register("e5v", "rag.embed.e5v.transformers:E5VEmbedder.from_config")
 EMBEDDERS.register("vllm", "rag.embed.vllm_pool:VllmPoolingEmbedder.from_config")
 EMBEDDERS.register("e5small", "rag.embed.onnx_e5:E5SmallEmbedder.from_config")
 EMBEDDERS.register("minilm", "rag.embed.text_models:MiniLMEmbedder.from_config")
