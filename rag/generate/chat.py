@@ -19,9 +19,9 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.text.hangul import HANGUL_RUN
+from ingest.text.tokens import QUESTION_STOPWORDS as STOPWORDS
 from rag.errors import GenerateError
 from rag.generate.citations import strip_citations
-from rag.generate.extractive import STOPWORDS
 from rag.generate.fences import neutralise
 from rag.generate.prompting import prompt_language
 from rag.prompts import load_prompt
