@@ -34,9 +34,11 @@ class Generator(Protocol):
         ...
 
 
-GENERATORS: Registry[Generator] = Registry("generator")
-GENERATORS.register("extractive", "rag.generate.extractive:ExtractiveGenerator.from_config")
-GENERATORS.register("openai", "rag.generate.openai.generator:OpenAIChatGenerator.from_config")
+GENERATORS: Registry[Generator] = Registry("generator", "generate")
+GENERATORS.register("extractive", "rag.generate.extractive:ExtractiveGenerator.from_config",
+                    fields=("max_sentences",))
+GENERATORS.register("openai", "rag.generate.openai.generator:OpenAIChatGenerator.from_config",
+                    fields=("urls", "api_key", "retries", "timeout_s"))
 
 
 def build_generator(cfg: GenerateConfig) -> Generator:
