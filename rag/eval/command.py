@@ -77,9 +77,9 @@ def parse_baselines(text: str) -> list[str]:
     names = [x.strip().lower() for x in text.split(",") if x.strip()]
     if names in ([], ["none"]):
         return []
-    unknown = [n for n in names if n not in BASELINES]
+    unknown = [n for n in names if n not in BASELINES.names()]
     if unknown:
-        raise MmragError(f"unknown baseline {unknown[0]!r}; known: {', '.join(BASELINES)}, or 'none'")
+        raise MmragError(f"unknown baseline {unknown[0]!r}; known: {', '.join(BASELINES.names())}, or 'none'")
     return list(dict.fromkeys(names))
 
 
