@@ -57,7 +57,7 @@ from rag.errors import MmragError
 from rag.indexing import make_points
 from rag.parse_feed import ParseFeed
 from rag.progress import PageBar, PageProgress, estimate_pages
-from rag.records import FileWarning, IngestReport, SearchFilter
+from rag.records import FileNotice, FileSkip, FileWarning, IngestReport, SearchFilter
 from rag.store.base import Optimizable, Store
 
 log = logging.getLogger(__name__)
@@ -147,8 +147,8 @@ class Ingestor:
         found = discover(roots, cfg.ingest, within)
         timer.add("discover", t)
         report.files_seen = len(found.files)
-        report.files_skipped = [{"path": f.path, "reason": f.reason} for f in found.skipped]
-        report.files_failed = [{"path": f.path, "reason": f.reason} for f in found.failed]
+        report.files_skipped = [FileSkip(path=f.path, reason=f.reason) for f in found.skipped]
+        report.files_failed = list(found.failed)
         if removed := sweep_partial_writes(cfg.media_dir):
             log.info("removed %d partial image files left by an interrupted run", removed)
         with self.open_manifest() as manifest:
@@ -323,7 +323,7 @@ class _Run:
         self._emit()
 
     def _parse_failed(self, failure: FileFailure) -> None:
-        self.report.files_failed.append({"path": failure.path, "reason": failure.reason, "detail": failure.detail})
+        self.report.files_failed.append(failure)
         self.state.pages_parsed -= self.parsed_pages.pop(failure.path, 0)
         self.state.pages_total -= self.estimates.get(failure.path, 0)
         self.stored.add(failure.path)
@@ -371,7 +371,7 @@ class _Run:
             self.timer.add("store", t)
         except MmragError as exc:
             log.warning("%s: %s", path, exc)
-            report.files_failed.append({"path": path, "reason": str(exc), "detail": type(exc).__name__})
+            report.files_failed.append(FileFailure(path=path, reason=str(exc), detail=type(exc).__name__))
             return False
         self.manifest.record(doc, [p.id for p in points], self.tenant)
         report.files_ingested += 1
@@ -382,7 +382,7 @@ class _Run:
         notice = NO_POINTS if not points else None if any(p.item.text.strip() for p in points) else NO_TEXT
         if notice:
             log.warning("%s: %s", path, notice)
-            report.notices.append({"path": path, "notice": notice})
+            report.notices.append(FileNotice(path=path, notice=notice))
         report.warnings += [FileWarning(path=path, page=w.page, reason=w.reason, detail=w.detail)
                             for w in fv.warnings]
         return True

@@ -30,7 +30,7 @@ from rag.ingestion import NO_POINTS, Ingestor
 from rag.parse_feed import ParseFeed
 from rag.pipeline import Pipeline
 from rag.progress import PageBar, PageProgress
-from rag.records import SearchFilter
+from rag.records import FileNotice, SearchFilter
 from tests.pdfs import write_corrupt, write_report
 
 POISON = "Zorblax-poison"
@@ -116,18 +116,18 @@ def test_a_failing_file_and_an_empty_file_are_handled_alone(pipe: Pipeline, tmp_
     report = ingestor.ingest([docs], tenant="poison", progress=False, on_pages=pages.append)
     # The poisoned batch held other files' texts too, and only the poisoned file failed.
     assert any(POISON in t for t in rec.calls[0]) and len(_files_of(rec.calls[0])) > 1
-    assert sorted(Path(f["path"]).name for f in report.files_failed) == ["broken.pdf", poisoned.name]
-    assert next(f for f in report.files_failed if f["path"] == str(poisoned.resolve()))["detail"] == "EmbedError"
+    assert sorted(Path(f.path).name for f in report.files_failed) == ["broken.pdf", poisoned.name]
+    assert next(f for f in report.files_failed if f.path == str(poisoned.resolve())).detail == "EmbedError"
     # The broken file leaves the page total; the failed one's pages count as done.
     assert pages[-1].pages_done == pages[-1].pages_total == 3 * 3 + 3 + 1 and pages[-1].files_done == 6
     assert report.files_ingested == 4  # three depots and the blank file
-    assert report.notices == [{"path": str(blank.resolve()), "notice": NO_POINTS}]
+    assert report.notices == [FileNotice(path=str(blank.resolve()), notice=NO_POINTS)]
     hits = pipe.retriever.search("How many pumps did Depot1 ship in week 2?", flt=SearchFilter(tenant="poison"))
     assert any("Depot1 shipped 102" in h.text for h in hits)
     # The failed file has no manifest row: the next run tries it again (and only it).
     again = ingestor.ingest([docs], tenant="poison", progress=False)
     assert again.files_unchanged == 4
-    assert sorted(Path(f["path"]).name for f in again.files_failed) == ["broken.pdf", poisoned.name]
+    assert sorted(Path(f.path).name for f in again.files_failed) == ["broken.pdf", poisoned.name]
 
 
 def test_the_parse_queue_is_bounded_by_items(tmp_path: Path) -> None:

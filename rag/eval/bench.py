@@ -172,7 +172,7 @@ def bench_pipeline(config: str, overrides: Mapping[str, Any], embedder: Embedder
         report = pipe.ingest([docs], progress=False)
         if report.files_failed:
             log.warning("bench ingest: %d files failed: %s", len(report.files_failed),
-                        report.files_failed[:3])
+                        [f.path for f in report.files_failed[:3]])
         res.add(SYSTEM, "ingest", "pages/s", report.pages / report.seconds if report.seconds else None)
         for stage in INGEST_STAGES:
             res.add(SYSTEM, f"ingest {stage} (total)", "s", report.stages.get(stage))

@@ -77,9 +77,9 @@ def parse_baselines(text: str) -> list[str]:
     names = [x.strip().lower() for x in text.split(",") if x.strip()]
     if names in ([], ["none"]):
         return []
-    unknown = [n for n in names if n not in BASELINES]
+    unknown = [n for n in names if n not in BASELINES.names()]
     if unknown:
-        raise MmragError(f"unknown baseline {unknown[0]!r}; known: {', '.join(BASELINES)}, or 'none'")
+        raise MmragError(f"unknown baseline {unknown[0]!r}; known: {', '.join(BASELINES.names())}, or 'none'")
     return list(dict.fromkeys(names))
 
 
@@ -113,10 +113,10 @@ def run_eval_command(opts: EvalOptions, overrides: Mapping[str, Any]) -> int:
         indexing[SYSTEM] = {"pages": report.pages, "seconds": report.seconds, "pages_per_s": rate,
                             "files_ingested": report.files_ingested,
                             "files_unchanged": report.files_unchanged,
-                            "files_failed": report.files_failed, "items": report.items,
+                            "files_failed": [f.model_dump() for f in report.files_failed], "items": report.items,
                             "stages": report.stages}
         for f in report.files_failed:
-            log.warning("ingest failed for %s: %s (its questions will miss)", f["path"], f["reason"])
+            log.warning("ingest failed for %s: %s (its questions will miss)", f.path, f.reason)
         corpus = corpus_files(pipe, docs) if "corpus" in scopes else list(docs.values())
         baselines = build_baselines(names, pipe.embedder)
         for b in baselines:

@@ -16,7 +16,7 @@ from typing import Any
 
 from rag.errors import MmragError
 from rag.eval import metrics as m
-from rag.eval.baselines import BM25Baseline, PageRetriever, in_worker
+from rag.eval.baselines import BASELINES, PageRetriever, in_worker
 from rag.eval.dataset import DatasetError, QAItem
 from rag.eval.results import SCOPES, SYSTEM, QuestionResult, SystemRun
 from rag.eval.scoring import corpus_ranking, retrieval_metrics, score_answer
@@ -30,10 +30,10 @@ MAX_SEARCH_K = 100
 
 
 def check_baselines(names: Sequence[str]) -> None:
-    """Fail now, before any ingest, when a baseline's packages are missing (one sentence says what
-    to install)."""
-    if "llamaindex" in names:
-        import rag.eval.li_baseline  # noqa: F401  (raises MissingPartError naming the extra)
+    """Fail now, before any ingest, when a baseline's packages are missing (importing its module
+    raises :class:`~rag.errors.MissingPartError`, one sentence naming the extra)."""
+    for name in names:
+        BASELINES.factory(name)
 
 
 def resolve_docs(items: Sequence[QAItem], docs_dir: Path) -> dict[str, Path]:
@@ -50,21 +50,8 @@ def resolve_docs(items: Sequence[QAItem], docs_dir: Path) -> dict[str, Path]:
 
 
 def build_baselines(names: Sequence[str], embedder: Any) -> list[PageRetriever]:
-    """The baselines asked for, built once."""
-    out: list[PageRetriever] = []
-    for name in names:
-        if name == "bm25":
-            out.append(BM25Baseline())
-        elif name == "llamaindex":
-            from rag.eval.li_baseline import LlamaIndexBaseline
-
-            out.append(LlamaIndexBaseline(_raw_embedder(embedder)))
-    return out
-
-
-def _raw_embedder(embedder: Any) -> Any:
-    """The embedder under an on-disk cache, so baselines do not share the pipeline's cache."""
-    return getattr(embedder, "inner", embedder)
+    """The baselines asked for, built once by their registry factories."""
+    return [BASELINES.factory(name)(embedder) for name in names]
 
 
 def _pages_of(evidence: Sequence[Evidence], doc: Path) -> list[int]:
