@@ -1,4 +1,4 @@
-"""The ``mmrag`` command: ingest, ask, search, stats, demo, build-tiny.
+"""The ``mmrag`` command: ingest, ask, search, stats, copy, demo, build-tiny.
 
 Every command takes ``--config`` (a profile name or YAML path), ``--set section.field=value``
 overrides, ``--index DIR`` (shortcut for ``--set store.path=DIR``) and ``--json`` for machines.
@@ -188,6 +188,38 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return EXIT_FILES_FAILED if report.files_failed else 0
 
 
+def cmd_copy(args: argparse.Namespace) -> int:
+    """Copy the configured index to ``--to`` (a server URL or an embedded folder); loads no model."""
+    from rag.store.base import open_store
+    from rag.store.copy import copy_store, same_store, target_config
+
+    settings = _settings(args)
+    source = _open_existing_store(settings)
+    if source is None:
+        raise MmragError(f"no index at {shown(_where(settings))} to copy")
+    try:
+        target = target_config(settings.store, args.to, collection=args.collection,
+                               shard_number=args.shards, replication_factor=args.replication_factor)
+        if same_store(settings.store, target):
+            raise MmragError(f"--to {args.to} names the source index itself")
+        dest = open_store(target)
+        line = None if args.json else ProgressLine(sys.stderr, unit="points", label="copy")
+        try:
+            report = copy_store(source, dest, on_progress=line)
+        finally:
+            if line is not None:
+                line.close()
+            dest.close()
+    finally:
+        source.close()
+    where = target.url if target.backend == "server" else f"{target.backend} index {shown(target.path)}"
+    _emit(args, {**report.model_dump(), "to": where, "collection": target.collection},
+          f"copied {report.points:,} points ({report.pages} pages) to {where}, collection {target.collection!r}; "
+          f"embedder {report.embedder_id} (dim {report.dim}). The manifest and page renders stay in "
+          f"{shown(str(settings.index_dir))}: keep store.path pointing there")
+    return 0
+
+
 def _date(text: str) -> datetime:
     """An ISO date or date-time for the date flags (``2024-03-01``, ``2024-03-01T12:00+02:00``)."""
     try:
@@ -319,6 +351,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tenant", default="default")
     p.add_argument("--tag", action="append")
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("copy", parents=[common], help="copy the index to a Qdrant server or cluster (or a folder)")
+    p.add_argument("--to", required=True, metavar="URL|PATH",
+                   help="http(s):// URL of a Qdrant server or cluster, or a folder (edge:PATH, local:PATH)")
+    p.add_argument("--collection", default=None, help="destination collection (default: the source's)")
+    p.add_argument("--shards", type=int, default=None, help="shards of a new server collection")
+    p.add_argument("--replication-factor", type=int, default=None, help="replicas of each shard on a server")
+    p.set_defaults(func=cmd_copy)
 
     filters = argparse.ArgumentParser(add_help=False)
     filters.add_argument("--file", action="append", metavar="GLOB", help="only files matching (repeatable)")
