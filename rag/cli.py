@@ -27,6 +27,7 @@ from rag.records import Answer, DateRange, Evidence, IngestReport, SearchFilter
 
 if TYPE_CHECKING:
     from rag.config import Settings
+    from rag.ingestion import Ingestor
     from rag.pipeline import Pipeline
     from rag.store.base import Store
 
@@ -50,6 +51,10 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     out = parse_sets(args.set or [])
     if args.index:
         out["store.path"] = args.index
+    if getattr(args, "engine", None):
+        out["ingest.engine"] = args.engine
+    if getattr(args, "ray_address", None) is not None:
+        out["ray.address"] = args.ray_address
     return out
 
 
@@ -168,7 +173,7 @@ lists them); 0 when none failed (skipped files and notices do not count), 2 on a
 stopped the run."""
 
 
-def ingest_with_progress(pipe: Pipeline, paths: Sequence[str | Path], args: argparse.Namespace,
+def ingest_with_progress(pipe: Pipeline | Ingestor, paths: Sequence[str | Path], args: argparse.Namespace,
                          tenant: str = "default", tags: Sequence[str] = ()) -> IngestReport:
     """Run an ingest with a progress line in pages on stderr (none with ``--json``)."""
     if args.json:
@@ -182,8 +187,15 @@ def ingest_with_progress(pipe: Pipeline, paths: Sequence[str | Path], args: argp
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    with _pipeline(args) as pipe:
-        report = ingest_with_progress(pipe, args.paths, args, tenant=args.tenant, tags=args.tag or [])
+    settings = _settings(args)
+    if settings.ingest.engine == "ray":  # the embedder is loaded by the Ray actors, not here
+        from rag.engines.driver import driver_ingestor
+
+        with driver_ingestor(settings) as ingestor:
+            report = ingest_with_progress(ingestor, args.paths, args, tenant=args.tenant, tags=args.tag or [])
+    else:
+        with _pipeline(args) as pipe:
+            report = ingest_with_progress(pipe, args.paths, args, tenant=args.tenant, tags=args.tag or [])
     _emit(args, report.model_dump(), format_ingest_report(report))
     return EXIT_FILES_FAILED if report.files_failed else 0
 
@@ -350,6 +362,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+")
     p.add_argument("--tenant", default="default")
     p.add_argument("--tag", action="append")
+    p.add_argument("--engine", choices=["local", "ray"], default=None,
+                   help="parse and embed here (local) or on a Ray cluster (ray); default: ingest.engine")
+    p.add_argument("--ray-address", default=None, metavar="ADDR",
+                   help="Ray cluster of --engine ray: HOST:PORT, ray://HOST:10001 or auto (default: ray.address; "
+                   "empty: a Ray instance in this process)")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("copy", parents=[common], help="copy the index to a Qdrant server or cluster (or a folder)")

@@ -38,6 +38,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -55,6 +56,10 @@ from rag.parse_feed import ParseFeed
 from rag.progress import PageBar, PageProgress, estimate_pages
 from rag.records import FileWarning, IngestReport, SearchFilter
 from rag.store.base import Optimizable, Store
+
+if TYPE_CHECKING:
+    from rag.engines import IndexEngine
+    from rag.records import Point
 
 log = logging.getLogger(__name__)
 
@@ -95,10 +100,17 @@ def _candidates(raw: str | Path) -> list[str]:
 class Ingestor:
     """Ingest and delete documents of one tenant at a time over one embedder and store."""
 
-    def __init__(self, settings: Settings, embedder: Embedder, store: Store) -> None:
+    def __init__(self, settings: Settings, embedder: Embedder | None, store: Store,
+                 engine: IndexEngine | None = None) -> None:
+        """``engine``: what parses, embeds and writes the files to (re)index; None: the one named by
+        ``ingest.engine`` (:mod:`rag.engines`). ``embedder`` may be None only for an engine that
+        embeds elsewhere (Ray's actors)."""
+        from rag.engines import build_engine
+
         self.settings = settings
         self.embedder = embedder
         self.store = store
+        self.engine = engine if engine is not None else build_engine(settings)
         self._lock = threading.Lock()
 
     @property
@@ -165,7 +177,7 @@ class Ingestor:
             run = _Run(self, manifest, report, timer, tenant, tags, in_use,
                        replaced={info.path: manifest.doc_id(info.path, tenant) for info in diff.changed},
                        on_progress=on_progress, on_pages=on_pages)
-            run.index(todo, disable_bar=True if progress is False else None)
+            self.engine.index(run, todo, disable_bar=True if progress is False else None)
         t = time.perf_counter()
         if self.optimize_due():
             self.optimize()
@@ -258,8 +270,8 @@ class _Run:
         self.bar: PageBar | None = None
         self.t0 = time.perf_counter()
 
-    def index(self, todo: list[FileInfo], *, disable_bar: bool | None) -> None:
-        cfg = self.ingestor.settings
+    def begin(self, todo: list[FileInfo], *, disable_bar: bool | None) -> None:
+        """Count the pages to do and start the progress reports (an engine calls it first)."""
         t = time.perf_counter()
         self.estimates = {info.path: estimate_pages(info) for info in todo}
         self.timer.add("count_pages", t)
@@ -269,6 +281,13 @@ class _Run:
         if self.on_progress:
             self.on_progress(0, len(todo))
         self._emit()
+
+    def index(self, todo: list[FileInfo], *, disable_bar: bool | None) -> None:
+        """The local engine: parse on a thread (and its workers), embed here, write here."""
+        cfg = self.ingestor.settings
+        self.begin(todo, disable_bar=disable_bar)
+        if self.ingestor.embedder is None:
+            raise MmragError("the local ingest engine needs an embedder (ingest.engine: local)")
         batch = cfg.embed.max_batch
         batcher = CrossFileBatcher(self.ingestor.embedder, batch, on_batch=self._emit)
         window = batch * FLUSH_BATCHES
@@ -285,9 +304,9 @@ class _Run:
                             break
                         continue
                     if isinstance(outcome, FileFailure):
-                        self._parse_failed(outcome)
+                        self.parse_failed(outcome)
                         continue
-                    self._parsed(outcome)
+                    self.parsed(outcome)
                     self._finish(batcher.add(outcome), feed)
                     if batcher.pending >= window:
                         self._finish(batcher.flush(), feed)
@@ -295,7 +314,7 @@ class _Run:
                 self.timer.seconds[stage] = round(self.timer.seconds.get(stage, 0.0) + seconds, 4)
             self.timer.seconds["embed"] = round(self.timer.seconds.get("embed", 0.0) + batcher.seconds, 4)
         finally:
-            self.bar.close()
+            self.end()
 
     def _emit(self) -> None:
         self.state.seconds = round(time.perf_counter() - self.t0, 3)
@@ -310,12 +329,14 @@ class _Run:
             self.on_progress(self.state.files_done, self.state.files_total)
         self._emit()
 
-    def _parse_failed(self, failure: FileFailure) -> None:
+    def parse_failed(self, failure: FileFailure) -> None:
+        """Report a file that failed to parse."""
         self.report.files_failed.append({"path": failure.path, "reason": failure.reason, "detail": failure.detail})
         self.state.pages_total -= self.estimates.get(failure.path, 0)
         self._file_done()
 
-    def _parsed(self, parsed: ParsedFile) -> None:
+    def parsed(self, parsed: ParsedFile) -> None:
+        """Count a parsed file's pages (``parsed.items`` may be left out)."""
         pages = parsed.document.pages
         self.state.pages_total += pages - self.estimates.get(parsed.document.path, 0)
         self.state.pages_parsed += pages
@@ -323,16 +344,26 @@ class _Run:
     def _finish(self, files: list[FileVectors], feed: ParseFeed) -> None:
         for fv in files:
             try:
-                if self._store(fv):
-                    doc = fv.parsed.document
-                    self.in_use[doc.doc_id] += 1
-                    self.ingestor._release_media(self.in_use, self.replaced.get(doc.path))
+                self.finish_file(fv)
             finally:
                 feed.release(ParseFeed.size(fv.parsed))
-            self.state.pages_done += fv.parsed.document.pages
-            self._file_done()
 
-    def _store(self, fv: FileVectors) -> bool:
+    def finish_file(self, fv: FileVectors, points: list[Point] | None = None, *, written: bool = False) -> None:
+        """Store one embedded file (or its ready ``points``; ``written``: they are durable in the
+        store already), record it in the manifest and count it done."""
+        if self._store(fv, points, written):
+            doc = fv.parsed.document
+            self.in_use[doc.doc_id] += 1
+            self.ingestor._release_media(self.in_use, self.replaced.get(doc.path))
+        self.state.pages_done += fv.parsed.document.pages
+        self._file_done()
+
+    def end(self) -> None:
+        """Close the progress bar (an engine calls it last)."""
+        if self.bar is not None:
+            self.bar.close()
+
+    def _store(self, fv: FileVectors, points: list[Point] | None = None, written: bool = False) -> bool:
         """Store one embedded file, then record it; False (and a failure entry) when it fails."""
         doc = fv.parsed.document
         path = doc.path
@@ -341,15 +372,18 @@ class _Run:
             if fv.error is not None:
                 raise fv.error
             t = time.perf_counter()
-            points = make_points(fv.as_text, [v for v in fv.text_vecs if v is not None], fv.as_image,
-                                 [v for v in fv.image_vecs if v is not None], tenant=self.tenant, tags=self.tags,
-                                 modified=datetime.fromtimestamp(doc.mtime, UTC), created=doc.created)
+            if points is None:
+                points = make_points(fv.as_text, [v for v in fv.text_vecs if v is not None], fv.as_image,
+                                     [v for v in fv.image_vecs if v is not None], tenant=self.tenant,
+                                     tags=self.tags, modified=datetime.fromtimestamp(doc.mtime, UTC),
+                                     created=doc.created)
             self.timer.add("points", t)
             t = time.perf_counter()
             # One step for searches: new points in, this tenant's other points of the file out.
             # The manifest row is written last, so a crash in between leaves the file "changed"
             # and the rerun replaces it exactly.
-            self.ingestor.store.replace_file(path, points, tenant=self.tenant)
+            if not written:
+                self.ingestor.store.replace_file(path, points, tenant=self.tenant)
             self.timer.add("store", t)
         except MmragError as exc:
             log.warning("%s: %s", path, exc)

@@ -70,7 +70,7 @@ def _target(source: StoreConfig, to: str, name: str, shard_number: int | None,
     backend, sep, path = to.partition(":")
     if not sep or backend not in ("edge", "local") or not path:
         backend, path = "edge", to
-    return StoreConfig(backend=backend, path=str(Path(path).expanduser()), collection=name)  # type: ignore[arg-type]
+    return StoreConfig(backend=backend, path=str(Path(path).expanduser()), collection=name)
 
 
 def same_store(a: StoreConfig, b: StoreConfig) -> bool:

@@ -1,0 +1,27 @@
+"""The driver of a Ray ingest run from the command line: the bookkeeping without a model.
+
+``mmrag ingest --engine ray`` needs no embedder here (the actors load it), so the CLI builds an
+:class:`~rag.ingestion.Ingestor` over the store alone; the index is created for the actors'
+embedder when the first file comes back (:class:`~rag.engines.ray_engine.RayEngine`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rag.config import Settings
+from rag.engines.ray_engine import RayEngine
+from rag.ingestion import Ingestor
+from rag.store.base import open_store
+
+
+@contextmanager
+def driver_ingestor(settings: Settings, address: str | None = None) -> Iterator[Ingestor]:
+    """An ingestor over the configured store whose files are embedded on Ray; closes the store."""
+    settings.index_dir.mkdir(parents=True, exist_ok=True)
+    store = open_store(settings.store)
+    try:
+        yield Ingestor(settings, None, store, engine=RayEngine(settings, address))
+    finally:
+        store.close()
