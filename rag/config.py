@@ -209,8 +209,6 @@ class RayConfig(_Section):
     embed_cache: bool = False
     """Actors use the embedding cache under ``store.path`` (SQLite: only where every actor runs on
     the machine holding it; not on a network file system)."""
-    max_retries: int = Field(default=3, ge=0)
-    """Retries of a parse task whose worker or node died (actors restart without limit)."""
 
 
 class Settings(_Section):

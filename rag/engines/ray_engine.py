@@ -13,7 +13,9 @@ ingest in time.
 
 A file's manifest row is written on the driver only once its points are durable: written by the
 driver into an embedded index (``replace_file``), or by the actor into a server before its row comes
-back. Point ids are the deterministic ids of the local engine, so a retried task or restarted actor
+back. Ray Data retries a task whose worker or node died and restarts a dead actor without limit
+(a file's own error is a row, never an exception, so it is not retried). Point ids are the
+deterministic ids of the local engine, so a retried task or restarted actor
 rewrites the same points, and a killed job leaves only files the manifest does not know (or knows
 in their old version): the rerun replaces them exactly, as after a crash of the local engine.
 
@@ -106,11 +108,11 @@ class RayEngine:
         ds = ds.map_batches(parse_block, batch_size=rc.parse_files, batch_format="pyarrow", zero_copy_batch=True,
                             fn_kwargs={"ingest_json": settings.ingest.model_dump_json(),
                                        "media_dir": str(settings.media_dir)},
-                            num_cpus=rc.parse_cpus, max_retries=rc.max_retries)
+                            num_cpus=rc.parse_cpus)
         return ds.map_batches(EmbedActor, batch_size=rc.embed_files, batch_format="pyarrow",
                               fn_constructor_kwargs={"settings_json": settings.model_dump_json(),
                                                      "tenant": run.tenant, "tags": list(run.tags)},
-                              concurrency=rc.embed_actors, num_cpus=rc.embed_cpus,
+                              compute=ray.data.ActorPoolStrategy(size=rc.embed_actors), num_cpus=rc.embed_cpus,
                               num_gpus=rc.embed_gpus or None)
 
     def _index(self, run: _Run, todo: list[FileInfo]) -> None:
