@@ -18,10 +18,15 @@ from rag.store.base import open_store
 
 @contextmanager
 def driver_ingestor(settings: Settings, address: str | None = None) -> Iterator[Ingestor]:
-    """An ingestor over the configured store whose files are embedded on Ray; closes the store."""
+    """An ingestor over the configured store whose files are embedded on Ray; leaves the cluster
+    and closes the store afterwards."""
     settings.index_dir.mkdir(parents=True, exist_ok=True)
     store = open_store(settings.store)
+    engine = RayEngine(settings, address)
     try:
-        yield Ingestor(settings, None, store, engine=RayEngine(settings, address))
+        yield Ingestor(settings, None, store, engine=engine)
     finally:
-        store.close()
+        try:
+            engine.close()  # before the report is printed: nothing of Ray's comes after it
+        finally:
+            store.close()

@@ -26,7 +26,9 @@ real cluster; files are read by the parse tasks at their discovered paths.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -84,6 +86,7 @@ class RayEngine:
         """``address`` overrides ``ray.address``."""
         self.settings = settings
         self.address = settings.ray.address if address is None else address
+        self._connected = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RayEngine:
@@ -115,9 +118,23 @@ class RayEngine:
                               compute=ray.data.ActorPoolStrategy(size=rc.embed_actors), num_cpus=rc.embed_cpus,
                               num_gpus=rc.embed_gpus or None)
 
+    def close(self) -> None:
+        """Leave the cluster if this engine joined it (the cluster itself goes on)."""
+        if self._connected:
+            _ray().shutdown()
+            self._connected = False
+
     def _index(self, run: _Run, todo: list[FileInfo]) -> None:
+        # Ray's driver prints raylet and worker notices on stdout; while the job runs they go to
+        # stderr, so stdout stays the program's own (``mmrag ingest --json``).
+        with contextlib.redirect_stdout(sys.stderr):
+            self._run_job(run, todo)
+
+    def _run_job(self, run: _Run, todo: list[FileInfo]) -> None:
         t = time.perf_counter()
-        connect(self.address)
+        if not _ray().is_initialized():
+            connect(self.address)
+            self._connected = True
         run.timer.add("ray_connect", t)
         store = run.ingestor.store
         ensured = False

@@ -7,6 +7,7 @@ anything still naming its temp folder), so a failed test leaves nothing running.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -66,8 +67,8 @@ class LocalRayCluster:
 
     def alive_nodes(self) -> int:
         """Nodes the head reports alive (asked from a fresh driver process)."""
-        code = ("import ray; ray.init(address=%r, log_to_driver=False, configure_logging=False); "
-                "print(sum(1 for n in ray.nodes() if n['Alive']))" % self.address)
+        code = (f"import ray; ray.init(address={self.address!r}, log_to_driver=False, configure_logging=False); "
+                "print(sum(1 for n in ray.nodes() if n['Alive']))")
         done = subprocess.run([sys.executable, "-c", code], env=self.env, capture_output=True, text=True,
                               timeout=90, check=False)
         lines = done.stdout.strip().splitlines()
@@ -99,24 +100,18 @@ class LocalRayCluster:
             _killpg(proc, signal.SIGTERM)
         deadline = time.monotonic() + 5
         for proc in procs:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
             _killpg(proc, signal.SIGKILL)
             proc.wait(timeout=30)
         for pid in _pids_naming(str(self.temp)):  # workers that left the process group, if any
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 def _killpg(proc: subprocess.Popen[bytes], sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, sig)  # start_new_session: the group id is the ray start process's pid
-    except ProcessLookupError:
-        pass
 
 
 def _pids_naming(text: str) -> list[int]:
