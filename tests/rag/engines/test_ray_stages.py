@@ -122,7 +122,7 @@ def test_engine_is_chosen_by_name(tmp_path: Path) -> None:
     assert isinstance(build_engine(load_settings("cpu", environ={})), LocalEngine)
     ray = build_engine(load_settings("cpu", {"ingest.engine": "ray", "ray.address": "auto"}, environ={}))
     assert isinstance(ray, RayEngine) and ray.address == "auto"
-    with pytest.raises(ConfigError, match="ingest.engine"):
+    with pytest.raises(ConfigError, match=r"ingest\.engine"):
         load_settings("cpu", {"ingest.engine": "spark"}, environ={})
 
 
