@@ -204,6 +204,9 @@ class RayConfig(_Section):
     """CPUs reserved by one embedding actor."""
     embed_gpus: float = Field(default=0, ge=0)
     """GPUs of one embedding actor (``1`` for E5-V on a GPU node; 0: CPU actors)."""
+    embed_urls: list[str] = Field(default_factory=list)
+    """vLLM pooling servers for the actors (``embed.backend: vllm``): each actor takes one, chosen by
+    its actor id, instead of ``embed.url``; empty: every actor uses ``embed.url``."""
     embed_files: int = Field(default=16, ge=1)
     """Parsed files per actor call: their items are embedded together, batches crossing files."""
     embed_cache: bool = False

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,7 @@ class EmbedActor:
     server. Called by Ray Data with one block of parse outcomes at a time."""
 
     def __init__(self, settings_json: str, tenant: str, tags: list[str]) -> None:
-        settings = Settings.model_validate_json(settings_json)
+        settings = _with_own_url(Settings.model_validate_json(settings_json))
         self.settings = settings
         self.tenant, self.tags = tenant, list(tags)
         embedder: Embedder = build_embedder(settings.embed)
@@ -117,6 +118,21 @@ class EmbedActor:
             return {**out, "error": str(exc), "error_type": type(exc).__name__}
         out["points"], out["vectors"] = encode_points(points, self.embedder.dim, with_vectors=self.store is None)
         return out
+
+
+def _with_own_url(settings: Settings, actor_id: str | None = None) -> Settings:
+    """``settings`` with ``embed.url`` set to this actor's pick of ``ray.embed_urls`` (spread by
+    actor id, so the actors of a pool share the servers out)."""
+    urls = settings.ray.embed_urls
+    if not urls:
+        return settings
+    if actor_id is None:
+        import ray
+
+        actor_id = ray.get_runtime_context().get_actor_id() or ""
+    url = urls[zlib.crc32(actor_id.encode()) % len(urls)]
+    log.info("embedding actor %s uses %s", actor_id, url)
+    return settings.model_copy(update={"embed": settings.embed.model_copy(update={"url": url})})
 
 
 def _ensure(store: Store, embedder: Embedder) -> None:

@@ -29,7 +29,7 @@ from rag.engines.ray_rows import (
     outcome_of,
     rows_of,
 )
-from rag.engines.ray_stages import EmbedActor, parse_block
+from rag.engines.ray_stages import EmbedActor, _with_own_url, parse_block
 from rag.errors import ConfigError, EmbedError, IngestError, MmragError, StoreError
 from rag.indexing import tenant_item_id
 from rag.ingestion import Ingestor
@@ -116,6 +116,16 @@ def test_embed_actor_writes_a_server_itself(parsed_block: tuple[pa.Table, Path])
     finally:
         actor.store.client.delete_collection(collection)  # type: ignore[attr-defined]
         actor.store.close()
+
+
+def test_actors_share_the_pooling_servers_out() -> None:
+    urls = ["http://gpu-0:8001/v1", "http://gpu-1:8001/v1"]
+    settings = load_settings("cpu", {"embed.backend": "vllm", "ray.embed_urls": urls}, environ={})
+    picked = {_with_own_url(settings, f"actor-{i}").embed.url for i in range(16)}
+    assert picked == set(urls)
+    assert _with_own_url(settings, "actor-3").embed.url == _with_own_url(settings, "actor-3").embed.url
+    plain = load_settings("cpu", {"embed.url": "http://one:8001/v1"}, environ={})
+    assert _with_own_url(plain, "actor-0").embed.url == "http://one:8001/v1"
 
 
 def test_engine_is_chosen_by_name(tmp_path: Path) -> None:
