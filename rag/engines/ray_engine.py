@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ingest.parts import whole
 from ingest.records import FileInfo, ParsedFile
 from rag.config import Settings
 from rag.cross_batch import FileVectors
@@ -163,9 +164,9 @@ class RayEngine:
 
     @staticmethod
     def _record(run: _Run, row: dict[str, Any]) -> None:
-        parsed = ParsedFile.model_validate_json(row["summary"])
-        run.parsed(parsed)
-        fv = FileVectors(parsed, [], [])
+        summary = ParsedFile.model_validate_json(row["summary"])
+        run.parsed(whole(summary))
+        fv = FileVectors(summary.document, [], [], warnings=summary.warnings)
         if row["error"]:
             fv.error = error_of(row["error"], row["error_type"])
             run.finish_file(fv)

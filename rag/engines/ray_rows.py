@@ -20,6 +20,7 @@ from pydantic import TypeAdapter
 
 from ingest.parse import Outcome
 from ingest.records import FileFailure, FileInfo, ParsedFile
+from rag.cross_batch import FileVectors
 from rag.errors import EmbedError, IngestError, MmragError, StoreError
 from rag.records import Point
 
@@ -107,9 +108,10 @@ def error_of(message: str, type_name: str) -> MmragError:
     return cls(message)
 
 
-def summary_of(parsed: ParsedFile) -> bytes:
-    """``parsed`` without its items: what the driver needs to record the file."""
-    return parsed.model_copy(update={"items": []}).model_dump_json().encode()
+def summary_of(fv: FileVectors) -> bytes:
+    """An embedded file without its items (a ``ParsedFile`` of its document and warnings): what the
+    driver needs to record it."""
+    return ParsedFile(document=fv.document, items=[], warnings=fv.warnings).model_dump_json().encode()
 
 
 def result_table(results: Sequence[dict[str, Any]]) -> pa.Table:

@@ -93,14 +93,14 @@ class EmbedActor:
         n_files = max(len(ready), 1)
         for fv in ready:
             row_out = self._result(fv)
-            row_out["parse_s"] = parse_s.get(fv.parsed.document.path, 0.0)
+            row_out["parse_s"] = parse_s.get(fv.document.path, 0.0)
             row_out["embed_s"] = round(embed_s / n_files, 4)  # the block's embedding, shared out
             results.append(row_out)
         return result_table(results)
 
     def _result(self, fv: FileVectors) -> dict[str, Any]:
-        doc = fv.parsed.document
-        out = {**empty_result(doc.path), "summary": summary_of(fv.parsed), "dim": self.embedder.dim,
+        doc = fv.document
+        out = {**empty_result(doc.path), "summary": summary_of(fv), "dim": self.embedder.dim,
                "embedder_id": self.embedder.id}
         try:
             if fv.error is not None:

@@ -210,13 +210,6 @@ class EdgeStore:
                  tb: TracebackType | None) -> None:
         self.close()
 
-    def drop(self) -> None:
-        """Delete the whole index from disk (its shard and metadata)."""
-        with self._lock.write():
-            self.close()
-            shutil.rmtree(self.root, ignore_errors=True)
-            self._meta, self._pending = None, 0
-
     def _require(self) -> qe.EdgeShard:
         if self._shard is None:
             if self._meta is not None:
@@ -411,7 +404,7 @@ class EdgeStore:
 
     @property
     def embedder(self) -> StoreMeta | None:
-        """The stored embedder identity, None before :meth:`ensure`."""
+        """The stored identity of the index, None before :meth:`ensure`."""
         return self._meta
 
 

@@ -124,7 +124,7 @@ def test_actors_share_the_pooling_servers_out() -> None:
     picked = {_with_own_url(settings, f"actor-{i}").embed.url for i in range(16)}
     assert picked == set(urls)
     assert _with_own_url(settings, "actor-3").embed.url == _with_own_url(settings, "actor-3").embed.url
-    plain = load_settings("cpu", {"embed.url": "http://one:8001/v1"}, environ={})
+    plain = load_settings("cpu", {"embed.backend": "vllm", "embed.url": "http://one:8001/v1"}, environ={})
     assert _with_own_url(plain, "actor-0").embed.url == "http://one:8001/v1"
 
 
