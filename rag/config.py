@@ -216,6 +216,33 @@ class ServerConfig(_Section):
     ingest timings (what tenants do); ``/health`` shows an API key's caller its own jobs only."""
 
 
+class RayConfig(_Section):
+    """The Ray engine of ingestion (``ingest.engine: ray``, :mod:`rag.engines`)."""
+
+    address: str = ""
+    """Cluster to run on: ``""`` starts a Ray instance inside this process (one machine); ``auto``,
+    the cluster this machine's ``ray start`` joined; ``HOST:PORT`` (the head's GCS port, 6379) or
+    ``ray://HOST:10001`` (Ray Client) a remote head."""
+    parse_files: int = Field(default=4, ge=1)
+    """Files per parse task (parsed by one ``ingest.parse.parse_many`` call, timeouts included)."""
+    parse_cpus: float = Field(default=1, gt=0)
+    """CPUs reserved by one parse task."""
+    embed_actors: int = Field(default=1, ge=1)
+    """Embedding actors (each loads the embedder once)."""
+    embed_cpus: float = Field(default=1, ge=0)
+    """CPUs reserved by one embedding actor."""
+    embed_gpus: float = Field(default=0, ge=0)
+    """GPUs of one embedding actor (``1`` for E5-V on a GPU node; 0: CPU actors)."""
+    embed_urls: list[str] = Field(default_factory=list)
+    """vLLM pooling servers for the actors (``embed.backend: vllm``): each actor takes one, chosen by
+    its actor id, instead of ``embed.url``; empty: every actor uses ``embed.url``."""
+    embed_files: int = Field(default=16, ge=1)
+    """Parsed files per actor call: their items are embedded together, batches crossing files."""
+    embed_cache: bool = False
+    """Actors use the embedding cache under ``store.path`` (SQLite: only where every actor runs on
+    the machine holding it; not on a network file system)."""
+
+
 class Settings(_Section):
     """A whole profile."""
 
@@ -226,6 +253,7 @@ class Settings(_Section):
     retrieve: RetrieveConfig = Field(default_factory=RetrieveConfig)
     generate: GenerateConfig = Field(default_factory=GenerateConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
+    ray: RayConfig = Field(default_factory=RayConfig)
 
     @property
     def index_dir(self) -> Path:
