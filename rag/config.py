@@ -98,9 +98,9 @@ class EmbedConfig(_Section):
 class StoreConfig(_Section):
     """Where the Qdrant index lives."""
 
-    backend: Literal["edge", "local", "server"] = "edge"
-    """``edge``: Qdrant Edge in-process (HNSW, WAL) on disk; ``local``: qdrant-client's local mode;
-    ``server``: a Qdrant server or cluster at ``url``."""
+    backend: str = "edge"
+    """Registry name (``rag.store.base.STORES``): ``edge``, Qdrant Edge in-process (HNSW, WAL) on disk;
+    ``local``, qdrant-client's local mode; ``server``, a Qdrant server or cluster at ``url``."""
     path: str = ".mmrag/index"
     """Folder of the embedded index, the manifest and the extracted images."""
     collection: str = Field(default="mmrag", pattern=r"^[A-Za-z0-9_\-]+$")
@@ -125,6 +125,8 @@ class StoreConfig(_Section):
     def _fields_of_backend(self) -> StoreConfig:
         from rag.store.base import STORES  # its entries name the fields each backend reads
 
+        if self.backend not in STORES.names():
+            raise ValueError(f"unknown store backend {self.backend!r}; known: {', '.join(STORES.names())}")
         if self.backend == "server" and not self.url:
             raise ValueError("store.backend is 'server' but store.url is empty")
         _check_backend_fields(STORES, self, self.backend)
