@@ -1,5 +1,5 @@
-"""The Store contract: what every store backend must do, as a test class to subclass, and the
-small corpus builders its tests (and a backend's own tests) use.
+"""The Store contract: what every store backend must do, as a test class to subclass (its corpora:
+:mod:`rag.testing.corpus`).
 
 A backend's test module subclasses :class:`StoreContract` and provides ``reopen``: a callable that
 opens the backend's index (the same one each call, closing the one before)::
@@ -18,116 +18,33 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 
 import numpy as np
 import pytest
 
-from ingest.records import IMAGE_KINDS, Figure, Item, ItemKind, PageImage, Table, TextChunk
 from rag.config import StoreConfig
 from rag.errors import StoreError
 from rag.records import DateRange, Hit, Point, Prefetch, QueryPlan, SearchFilter
 from rag.store.base import Store, open_store
 from rag.store.common import RRF_K
-from rag.store.sparse import encode_sparse, encode_sparse_query
+from rag.store.sparse import encode_sparse_query
+from rag.testing.corpus import (
+    DIM,
+    EMBEDDER,
+    TENANT_FILE,
+    chunk_points,
+    corpus,
+    dense_all,
+    hybrid,
+    make_item,
+    make_point,
+    qvec,
+    structured_vectors,
+    tenant_points,
+)
 
-DIM = 16
-
-def make_item(kind: ItemKind, file: str, page: int, seq: int, text: str) -> Item:
-    """An item of ``kind`` with a stable id."""
-    iid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{file}#{kind}#{page}#{seq}"))
-    common = {"id": iid, "doc_id": uuid.uuid5(uuid.NAMESPACE_URL, file).hex[:16], "file": file,
-              "page": page, "text": text}
-    if kind == "text":
-        return TextChunk(**common)
-    if kind == "table":
-        return Table(**common)
-    if kind == "figure":
-        return Figure(**common, image_path=f"{file}.p{page}.fig{seq}.png")
-    return PageImage(**common, image_path=f"{file}.p{page}.png", width=100, height=140)
-
-def structured_vectors(rng: np.random.Generator, n: int, dim: int = DIM, rank: int = 4) -> np.ndarray:
-    """Unit vectors of low rank plus noise, like real embeddings. Shape (n, dim)."""
-    basis = rng.normal(size=(rank, dim))  # (rank, dim)
-    x = rng.normal(size=(n, rank)) @ basis + 0.3 * rng.normal(size=(n, dim))  # (n, dim)
-    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
-
-def make_point(item: Item, vector: Sequence[float], tenant: str = "default",
-               tags: Sequence[str] = ()) -> Point:
-    return Point(id=item.id, vector=[float(v) for v in vector], sparse=encode_sparse(item.text), item=item,
-                 embedded_as="image" if item.kind in IMAGE_KINDS else "text",
-                 tenant=tenant, tags=list(tags))
-
-WORDS = [
-    "pump", "valve", "seal", "gasket", "pressure", "flow", "motor", "bearing", "shaft", "impeller",
-    "housing", "coupling", "torque", "voltage", "sensor", "filter", "manifold", "nozzle", "rotor", "stator",
-]
-
-def corpus(n: int = 60, seed: int = 0, files: int = 3, unique_lengths: bool = False) -> list[Point]:
-    """``n`` points over ``files`` files, all four kinds, two tenants, some tags. With
-    ``unique_lengths`` a text holds each word at most once and has its own length (unique filler
-    terms pad it), so keyword scores do not tie and engines cannot order ties differently."""
-    rng = np.random.default_rng(seed)
-    vecs = structured_vectors(rng, n)
-    kinds: list[ItemKind] = ["text", "text", "table", "figure", "page"]
-    points = []
-    for i in range(n):
-        kind = kinds[i % len(kinds)]
-        if unique_lengths:
-            words = list(rng.choice(WORDS, size=int(rng.integers(2, 10)), replace=False))
-            text = " ".join(words + [f"z{i}x{j}" for j in range(10 * i)])
-        else:
-            text = " ".join(rng.choice(WORDS, size=int(rng.integers(3, 12))))
-        item = make_item(kind, f"/docs/f{i % files}.pdf", 1 + (i // files) % 5, i, text)
-        points.append(make_point(item, vecs[i], tenant="acme" if i % 2 else "globex",
-                                 tags=["manual"] if i % 3 == 0 else []))
-    return points
-
-EMBEDDER = "test:embedder"
-
-def hybrid(dense: list[float] | None, text: str | None, limit: int = 10, n: int = 20,
-           flt: SearchFilter | None = None, weights: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> QueryPlan:
-    branches = []
-    if dense is not None:
-        branches += [Prefetch(using="dense", limit=n, kinds=["text", "table"], weight=weights[0]),
-                     Prefetch(using="dense", limit=n, kinds=["figure", "page"], weight=weights[1])]
-    if text is not None:
-        branches.append(Prefetch(using="sparse", limit=n, weight=weights[2]))
-    return QueryPlan(dense=dense, sparse=encode_sparse_query(text) if text is not None else None,
-                     prefetch=branches, filter=flt or SearchFilter(), limit=limit)
-
-def dense_all(dense: list[float], limit: int = 100, flt: SearchFilter | None = None) -> QueryPlan:
-    return QueryPlan(dense=dense, prefetch=[Prefetch(using="dense", limit=limit)],
-                     filter=flt or SearchFilter(), limit=limit)
-
-def qvec(seed: int) -> list[float]:
-    v = np.random.default_rng(seed).normal(size=DIM)
-    return (v / np.linalg.norm(v)).tolist()
-
-def _chunk_points(file: str, n: int, version: str, page_of: Callable[[int], int] = lambda i: 1,
-                  tenant: str = "default") -> list[Point]:
-    """``n`` text chunks of ``file`` numbered in reading order, each text naming ``version``."""
-    vecs = structured_vectors(np.random.default_rng(len(version)), n)
-    points = []
-    for i in range(n):
-        item = make_item("text", file, page_of(i), i, f"chunk {i} {version}")
-        points.append(make_point(item.model_copy(update={"order": i, "id": str(uuid.uuid5(
-            uuid.NAMESPACE_URL, f"{file}#{version}#{i}"))}), vecs[i], tenant=tenant))
-    return points
-
-TENANT_FILE = "/shared/memo.pdf"
-
-
-def _tenant_points(tenant: str, version: str, n: int = 3) -> list[Point]:
-    vecs = structured_vectors(np.random.default_rng(len(version)), n)
-    out = []
-    for i in range(n):
-        item = make_item("text", TENANT_FILE, 1, i, f"chunk {i} {version}")
-        item = item.model_copy(update={"id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant}#{version}#{i}"))})
-        out.append(make_point(item, vecs[i], tenant=tenant))
-    return out
 
 @contextlib.contextmanager
 def store_opener(cfg: StoreConfig) -> Iterator[Callable[[], Store]]:
@@ -342,11 +259,11 @@ class StoreContract:
 
     def test_replace_file_swaps_versions_exactly(self, store: Store) -> None:
         store.ensure(EMBEDDER, DIM)
-        other = _chunk_points("/d/other.pdf", 3, "keep")
+        other = chunk_points("/d/other.pdf", 3, "keep")
         store.upsert(other)
-        old = _chunk_points("/d/x.pdf", 5, "old")
+        old = chunk_points("/d/x.pdf", 5, "old")
         assert store.replace_file("/d/x.pdf", old) == 0
-        new = _chunk_points("/d/x.pdf", 3, "new")
+        new = chunk_points("/d/x.pdf", 3, "new")
         assert store.replace_file("/d/x.pdf", new) == 5
         assert sorted(store.file_ids("/d/x.pdf")) == sorted(p.id for p in new)
         assert store.count() == 6
@@ -358,8 +275,8 @@ class StoreContract:
 
     def test_chunks_at_returns_neighbours_in_reading_order(self, store: Store) -> None:
         store.ensure(EMBEDDER, DIM)
-        points = _chunk_points("/d/x.pdf", 8, "v", page_of=lambda i: 1 + i // 4, tenant="acme")
-        store.upsert(points + _chunk_points("/d/y.pdf", 8, "w"))
+        points = chunk_points("/d/x.pdf", 8, "v", page_of=lambda i: 1 + i // 4, tenant="acme")
+        store.upsert(points + chunk_points("/d/y.pdf", 8, "w"))
         got = store.chunks_at("/d/x.pdf", [5, 3, 4, 40])
         assert [h.item.order for h in got] == [3, 4, 5]
         assert [h.item.text for h in got] == ["chunk 3 v", "chunk 4 v", "chunk 5 v"]
@@ -392,7 +309,7 @@ class StoreContract:
         never none of it, never two versions. The writes are slowed down (a pause before and after
         each upsert) so that a reader gets to run between the steps of a replacement."""
         store.ensure(EMBEDDER, DIM)
-        store.upsert(_chunk_points("/d/x.pdf", 40, "v0"))
+        store.upsert(chunk_points("/d/x.pdf", 40, "v0"))
         upsert = store.upsert
 
         def slow_upsert(points: Sequence[Point]) -> None:
@@ -421,7 +338,7 @@ class StoreContract:
         reader.start()
         try:
             for v in range(1, 15):
-                store.replace_file("/d/x.pdf", _chunk_points("/d/x.pdf", 40, f"v{v}"))
+                store.replace_file("/d/x.pdf", chunk_points("/d/x.pdf", 40, f"v{v}"))
         finally:
             stop.set()
             reader.join()
@@ -431,15 +348,15 @@ class StoreContract:
     def test_replace_and_delete_per_tenant(self, store: Store) -> None:
         store.ensure(EMBEDDER, DIM)
         assert store.file_tenants(TENANT_FILE) == []
-        store.replace_file(TENANT_FILE, _tenant_points("alpha", "v1"), tenant="alpha")
-        store.replace_file(TENANT_FILE, _tenant_points("beta", "v1", 2), tenant="beta")
+        store.replace_file(TENANT_FILE, tenant_points("alpha", "v1"), tenant="alpha")
+        store.replace_file(TENANT_FILE, tenant_points("beta", "v1", 2), tenant="beta")
         assert store.file_tenants(TENANT_FILE) == ["alpha", "beta"]
         # beta's new version replaces beta's points only
-        assert store.replace_file(TENANT_FILE, _tenant_points("beta", "v2", 1), tenant="beta") == 2
+        assert store.replace_file(TENANT_FILE, tenant_points("beta", "v2", 1), tenant="beta") == 2
         assert store.count(SearchFilter(tenant="alpha", files=[TENANT_FILE])) == 3
-        assert sorted(store.file_ids(TENANT_FILE, "beta")) == sorted(p.id for p in _tenant_points("beta", "v2", 1))
+        assert sorted(store.file_ids(TENANT_FILE, "beta")) == sorted(p.id for p in tenant_points("beta", "v2", 1))
         assert store.delete_file(TENANT_FILE, tenant="alpha") == 3
         assert store.file_tenants(TENANT_FILE) == ["beta"]
         assert store.count() == 1
         with pytest.raises(StoreError, match="tenant 'beta'"):
-            store.replace_file(TENANT_FILE, _tenant_points("beta", "v3"), tenant="alpha")
+            store.replace_file(TENANT_FILE, tenant_points("beta", "v3"), tenant="alpha")

@@ -21,7 +21,7 @@ from rag.records import Hit, SearchFilter
 from rag.store.base import Store, open_store
 from rag.store.qdrant import copy_store
 from rag.store.qdrant_local import QdrantLocalStore
-from rag.testing.store import DIM, EMBEDDER, corpus, dense_all, hybrid, qvec
+from rag.testing.corpus import DIM, EMBEDDER, corpus, dense_all, hybrid, qvec
 
 
 def _ranking(hits: list[Hit]) -> list[tuple[float, frozenset[str]]]:
