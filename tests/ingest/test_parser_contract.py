@@ -23,19 +23,13 @@ class TestPdfParser(ParserContract):
         return write_corrupt(tmp_path / "broken.pdf")
 
 
-class TestTextParser(ParserContract):
-    @pytest.fixture
-    def sample(self, tmp_path: Path) -> Path:
-        path = tmp_path / "notes.txt"
-        path.write_text(f"Maintenance notes\n\n{PHRASE}\n", encoding="utf-8")
-        return path
+class TestTextParsers(ParserContract):
+    """Plain text, Markdown and HTML share one parser."""
 
-
-class TestMarkdownParser(ParserContract):
-    @pytest.fixture
-    def sample(self, tmp_path: Path) -> Path:
-        path = tmp_path / "notes.md"
-        path.write_text(f"# Maintenance\n\n{PHRASE}\n", encoding="utf-8")
+    @pytest.fixture(params=["notes.txt", "notes.md", "notes.html"])
+    def sample(self, request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+        path = tmp_path / request.param
+        path.write_text(f"<h1>Maintenance notes</h1>\n\n<p>{PHRASE}</p>\n", encoding="utf-8")
         return path
 
 
