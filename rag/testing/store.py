@@ -300,7 +300,7 @@ class StoreContract:
         # documents that state no creation date are left out by a creation-date range
         assert store.count(SearchFilter(created=DateRange(since=datetime(2000, 1, 1)))) == 10
         # dates round-trip through the payload (copy_store relies on it)
-        back = {p.id: p for batch in store.scroll_points() for p in batch}  # type: ignore[attr-defined]
+        back = {p.id: p for batch in store.scroll_points() for p in batch}
         assert back[dated[1].id].modified == jan and back[dated[0].id].created == jan
         assert back[dated[1].id].created is None
 
