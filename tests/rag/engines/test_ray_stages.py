@@ -35,7 +35,7 @@ from rag.indexing import tenant_item_id
 from rag.ingestion import Ingestor
 from rag.store.edge import EdgeStore
 from tests.pdfs import write_report
-from tests.rag.store.conftest import corpus
+from rag.testing.corpus import corpus
 
 
 def test_points_travel_with_their_vectors_exactly() -> None:
