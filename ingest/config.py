@@ -56,9 +56,10 @@ class IngestConfig(BaseModel):
     workers: int = Field(default=1, ge=1, le=64)
     """Processes that parse files in parallel."""
     queue_items: int = Field(default=1024, ge=1)
-    """Parsed items (chunks, tables, figures, pages) that may wait between parsing and storing:
+    """Parsed items (chunks, tables, figures, pages) that may wait between parsing and embedding:
     parsing runs ahead of embedding until this many are held, then waits. Bounds the ingest's
-    memory by the queue, not the folder (one file larger than this still goes through, alone)."""
+    memory by the queue, not the folder or the document (a PDF comes in 16-page parts; one part
+    or file larger than this still goes through, alone)."""
     password: str | None = None
     """Password tried on encrypted PDFs."""
     max_file_mb: float = Field(default=512, gt=0)

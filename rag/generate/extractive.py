@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import math
 import re
-import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
@@ -28,9 +27,8 @@ from ingest.text.hangul import HANGUL_RUN, has_hangul
 from ingest.text.sentences import is_page_mark, split_sentences
 from ingest.text.tokens import QUESTION_STOPWORDS, korean_terms
 from rag.config import GenerateConfig
-from rag.generate.citations import build_answer
 from rag.generate.prompting import abstain_sentence
-from rag.records import Answer, Evidence
+from rag.records import Evidence
 
 log = logging.getLogger(__name__)
 
@@ -322,10 +320,6 @@ class ExtractiveGenerator:
         quotes = [f'"{u.quote}" [{u.n}]' for u in rest]
         return "\n".join([f"{head} [{top.n}]", *(["", *quotes] if quotes else [])])
 
-    async def agenerate(self, question: str, evidence: Sequence[Evidence]) -> str:
-        """The whole answer; [n] is ``evidence[n - 1]``."""
-        return self.answer_text(question, evidence)
-
     async def astream(self, question: str, evidence: Sequence[Evidence]) -> AsyncIterator[str]:
         """The answer one line at a time."""
         lines = self.answer_text(question, evidence).split("\n")
@@ -335,12 +329,6 @@ class ExtractiveGenerator:
     def select(self, question: str, evidence: Sequence[Evidence]) -> list[Evidence]:
         """All of it: quoting has no context budget."""
         return list(evidence)
-
-    async def aanswer(self, question: str, evidence: Sequence[Evidence]) -> Answer:
-        """The answer as an :class:`Answer` with resolved citations (all evidence counts as sent)."""
-        start = time.perf_counter()
-        text = self.answer_text(question, evidence)
-        return build_answer(question, text, evidence, {"generate": time.perf_counter() - start})
 
     async def aclose(self) -> None:
         """Nothing to release."""

@@ -1,5 +1,6 @@
-"""Stores on ``qdrant-client``: its local mode (``backend: local``) and a Qdrant server or cluster
-(``backend: server``), with the same collection schema and query shape as :mod:`rag.store.edge`.
+"""What the two ``qdrant-client`` stores share: its local mode (``backend: local``,
+:mod:`rag.store.qdrant_local`) and a Qdrant server or cluster (``backend: server``,
+:mod:`rag.store.qdrant_server`), with the same collection schema and query shape as :mod:`rag.store.edge`.
 
 The embedder id and dimension are kept in the collection's ``metadata`` (Qdrant >= 1.16 and the
 client's local mode). Local mode is exact numpy search with filters evaluated in Python (payload

@@ -21,7 +21,7 @@ from rag.store.common import StoreMeta, point_payload, write_meta
 from rag.store.copy import copy_store, same_store, target_config
 from rag.store.edge import EdgeStore
 from rag.store.qdrant import QdrantStore
-from tests.rag.store.conftest import DIM, corpus
+from rag.testing.corpus import DIM, corpus
 
 EMBEDDER = "test:embedder"
 SERVER = os.environ.get("QDRANT_URL", "")
@@ -45,7 +45,9 @@ def test_scroll_points_is_part_of_the_store_protocol() -> None:
     assert isinstance(Store.__dict__.get("embedder"), property)
 
 
-def test_scroll_points_returns_every_point_whole(store: Store) -> None:
+@pytest.mark.parametrize("backend", ["edge", "local"])
+def test_scroll_points_returns_every_point_whole(store_factory: Callable[..., Store], backend: str) -> None:
+    store = store_factory(backend)
     store.ensure(EMBEDDER, DIM)
     points = corpus(45, seed=4)
     store.upsert(points)
