@@ -255,6 +255,10 @@ class RayConfig(_Section):
     """Files per parse task (parsed by one ``ingest.parse.parse_many`` call, timeouts included)."""
     parse_cpus: float = Field(default=1, gt=0)
     """CPUs reserved by one parse task."""
+    parse_max_calls: int = Field(default=0, ge=0)
+    """Parse tasks one worker process runs before Ray replaces it (native parsers keep memory);
+    0: no limit. Set either way, it also keeps Ray Data from fusing the parse tasks into the
+    embedding actors (a fused stage would parse inside the actors)."""
     embed_actors: int = Field(default=1, ge=1)
     """Embedding actors (each loads the embedder once)."""
     embed_cpus: float = Field(default=1, ge=0)
