@@ -34,8 +34,8 @@ from rag.errors import ConfigError, EmbedError, IngestError, MmragError, StoreEr
 from rag.indexing import tenant_item_id
 from rag.ingestion import Ingestor
 from rag.store.edge import EdgeStore
+from rag.testing.corpus import corpus
 from tests.pdfs import write_report
-from tests.rag.store.conftest import corpus
 
 
 def test_points_travel_with_their_vectors_exactly() -> None:

@@ -19,7 +19,7 @@ from rag.config import StoreConfig
 from rag.errors import StoreError
 from rag.records import Hit, SearchFilter
 from rag.store.base import Store, open_store
-from rag.store.qdrant import copy_store
+from rag.store.copy import copy_store
 from rag.store.qdrant_local import QdrantLocalStore
 from rag.testing.corpus import DIM, EMBEDDER, corpus, dense_all, hybrid, qvec
 
@@ -98,8 +98,8 @@ def test_copy_edge_index_to_another_backend(store_factory: Callable[..., Store],
                       url=os.environ.get("QDRANT_URL", "") if target == "server" else "")
     dst = open_store(cfg)
     try:
-        assert copy_store(edge, dst, batch=16) == 50
-        assert copy_store(edge, dst, batch=16) == 50  # idempotent
+        assert copy_store(edge, dst, batch=16).points == 50
+        assert copy_store(edge, dst, batch=16).points == 50  # idempotent
         assert dst.count() == 50
         assert dst.stats().embedder_id == EMBEDDER
         for plan, hits in zip(plans, want, strict=True):

@@ -21,7 +21,7 @@ from rag.store.common import StoreMeta, point_payload, write_meta
 from rag.store.copy import copy_store, same_store, target_config
 from rag.store.edge import EdgeStore
 from rag.store.qdrant import QdrantStore
-from tests.rag.store.conftest import DIM, corpus
+from rag.testing.corpus import DIM, corpus
 
 EMBEDDER = "test:embedder"
 SERVER = os.environ.get("QDRANT_URL", "")
@@ -43,18 +43,6 @@ def _all(store: Store, batch: int = 512) -> dict[str, Point]:
 def test_scroll_points_is_part_of_the_store_protocol() -> None:
     assert callable(getattr(Store, "scroll_points", None))
     assert isinstance(Store.__dict__.get("embedder"), property)
-
-
-def test_scroll_points_returns_every_point_whole(store: Store) -> None:
-    store.ensure(EMBEDDER, DIM)
-    points = corpus(45, seed=4)
-    store.upsert(points)
-    pages = list(store.scroll_points(7))
-    assert all(len(p) <= 7 for p in pages) and sum(len(p) for p in pages) == 45
-    back = {p.id: p for page in pages for p in page}
-    for p in points:
-        _same_point(back[p.id], p)
-    assert store.embedder is not None and store.embedder.embedder_id == EMBEDDER
 
 
 def _target(tmp_path: Path, kind: str) -> StoreConfig:
