@@ -1,5 +1,8 @@
 """Profiles: one pydantic model per concern, loaded from ``configs/*.yaml``.
 
+The settings that only one backend reads (``embed.url``, ``store.shard_number`` ...) are declared
+per backend in :mod:`rag.backend_settings`; the sections here inherit them.
+
 Precedence, lowest first: the YAML profile, environment variables ``MMRAG__SECTION__FIELD``
 (e.g. ``MMRAG__STORE__PATH=/data/index``), then explicit overrides (CLI flags). Unknown keys and
 bad values fail with a :class:`ConfigError` that names the key and the value.
@@ -14,74 +17,24 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from ingest.config import IngestConfig
 from ingest.records import ITEM_KINDS, ItemKind
+from rag.backend_settings import (
+    E5SmallEmbedFields,
+    E5VEmbedFields,
+    EdgeStoreFields,
+    ExtractiveGenerateFields,
+    OpenAIGenerateFields,
+    Section,
+    ServerStoreFields,
+    VllmEmbedFields,
+    check_backend_fields,
+)
 from rag.errors import ConfigError
-from rag.registry import Registry
 
 ENV_PREFIX = "MMRAG__"
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    def explicit(self) -> dict[str, Any]:
-        """Fields set to something other than their default (what a profile or override changed)."""
-        fields = type(self).model_fields
-        return {name: getattr(self, name) for name in self.model_fields_set
-                if getattr(self, name) != fields[name].get_default(call_default_factory=True)}
-
-
-def _check_backend_fields(registry: Registry[Any], section: _Section, backend: str) -> None:
-    """A field only other backends read is a mistake: refuse it, naming the backends it belongs to."""
-    try:
-        registry.check_fields(backend, section.explicit())
-    except ConfigError as exc:
-        raise ValueError(str(exc)) from None
-
-
-class E5VEmbedFields(_Section):
-    """Settings only the ``e5v`` embedder (E5-V on transformers) reads."""
-
-    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
-    """``auto``: bfloat16 on GPU, float32 on CPU."""
-    quantization: Literal["none", "4bit", "8bit"] = "none"
-    """bitsandbytes loading on GPU (E5-V backend only)."""
-    batch_tokens: int = Field(default=4096, ge=64)
-    """Token budget of one forward batch; images count their image tokens."""
-
-
-class VllmEmbedFields(_Section):
-    """Settings only the ``vllm`` embedder (a vLLM pooling server) reads."""
-
-    url: str = ""
-    """Base URL of a vLLM pooling server (backend ``vllm``), e.g. ``http://127.0.0.1:8001/v1``."""
-    timeout_s: float = Field(default=60, gt=0)
-    """Seconds one request to the pooling server (backend ``vllm``) may take."""
-    max_in_flight: int = Field(default=4, ge=1)
-    """Requests open at once to the pooling server (backend ``vllm``), across all callers."""
-
-
-class OnnxEmbedFields(_Section):
-    """Settings of the ONNX runtimes (``e5small``, ``minilm-int8``)."""
-
-    threads: int = Field(default=0, ge=0)
-    """Intra-op threads of the ONNX runtimes (``e5small``, ``minilm-int8``); 0: one per CPU core.
-    Their idle threads sleep rather than spin, so they yield the cores to the parse workers
-    (``ingest.workers``) while those run; set it to the cores minus the workers when parsing
-    (OCR-heavy folders) is the larger share."""
-    max_tokens: int = Field(default=512, ge=8, le=512)
-    """Model window of the ONNX runtimes, specials included: longer texts are cut (their characters
-    well past the window before tokenising, the tokens at the window)."""
-
-
-class E5SmallEmbedFields(OnnxEmbedFields):
-    """Settings only the ``e5small`` embedder reads (beside the ONNX runtime's)."""
-
-    model_cache: str = "~/.cache/mmrag/models"
-    """Folder of runtime files built once from shipped weights (the int8 ONNX of ``e5small``)."""
 
 
 class EmbedConfig(E5VEmbedFields, VllmEmbedFields, E5SmallEmbedFields):
@@ -111,33 +64,8 @@ class EmbedConfig(E5VEmbedFields, VllmEmbedFields, E5SmallEmbedFields):
     def _fields_of_backend(self) -> EmbedConfig:
         from rag.embed.base import EMBEDDERS  # its entries name the fields each backend reads
 
-        _check_backend_fields(EMBEDDERS, self, self.backend)
+        check_backend_fields(EMBEDDERS, self, self.backend)
         return self
-
-
-class EdgeStoreFields(_Section):
-    """Settings only the ``edge`` store (Qdrant Edge, embedded) reads."""
-
-    optimize_after: int | None = Field(default=20_000, ge=1)
-    """Embedded Edge index: an ingest run ends with an HNSW build when at least this many points
-    are not in the graph yet (they are searched exactly until then). The build holds the whole
-    process while it runs, so a server stops answering meanwhile (its cost and the exact search's:
-    docs/benchmarks.md, "Store"). None: never after an ingest (run ``mmrag optimize`` when convenient)."""
-
-
-class ServerStoreFields(_Section):
-    """Settings only the ``server`` store (a Qdrant server or cluster) reads."""
-
-    url: str = ""
-    """Base URL of the Qdrant server or cluster (backend ``server``), e.g. ``http://127.0.0.1:6333``."""
-    api_key: str = ""
-    """API key of the Qdrant server (backend ``server``); empty: none."""
-    shard_number: int = Field(default=1, ge=1)
-    """Shards of a collection created on a cluster (backend ``server``; applied at creation only)."""
-    replication_factor: int = Field(default=1, ge=1)
-    """Copies of each shard on a cluster (backend ``server``; applied at creation only)."""
-    write_consistency_factor: int = Field(default=1, ge=1)
-    """Replicas that must acknowledge a write (backend ``server``; applied at creation only)."""
 
 
 class StoreConfig(EdgeStoreFields, ServerStoreFields):
@@ -159,11 +87,11 @@ class StoreConfig(EdgeStoreFields, ServerStoreFields):
             raise ValueError(f"unknown store backend {self.backend!r}; known: {', '.join(STORES.names())}")
         if self.backend == "server" and not self.url:
             raise ValueError("store.backend is 'server' but store.url is empty")
-        _check_backend_fields(STORES, self, self.backend)
+        check_backend_fields(STORES, self, self.backend)
         return self
 
 
-class RetrieveConfig(_Section):
+class RetrieveConfig(Section):
     """How evidence is found."""
 
     mode: Literal["hybrid", "dense", "sparse"] = "hybrid"
@@ -215,26 +143,6 @@ class RetrieveConfig(_Section):
         return self.candidates if own is None else own
 
 
-class OpenAIGenerateFields(_Section):
-    """Settings only the ``openai`` generator (vLLM or any OpenAI-compatible server) reads."""
-
-    urls: list[str] = Field(default_factory=list)
-    """Base URLs of OpenAI-compatible servers, e.g. ``http://127.0.0.1:8000/v1``; several are replicas."""
-    api_key: str = "EMPTY"
-    """Bearer key sent to the chat servers (backend ``openai``); vLLM accepts any without ``--api-key``."""
-    timeout_s: float = Field(default=120, gt=0)
-    """Seconds one chat request may take (backend ``openai``); connecting gets at most 5 of them."""
-    retries: int = Field(default=2, ge=0)
-    """Extra rounds over every endpoint after all of them failed (backend ``openai``), with backoff."""
-
-
-class ExtractiveGenerateFields(_Section):
-    """Settings only the ``extractive`` generator reads."""
-
-    max_sentences: int = Field(default=3, ge=1)
-    """Extractive backend: sentences quoted."""
-
-
 class GenerateConfig(OpenAIGenerateFields, ExtractiveGenerateFields):
     """How answers are written."""
 
@@ -260,11 +168,11 @@ class GenerateConfig(OpenAIGenerateFields, ExtractiveGenerateFields):
     def _fields_of_backend(self) -> GenerateConfig:
         from rag.generate.base import GENERATORS  # its entries name the fields each backend reads
 
-        _check_backend_fields(GENERATORS, self, self.backend)
+        check_backend_fields(GENERATORS, self, self.backend)
         return self
 
 
-class ServerConfig(_Section):
+class ServerConfig(Section):
     """The HTTP face."""
 
     host: str = "127.0.0.1"
@@ -284,7 +192,7 @@ class ServerConfig(_Section):
     ingest timings (what tenants do); ``/health`` shows an API key's caller its own jobs only."""
 
 
-class RayConfig(_Section):
+class RayConfig(Section):
     """The Ray engine of ingestion (``ingest.engine: ray``, :mod:`rag.engines`)."""
 
     address: str = ""
@@ -311,7 +219,7 @@ class RayConfig(_Section):
     the machine holding it; not on a network file system)."""
 
 
-class Settings(_Section):
+class Settings(Section):
     """A whole profile."""
 
     profile: str = ""

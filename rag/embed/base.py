@@ -8,7 +8,8 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from PIL import Image
 
-from rag.config import E5SmallEmbedFields, E5VEmbedFields, EmbedConfig, OnnxEmbedFields, VllmEmbedFields
+from rag.backend_settings import E5SmallEmbedFields, E5VEmbedFields, OnnxEmbedFields, VllmEmbedFields
+from rag.config import EmbedConfig
 from rag.registry import Registry
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Protocol, runtime_checkable
 
-from rag.config import ExtractiveGenerateFields, GenerateConfig, OpenAIGenerateFields
+from rag.backend_settings import ExtractiveGenerateFields, OpenAIGenerateFields
+from rag.config import GenerateConfig
 from rag.records import Evidence
 from rag.registry import Registry
 

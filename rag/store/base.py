@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
-from rag.config import EdgeStoreFields, ServerStoreFields, StoreConfig
+from rag.backend_settings import EdgeStoreFields, ServerStoreFields
+from rag.config import StoreConfig
 from rag.records import Hit, Point, QueryPlan, SearchFilter, StoreStats
 from rag.registry import Registry
 from rag.store.common import StoreMeta
