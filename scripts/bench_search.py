@@ -133,13 +133,13 @@ def _edge_engine(store: Any, plan: Any, with_payload: bool) -> Any:
     """``EdgeStore.query``'s engine call alone (no hit conversion), optionally without payloads."""
     from qdrant_edge import Fusion, QueryRequest
 
-    from rag.store import edge
     from rag.store.common import RRF_K, active_branches, fusion_weights, resolve_file_globs
+    from rag.store.edge_convert import _edge_prefetch
 
     flt = resolve_file_globs(plan.filter, store.files)
     plan = plan.model_copy(update={"filter": flt})
     branches = active_branches(plan, store._meta.dim)
-    prefetches = [edge._edge_prefetch(plan, b, terms) for b, terms in branches]
+    prefetches = [_edge_prefetch(plan, b, terms) for b, terms in branches]
     request = QueryRequest(limit=plan.limit, query=Fusion.Rrf(k=RRF_K, weights=fusion_weights(branches)),
                            prefetches=prefetches, with_payload=with_payload)
     return store._shard.query(request)

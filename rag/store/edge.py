@@ -38,16 +38,13 @@ import qdrant_edge as qe
 
 from rag.config import StoreConfig
 from rag.errors import StoreError
-from rag.records import Hit, Point, QueryPlan, SearchFilter, SparseVector, StoreStats
+from rag.records import Hit, Point, QueryPlan, SearchFilter, StoreStats
 from rag.store.base import DENSE, SPARSE
 from rag.store.common import (
-    HNSW_EF,
     INDEX_FIELDS,
     RRF_K,
     TENANT_FIELD,
-    FloatRange,
     StoreMeta,
-    Terms,
     active_branches,
     check_one_file,
     check_points,
@@ -56,12 +53,11 @@ from rag.store.common import (
     filter_terms,
     fusion_weights,
     hit_from_payload,
-    point_dates,
-    point_payload,
     read_meta,
     resolve_file_globs,
     write_meta,
 )
+from rag.store.edge_convert import _edge_filter, _edge_point, _edge_prefetch, _index_schema, _point_from_record
 from rag.store.rwlock import ReadWriteLock
 
 log = logging.getLogger(__name__)
@@ -69,29 +65,6 @@ log = logging.getLogger(__name__)
 UPSERT_BATCH = 512
 """Points per Edge update operation (one WAL record each)."""
 SCROLL_PAGE = 1024
-
-
-def _edge_filter(terms: Terms | None) -> qe.Filter | None:
-    if not terms:
-        return None
-    conditions: list[Any] = []
-    for key, value in terms:
-        if isinstance(value, FloatRange):
-            conditions.append(qe.FieldCondition(key, range=qe.RangeFloat(gte=value.gte, lt=value.lt)))
-        else:
-            match: Any = qe.MatchAny(value) if isinstance(value, list) else qe.MatchValue(value)
-            conditions.append(qe.FieldCondition(key, match=match))
-    return qe.Filter(must=conditions)
-
-
-def _index_schema(field: str, kind: str) -> Any:
-    if field == TENANT_FIELD:
-        return qe.KeywordIndexParams(is_tenant=True)
-    if kind == "integer":
-        return qe.IntegerIndexParams(lookup=True, range=True)
-    if kind == "float":
-        return qe.PayloadSchemaType.Float
-    return qe.PayloadSchemaType.Keyword
 
 
 class EdgeStore:
@@ -406,36 +379,3 @@ class EdgeStore:
     def embedder(self) -> StoreMeta | None:
         """The stored identity of the index, None before :meth:`ensure`."""
         return self._meta
-
-
-def _edge_point(p: Point) -> qe.Point:
-    vectors: dict[str, Any] = {DENSE: p.vector}
-    if p.sparse.indices:  # an empty keyword vector is left out: the point is not in the IDF corpus
-        vectors[SPARSE] = qe.SparseVector(indices=p.sparse.indices, values=p.sparse.values)
-    return qe.Point(p.id, vectors, point_payload(p))
-
-
-def _edge_prefetch(plan: QueryPlan, branch: Any, terms: Terms) -> qe.Prefetch:
-    if branch.using == DENSE:
-        assert plan.dense is not None
-        return qe.Prefetch(limit=branch.limit, query=qe.Query.Nearest(plan.dense, using=DENSE),
-                           filter=_edge_filter(terms),
-                           params=qe.SearchParams(hnsw_ef=max(HNSW_EF, branch.limit)))
-    assert plan.sparse is not None
-    sparse = qe.SparseVector(indices=plan.sparse.indices, values=plan.sparse.values)
-    return qe.Prefetch(limit=branch.limit, query=qe.Query.Nearest(sparse, using=SPARSE),
-                       filter=_edge_filter(terms))
-
-
-def _point_from_record(r: qe.Record) -> Point:
-    payload = r.payload or {}
-    hit = hit_from_payload(r.id, 0.0, payload)
-    vectors = r.vector if isinstance(r.vector, dict) else {}
-    dense = vectors.get(DENSE)
-    sparse = vectors.get(SPARSE)
-    return Point(
-        id=hit.id, vector=list(dense) if isinstance(dense, list) else [],
-        sparse=SparseVector(indices=list(sparse.indices), values=list(sparse.values))
-        if isinstance(sparse, qe.SparseVector) else SparseVector(),
-        item=hit.item, embedded_as=hit.embedded_as,
-        tenant=str(payload.get("tenant", "default")), tags=list(payload.get("tags", [])), **point_dates(payload))
