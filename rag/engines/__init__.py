@@ -22,7 +22,7 @@ from rag.registry import Registry
 if TYPE_CHECKING:
     from ingest.records import FileInfo
     from rag.config import Settings
-    from rag.ingestion import _Run
+    from rag.ingest_run import _Run
 
 
 class IndexEngine(Protocol):
@@ -34,7 +34,7 @@ class IndexEngine(Protocol):
 
 
 class LocalEngine:
-    """This process: :meth:`rag.ingestion._Run.index` (parse thread and workers, one embedder)."""
+    """This process: :meth:`rag.ingest_run._Run.index` (parse thread and workers, one embedder)."""
 
     def index(self, run: _Run, todo: list[FileInfo], *, disable_bar: bool | None) -> None:
         """See :class:`IndexEngine`."""

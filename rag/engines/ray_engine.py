@@ -42,7 +42,7 @@ from rag.engines.ray_stages import EmbedActor, parse_block
 from rag.errors import ConfigError, MissingPartError
 
 if TYPE_CHECKING:
-    from rag.ingestion import _Run
+    from rag.ingest_run import _Run
 
 log = logging.getLogger(__name__)
 
