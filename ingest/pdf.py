@@ -21,7 +21,7 @@ from typing import Any
 import pymupdf
 
 from ingest import figures, layout, tables, text_tables
-from ingest.chunk import Paragraph, chunk_paragraphs
+from ingest.chunk import Paragraph, chunk_paragraphs, page_item_text
 from ingest.config import IngestConfig
 from ingest.errors import IngestError
 from ingest.layout import Block, Rect
@@ -45,7 +45,6 @@ from ingest.records import (
 
 log = logging.getLogger(__name__)
 
-PAGE_TEXT_CHARS = 2000  # text kept on a PageImage item: enough to embed, small in the payload
 
 
 @dataclass
@@ -202,7 +201,7 @@ def _tables(page: pymupdf.Page, blocks: list[Block], drawings: list[dict[str, An
     if not regions and cfg.table_strategy == "lines+text":
         regions = text_tables.find_text_tables(page, drawings)
     for region in regions:
-        caption = layout.find_caption(blocks, region.bbox, ("table",))
+        caption = layout.find_caption(blocks, region.bbox, ("table",)) or tables.title_above(blocks, region.bbox)
         for part in tables.split_rows(region.header, region.rows, cfg.chunk_tokens):
             boxes = [b for b in [region.header_box, *(region.row_boxes[i] for i in part)] if b]
             box = (min(b[0] for b in boxes), min(b[1] for b in boxes),
@@ -212,7 +211,7 @@ def _tables(page: pymupdf.Page, blocks: list[Block], drawings: list[dict[str, An
             crop = _limited_render(page, cfg.figure_dpi, st, "table crop", box)
             image = write_atomic(folder / f"table-p{pno:04d}-{n:02d}.png", crop[0]) if crop else None
             st.pending.append(_Pending("table", pno, box, {
-                "text": f"{caption}\n\n{md}" if caption else md,
+                "text": tables.item_text(caption, md),
                 "caption": caption, "image_path": str(image) if image else None,
             }))
     return [r.bbox for r in regions]
@@ -400,7 +399,8 @@ def parse_pdf(info: FileInfo, data: bytes, cfg: IngestConfig, media_dir: Path, *
         elif p.kind == "figure":
             items.append(Figure(**kw, **p.fields))
         else:
-            text = page_text.get(p.page, "")[:PAGE_TEXT_CHARS]
+            text = page_item_text(page_text.get(p.page, ""), [str(t.fields["text"]) for t in st.pending
+                                  if t.kind == "table" and t.page == p.page], cfg.page_item_text)
             items.append(PageImage(**kw, text=text, **p.fields))
     if not title:
         title = next((b.text for blocks in st.blocks for b in blocks if b.heading_level), "")
