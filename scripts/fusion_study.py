@@ -51,6 +51,10 @@ def collect(args: argparse.Namespace) -> None:
     with Pipeline.from_config(args.config, {"store.path": args.index}) as pipe:
         r = pipe.retriever
         out["files"] = pipe.store.files()
+        from rag.doc_stage import DocumentStage
+
+        stage = DocumentStage(pipe.embedder, pipe.store)
+        out["doc_signals"] = {}
         for n, item in enumerate(items):
             per: dict[str, dict[str, list[tuple[str, str, int, str, float]]]] = {}
             for scope in ("doc", "corpus"):
@@ -63,6 +67,9 @@ def collect(args: argparse.Namespace) -> None:
                     per[scope][_branch_name(b)] = [(h.id, h.item.file, h.item.page, h.item.kind, h.score)
                                                    for h in hits]
             out["hits"][item.id] = per
+            qv = pipe.embedder.embed_queries([item.question])[0].tolist()
+            files, sig = stage.signals(item.question, qv, [])
+            out["doc_signals"][item.id] = (files, {k: v.tolist() for k, v in sig.items() if k != "votes"})
             if n % 20 == 0:
                 log.info("%d / %d", n, len(items))
     Path(args.out).write_bytes(pickle.dumps(out))
@@ -75,6 +82,12 @@ Ranked = list[tuple[str, str, int, str, float]]
 
 def rrf(branches: dict[str, Ranked], weights: dict[str, float], k: float, depth: dict[str, int]) -> list[tuple[str, int]]:
     """Item-level weighted RRF (as the store does), then (file, page) in fused order."""
+    return [(f, p) for f, p, _ in rrf_scored(branches, weights, k, depth)]
+
+
+def rrf_scored(branches: dict[str, Ranked], weights: dict[str, float], k: float,
+               depth: dict[str, int]) -> list[tuple[str, int, float]]:
+    """Item-level weighted RRF: (file, page, fused score) of each item, best first."""
     score: dict[str, float] = {}
     where: dict[str, tuple[str, int]] = {}
     for name, hits in branches.items():
@@ -83,7 +96,7 @@ def rrf(branches: dict[str, Ranked], weights: dict[str, float], k: float, depth:
             score[pid] = score.get(pid, 0.0) + w / (k + rank + 1)
             where[pid] = (file, page)
     order = sorted(score, key=lambda p: -score[p])
-    return [where[p] for p in order]
+    return [(*where[p], score[p]) for p in order]
 
 
 def page_rrf(branches: dict[str, Ranked], weights: dict[str, float], k: float, depth: dict[str, int]) -> list[tuple[str, int]]:
@@ -158,6 +171,60 @@ def score(args: argparse.Namespace) -> None:
             print(f"  {r[2]:4s} k={r[3]:<3d} w(text,image,sparse)=({r[4]},{r[5]},{r[6]}): r5 {r[0]:.3f} mrr {r[1]:.3f}")
 
 
+def corpus_study(data: dict[str, Any], weights: dict[str, float], k: float) -> None:
+    """Document prior variants over the whole-corpus rankings."""
+    import numpy as np
+
+    from rag.doc_stage import mix
+
+    depth = {"text": 40, "image": 40, "sparse": 40, "pages": 40}
+    deep = {b: 300 for b in BRANCHES}
+    items = [it for it in data["items"] if it["answerable"] and it["pages"]]
+
+    def run(sig_w: dict[str, float], boost: float, top: int, fused_depth: int = 120) -> dict[str, float]:
+        r5 = mrr = dochit = doc1 = 0.0
+        for it in items:
+            br = data["hits"][it["id"]]["corpus"]
+            fused = rrf_scored(br, weights, k, deep)
+            files, sig = data["doc_signals"][it["id"]]
+            index = {f: i for i, f in enumerate(files)}
+            v = np.zeros(len(files))
+            for rank, (f, _p, _s) in enumerate(fused[:fused_depth], start=1):
+                v[index[f]] += 1.0 / (2 + rank)
+            signals = {"name": np.array(sig["name"]), "dense": np.array(sig["dense"]), "votes": v}
+            prior = dict(zip(files, mix(signals, sig_w).tolist(), strict=True)) if boost or top else {}
+            best = sorted(prior, key=lambda f: -prior[f])[:top] if top else []
+            pool = fused if (boost or top) else fused[:fused_depth]
+            rescored = sorted(((f, p, sc + boost * prior.get(f, 0.0) + (10.0 if f in best else 0.0))
+                               for f, p, sc in pool), key=lambda x: -x[2])
+            if not (boost or top):
+                rescored = pool
+            pairs = _pages([(f, p) for f, p, _ in rescored[:fused_depth]], 15)
+            doc = data["doc_paths"][it["id"]]
+            ranked = [p if f == doc else -1 - i for i, (f, p) in enumerate(pairs)][:10]
+            r5 += m.recall_at_k(ranked, it["pages"], 5)
+            mrr += m.reciprocal_rank(ranked, it["pages"])
+            dochit += float(any(f == doc for f, _ in pairs[:5]))
+            if prior:
+                doc1 += float(max(prior, key=lambda f: prior[f]) == doc)
+        n = len(items)
+        return {"r5": r5 / n, "mrr": mrr / n, "doc@5": dochit / n, "doc1": doc1 / n}
+
+    print("corpus, no document stage:", run({}, 0.0, 0))
+    rows = []
+    for wn, wd, wv in itertools.product([0, 1, 2], [0, 1, 2], [0, 1, 2]):
+        if not (wn or wd or wv):
+            continue
+        sw = {"name": wn, "dense": wd, "votes": wv}
+        for boost, top in [(0.1, 0), (0.3, 0), (1.0, 0), (0.0, 1), (0.0, 2), (0.0, 3), (0.3, 2)]:
+            res = run(sw, boost, top)
+            rows.append((res["r5"], res["doc@5"], res["doc1"], res["mrr"], wn, wd, wv, boost, top))
+    rows.sort(reverse=True)
+    for r in rows[:20]:
+        print(f"  w(name,dense,votes)=({r[4]},{r[5]},{r[6]}) boost {r[7]} top {r[8]}: "
+              f"r5 {r[0]:.3f} doc@5 {r[1]:.3f} doc@1 {r[2]:.3f} mrr {r[3]:.3f}")
+
+
 def fmt(r: dict[str, float]) -> str:
     return f"n={r['n']} r5 {r['r5']:.3f} mrr {r['mrr']:.3f} r10 {r['r10']:.3f}"
 
@@ -175,7 +242,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     c.add_argument("--out", required=True)
     s = sub.add_parser("score")
     s.add_argument("hits")
+    d = sub.add_parser("docs")
+    d.add_argument("hits")
+    d.add_argument("--k", type=float, default=2)
+    d.add_argument("--w", default="1,1,1,1", help="text,image,sparse,pages")
     args = ap.parse_args(argv)
+    if args.cmd == "docs":
+        w = dict(zip(BRANCHES, (float(x) for x in args.w.split(",")), strict=True))
+        corpus_study(pickle.loads(Path(args.hits).read_bytes()), w, args.k)
+        return 0
     {"collect": collect, "score": score}[args.cmd](args)
     return 0
 
