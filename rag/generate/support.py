@@ -16,7 +16,7 @@ for every generator:
 The cited text is the text of the evidence the answer cites ([n]), and with ``sentence=True`` only
 the answering sentence (the first line of an extractive answer). :func:`supported` combines them
 with thresholds calibrated on the dev split (``docs/eval.md``, issue 18): an answer is supported
-when ``min(numbers, names) >= min_support``. :func:`rag.generate.citations.build_answer` replaces
+when ``names >= generate.support_names`` and ``numbers >= generate.support_numbers``. :func:`rag.generate.citations.build_answer` replaces
 an unsupported answer by the abstain sentence of the question's language.
 """
 
@@ -32,6 +32,9 @@ from ingest.text.hangul import has_hangul
 _NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9&'\-.]*[A-Za-z0-9]|[A-Za-z]")
 _QUOTED = re.compile(r"[\"“”']([^\"“”']{3,60})[\"“”']")
+_PERIOD = re.compile(r"(?:fy|cy|q[1-4]|h[12])'?\d{2,4}", re.IGNORECASE)
+"""A fiscal period ("FY2015", "Q2"): its number is one of the question's numbers, and a filing
+writes "fiscal 2015", so it is no name."""
 _CITE = re.compile(r"\[\d+(?:\s*[,;\-–]\s*\d+)*\]")
 
 NAME_STOP = frozenset("""
@@ -59,18 +62,20 @@ def numbers_of(text: str) -> list[str]:
 
 def names_of(question: str) -> list[str]:
     """The question's names, lower-cased: capitalised words not at the start of the question,
-    acronyms, words mixing letters and digits, quoted phrases. Korean words are not names here
-    (Korean has no capitals: its facts are its numbers and Latin names)."""
+    acronyms, words mixing letters and digits, quoted phrases; in a Korean question every Latin
+    word. Korean words are not names here (Korean has no capitals: its facts are its numbers and
+    Latin names)."""
     names: list[str] = [q.strip().lower() for q in _QUOTED.findall(question)]
     words = list(_WORD.finditer(question))
+    korean = has_hangul(question)  # a Latin word in a Korean question is a name wherever it stands
     for i, m in enumerate(words):
         w = m.group().strip(".'-")
-        if len(w) < 2 or w.lower() in NAME_STOP:
+        if len(w) < 2 or w.lower() in NAME_STOP or _PERIOD.fullmatch(w):
             continue
         first = i == 0 or question[:m.start()].rstrip().endswith((".", "?", "!", ":"))
         acronym = sum(ch.isupper() for ch in w) >= 2
         mixed = any(ch.isdigit() for ch in w) and any(ch.isalpha() for ch in w)
-        if acronym or mixed or (w[0].isupper() and not first):
+        if acronym or mixed or (w[0].isupper() and not first) or korean:
             names.append(w.lower())
     return list(dict.fromkeys(names))
 
@@ -109,13 +114,13 @@ def measure(question: str, answer: str, cited: Sequence[str]) -> Support:
     holds the question's numbers and names and the answer's numbers."""
     text = _norm("\n".join(cited))
     qn = _question_numbers(question)
-    names = [] if has_hangul(question) and not re.search(r"[A-Za-z]{2}", question) else names_of(question)
+    names = names_of(question)
     own = [n for n in numbers_of(_CITE.sub(" ", answer)) if n not in qn]
     return Support(numbers=_share(qn, text), names=_share([_norm(n) for n in names], text),
                    answer_numbers=_share(own, text))
 
 
-def supported(support: Support, min_support: float) -> bool:
-    """Whether the answer stands: every kind of the question's facts at least ``min_support``
-    present. ``min_support`` 0 accepts everything."""
-    return support.score >= min_support
+def supported(support: Support, min_names: float, min_numbers: float) -> bool:
+    """Whether the answer stands: at least ``min_names`` of the question's names and
+    ``min_numbers`` of its numbers present in the cited text (0 and 0 accept everything)."""
+    return support.names >= min_names and support.numbers >= min_numbers
