@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ingest.registry import default_include
 
@@ -42,8 +42,9 @@ class IngestConfig(BaseModel):
     statements), kept only if they pass strict checks against prose and chart labels."""
     min_figure_px: int = Field(default=64, ge=1)
     """Raster images or drawing regions smaller than this on either side are icons: skipped."""
-    ocr: Literal["tesseract", "none"] = "tesseract"
-    """OCR engine for pages without a usable text layer and for figure crops."""
+    ocr: str = "tesseract"
+    """OCR engine for pages without a usable text layer and for figure crops: a name in
+    ``ingest.ocr.OCR_ENGINES`` (``tesseract``, ``none``)."""
     ocr_languages: str = "kor+eng"
     """Tesseract language codes joined by '+'. Korean first: with 'eng+kor' Tesseract spaces
     Hangul syllables apart ("정 보 보 호"); 'kor+eng' reads English as well."""
@@ -83,3 +84,12 @@ class IngestConfig(BaseModel):
     max_zip_ratio: float = Field(default=100, gt=1)
     """Largest decompressed/compressed ratio of one member (of 1 MiB or more decompressed) of such
     a file: office XML compresses 5 to 30 times, a zip bomb hundreds or thousands of times."""
+
+    @field_validator("ocr")
+    @classmethod
+    def _known_ocr_engine(cls, name: str) -> str:
+        from ingest.ocr import OCR_ENGINES  # the engines' own module: no engine is imported or built here
+
+        if name not in OCR_ENGINES.names():
+            raise ValueError(f"unknown OCR engine {name!r}; known: {', '.join(OCR_ENGINES.names())}")
+        return name

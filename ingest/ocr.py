@@ -9,6 +9,7 @@ nothing. Line geometry comes from Tesseract's ``tsv`` output, line text from its
 of the same run: for Korean the TSV has one "word" per syllable, so joining its words put a
 space inside every word ("정 보 보 호"), while the text output spaces words as written.
 
+A new engine is a class with ``name`` and ``ocr_lines`` plus one ``OCR_ENGINES.register`` line.
 When Tesseract is configured but not installed, ``get_ocr_engine`` logs one warning
 and hands back the ``none`` engine, so ingestion goes on without OCR instead of failing.
 """
@@ -22,11 +23,12 @@ import shutil
 import statistics
 import subprocess
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from ingest.backends import Registry
 from ingest.errors import ConfigError
 from ingest.workers import subprocess_guard
 
@@ -223,10 +225,10 @@ class TesseractOcr:
         return parse_tsv(*result) if result is not None else []
 
 
-_REGISTRY: dict[str, Callable[[], OcrEngine]] = {
-    "tesseract": TesseractOcr,
-    "none": NoOcr,
-}
+OCR_ENGINES: Registry[OcrEngine] = Registry("OCR engine", "ingest.ocr")
+"""OCR engines by name (``ingest.ocr``); a factory is called with no arguments."""
+OCR_ENGINES.register("tesseract", "ingest.ocr:TesseractOcr")
+OCR_ENGINES.register("none", "ingest.ocr:NoOcr")
 
 
 @functools.cache
@@ -237,10 +239,7 @@ def _warn_once(message: str) -> None:
 @functools.cache
 def get_ocr_engine(name: str) -> OcrEngine:
     """The engine registered under ``name``; falls back to ``none`` (one warning) if missing."""
-    try:
-        factory = _REGISTRY[name]
-    except KeyError:
-        raise ConfigError(f"Unknown OCR engine: {name!r} (known: {sorted(_REGISTRY)})") from None
+    factory = OCR_ENGINES.factory(name)  # an unknown name fails, listing the known ones
     try:
         return factory()
     except ConfigError as exc:

@@ -15,6 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 ItemKind = Literal["text", "table", "figure", "page"]
 ITEM_KINDS: tuple[ItemKind, ...] = ("text", "table", "figure", "page")
+TEXT_KINDS: tuple[ItemKind, ...] = ("text", "table")
+"""Items embedded from their text (the dense text branch of a search)."""
+IMAGE_KINDS: tuple[ItemKind, ...] = ("figure", "page")
+"""Items with an image: embedded from it (or from their bridge text on text-only embedders)."""
 
 _ID_NAMESPACE = uuid.UUID("6f1c2a1e-6d0b-4c39-9a53-6d6d72616700")
 

@@ -1,6 +1,6 @@
 """The parser registry: one line per file suffix says which function parses it.
 
-Adding a format is one parser module plus one line in ``FORMATS``; discovery's support
+Adding a format is one parser module plus one ``register_format`` line; discovery's support
 check, ``parse_file``'s dispatch and the default include globs (``IngestConfig.include``)
 all derive from this table. Parsers are named as ``"module:function"`` and imported only
 when a file of that type is parsed, so asking what is supported imports nothing heavy and
@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from ingest.errors import ConfigError
 
 if TYPE_CHECKING:
     from ingest.config import IngestConfig
@@ -41,23 +43,36 @@ _DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document
 _PPTX = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
-FORMATS: dict[str, Format] = {
-    ".pdf": Format("ingest.pdf:parse_pdf", "application/pdf"),
-    ".png": Format("ingest.formats:parse_image", "image/png"),
-    ".jpg": Format("ingest.formats:parse_image", "image/jpeg"),
-    ".jpeg": Format("ingest.formats:parse_image", "image/jpeg"),
-    ".tif": Format("ingest.formats:parse_image", "image/tiff"),
-    ".tiff": Format("ingest.formats:parse_image", "image/tiff"),
-    ".txt": Format("ingest.formats:parse_text", "text/plain"),
-    ".md": Format("ingest.formats:parse_text", "text/markdown"),
-    ".html": Format("ingest.formats:parse_text", "text/html"),
-    ".htm": Format("ingest.formats:parse_text", "text/html"),
-    ".docx": Format("ingest.office:parse_office", _DOCX, needs=("docx", "python-docx")),
-    ".pptx": Format("ingest.office:parse_office", _PPTX, needs=("pptx", "python-pptx")),
-    ".xlsx": Format("ingest.office:parse_office", _XLSX, needs=("openpyxl", "openpyxl")),
-    ".hwp": Format("ingest.hwp:parse_hwp", "application/x-hwp", needs=("olefile", "olefile")),
-    ".hwpx": Format("ingest.hwpx:parse_hwpx", "application/hwp+zip"),
-}
+FORMATS: dict[str, Format] = {}
+"""Every parseable suffix (lower case, with its dot) and how it is parsed: filled by :func:`register_format`."""
+
+
+def register_format(suffix: str, parser: str, mime: str, needs: tuple[str, str] | None = None) -> None:
+    """Register the parser of one file suffix; a suffix registered twice is refused."""
+    key = suffix.lower()
+    if not key.startswith("."):
+        raise ConfigError(f"file suffix {suffix!r} must start with a dot")
+    if key in FORMATS:
+        raise ConfigError(f"file suffix {key!r} is already registered ({FORMATS[key].parser}); "
+                          f"not registering {parser}")
+    FORMATS[key] = Format(parser, mime, needs)
+
+
+register_format(".pdf", "ingest.pdf:parse_pdf", "application/pdf")
+register_format(".png", "ingest.formats:parse_image", "image/png")
+register_format(".jpg", "ingest.formats:parse_image", "image/jpeg")
+register_format(".jpeg", "ingest.formats:parse_image", "image/jpeg")
+register_format(".tif", "ingest.formats:parse_image", "image/tiff")
+register_format(".tiff", "ingest.formats:parse_image", "image/tiff")
+register_format(".txt", "ingest.formats:parse_text", "text/plain")
+register_format(".md", "ingest.formats:parse_text", "text/markdown")
+register_format(".html", "ingest.formats:parse_text", "text/html")
+register_format(".htm", "ingest.formats:parse_text", "text/html")
+register_format(".docx", "ingest.office:parse_office", _DOCX, needs=("docx", "python-docx"))
+register_format(".pptx", "ingest.office:parse_office", _PPTX, needs=("pptx", "python-pptx"))
+register_format(".xlsx", "ingest.office:parse_office", _XLSX, needs=("openpyxl", "openpyxl"))
+register_format(".hwp", "ingest.hwp:parse_hwp", "application/x-hwp", needs=("olefile", "olefile"))
+register_format(".hwpx", "ingest.hwpx:parse_hwpx", "application/hwp+zip")
 
 
 @functools.cache

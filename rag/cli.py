@@ -287,10 +287,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from rag.eval.run import run_eval_command
+    from rag.eval.command import EvalOptions, run_eval_command
 
+    opts = EvalOptions(qa=args.qa, docs=args.docs, config=args.config, k=args.k, out=args.out, limit=args.limit,
+                       baselines=args.baselines, scope=args.scope, json_output=args.json)
     with quiet_model_loading(args.verbose):
-        return run_eval_command(args, _overrides(args))
+        return run_eval_command(opts, _overrides(args))
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

@@ -30,11 +30,11 @@ def _items(items: Mapping[str, int]) -> str:
     return ", ".join(parts) if parts else "no items"
 
 
-def _listed(title: str, entries: Sequence[Mapping[str, str]], key: str = "reason") -> list[str]:
+def _listed(title: str, entries: Sequence[tuple[str, str]]) -> list[str]:
+    """``title (n):`` then one ``path: why`` line per entry."""
     if not entries:
         return []
-    return [f"{title} ({len(entries):,}):", *(f"  {shown(e.get('path', '?'))}: {shown(e.get(key, ''))}"
-                                              for e in entries)]
+    return [f"{title} ({len(entries):,}):", *(f"  {shown(path)}: {shown(why)}" for path, why in entries)]
 
 
 def format_ingest_report(report: IngestReport) -> str:
@@ -49,9 +49,9 @@ def format_ingest_report(report: IngestReport) -> str:
                      f"({_items(report.items)}) in {report.seconds:.1f} s")
     else:
         lines.append(f"nothing new to index ({report.seconds:.1f} s)")
-    lines += _listed("failed", report.files_failed)
-    lines += _listed("skipped", report.files_skipped)
-    lines += _listed("look at", report.notices, key="notice")
+    lines += _listed("failed", [(f.path, f.reason) for f in report.files_failed])
+    lines += _listed("skipped", [(f.path, f.reason) for f in report.files_skipped])
+    lines += _listed("look at", [(n.path, n.notice) for n in report.notices])
     if report.warnings:
         lines.append(f"page warnings ({len(report.warnings):,}):")
         lines += [f"  {shown(w.path)}{f', page {w.page}' if w.page else ''}: {shown(w.reason)}"

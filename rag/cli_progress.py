@@ -1,6 +1,7 @@
 """The ingest progress line of the ``mmrag`` command: ``ingest  1,234/8,681 pages  41 p/s  eta 3:01``.
 
-A :class:`ProgressLine` is the ``(done, total)`` callback the pipeline calls from its ingest thread.
+A :class:`ProgressLine` is the ``(done, total)`` callback the pipeline calls from its ingest thread,
+and draws :class:`rag.progress.PageBar` too: one renderer for the command and the Python API.
 On a terminal it rewrites one line in place; into a file or pipe it writes a plain line now and then,
 so logs stay readable.
 """
@@ -38,10 +39,11 @@ class ProgressLine:
         self._last: tuple[int, int] | None = None
         self._lock = threading.Lock()  # called from the ingest thread; close() from the main one
 
-    def text(self, done: int, total: int) -> str:
-        """The line for this state."""
+    def text(self, done: int, total: int, elapsed: float | None = None) -> str:
+        """The line for this state; ``elapsed``: seconds of the work so far (default: since the first call)."""
         line = f"{self.label}  {done:,}/{total:,} {self.unit}"
-        elapsed = self.clock() - (self._start if self._start is not None else self.clock())
+        if elapsed is None:
+            elapsed = self.clock() - (self._start if self._start is not None else self.clock())
         if done > 0 and elapsed > 0:
             rate = done / elapsed
             line += f"  {rate:,.0f} {self.unit[0]}/s" if rate >= 10 else f"  {rate:.1f} {self.unit[0]}/s"
@@ -49,7 +51,8 @@ class ProgressLine:
                 line += f"  eta {clock_text((total - done) / rate)}"
         return line
 
-    def __call__(self, done: int, total: int) -> None:
+    def __call__(self, done: int, total: int, *, elapsed: float | None = None) -> None:
+        """Report ``done`` of ``total`` (at most once per ``interval``, and always the last)."""
         with self._lock:
             now = self.clock()
             if self._start is None:
@@ -58,7 +61,7 @@ class ProgressLine:
             if now - self._last_report < self.interval and done < total:
                 return
             self._last_report = now
-            self._write(self.text(done, total))
+            self._write(self.text(done, total, elapsed))
 
     def _write(self, line: str) -> None:
         if self.tty:

@@ -19,12 +19,27 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ingest.config import IngestConfig
 from ingest.records import ITEM_KINDS, ItemKind
 from rag.errors import ConfigError
+from rag.registry import Registry
 
 ENV_PREFIX = "MMRAG__"
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    def explicit(self) -> dict[str, Any]:
+        """Fields set to something other than their default (what a profile or override changed)."""
+        fields = type(self).model_fields
+        return {name: getattr(self, name) for name in self.model_fields_set
+                if getattr(self, name) != fields[name].get_default(call_default_factory=True)}
+
+
+def _check_backend_fields(registry: Registry[Any], section: _Section, backend: str) -> None:
+    """A field only other backends read is a mistake: refuse it, naming the backends it belongs to."""
+    try:
+        registry.check_fields(backend, section.explicit())
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
 
 
 class EmbedConfig(_Section):
@@ -66,6 +81,13 @@ class EmbedConfig(_Section):
     model_cache: str = "~/.cache/mmrag/models"
     """Folder of runtime files built once from shipped weights (the int8 ONNX of ``e5small``)."""
 
+    @model_validator(mode="after")
+    def _fields_of_backend(self) -> EmbedConfig:
+        from rag.embed.base import EMBEDDERS  # its entries name the fields each backend reads
+
+        _check_backend_fields(EMBEDDERS, self, self.backend)
+        return self
+
 
 class StoreConfig(_Section):
     """Where the Qdrant index lives."""
@@ -89,12 +111,12 @@ class StoreConfig(_Section):
     ``mmrag optimize`` when convenient)."""
 
     @model_validator(mode="after")
-    def _server_needs_url(self) -> StoreConfig:
+    def _fields_of_backend(self) -> StoreConfig:
+        from rag.store.base import STORES  # its entries name the fields each backend reads
+
         if self.backend == "server" and not self.url:
             raise ValueError("store.backend is 'server' but store.url is empty")
-        if self.backend != "server" and self.url:
-            raise ValueError(f"store.url is set ({self.url!r}) but store.backend is {self.backend!r}; "
-                             "set store.backend: server")
+        _check_backend_fields(STORES, self, self.backend)
         return self
 
 
@@ -199,6 +221,13 @@ class GenerateConfig(_Section):
     Calibrated on the dev split (docs/eval.md, issue 18)."""
     support_numbers: float = Field(default=0.5, ge=0, le=1)
     """Share of the question's numbers (years, amounts) the cited evidence must hold."""
+
+    @model_validator(mode="after")
+    def _fields_of_backend(self) -> GenerateConfig:
+        from rag.generate.base import GENERATORS  # its entries name the fields each backend reads
+
+        _check_backend_fields(GENERATORS, self, self.backend)
+        return self
 
 
 class ServerConfig(_Section):

@@ -1,11 +1,13 @@
 """Embed the items of many files together: batches cross file boundaries, sorted by length.
 
-:class:`CrossFileBatcher` takes parsed files one at a time (:meth:`~CrossFileBatcher.add`) and
-holds their items; :meth:`~CrossFileBatcher.flush` embeds everything held in batches of
-``batch_size``, texts sorted by length (so a batch pads little) and mixed across files, and hands
-back every file whose vectors are now all in, in the order the files came. A file is never split
-between flushes' results: it comes back whole (all its vectors) or failed, so the caller stores it
-in one step and records it afterwards, exactly as when files were embedded one at a time.
+:class:`CrossFileBatcher` takes parsed files, whole or in parts (:class:`~ingest.parts.FilePart`:
+a long PDF's page ranges), one at a time (:meth:`~CrossFileBatcher.add`) and holds their items;
+:meth:`~CrossFileBatcher.flush` embeds everything held in batches of ``batch_size``, texts sorted
+by length (so a batch pads little) and mixed across files, and hands back every file whose vectors
+are now all in and whose last part has come, in the order the files came. A file is never split
+between results: it comes back whole (all its vectors) or failed, so the caller stores it in one
+step and records it afterwards, exactly as when files were embedded one at a time. A file's first
+part coming again (parsing started over) or :meth:`~CrossFileBatcher.drop` discards what is held.
 
 A batch that fails with an :class:`~rag.errors.MmragError` is embedded again file by file, so
 only the file whose texts really fail is failed; an unreadable image fails its own file.
@@ -22,7 +24,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ingest.records import Item, ParsedFile
+from ingest.parts import FilePart, whole
+from ingest.records import Document, Item, PageWarning, ParsedFile
 from rag.embed.base import Embedder
 from rag.errors import MmragError
 from rag.indexing import embed_text_of, load_item_image, max_tokens_of, split_items
@@ -32,10 +35,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(eq=False)
 class FileVectors:
-    """One file on its way through the batcher: its items split by how they are embedded and the
-    vectors found so far (rows of shape (dim,)), or the error that failed it."""
+    """One file on its way through the batcher: its items (of the parts come so far) split by how
+    they are embedded and the vectors found so far (rows of shape (dim,)), or the error that failed
+    it."""
 
-    parsed: ParsedFile
+    document: Document
     as_text: list[Item]
     as_image: list[Item]
     text_vecs: list[np.ndarray | None] = field(default_factory=list)
@@ -43,10 +47,17 @@ class FileVectors:
     error: MmragError | None = None
     left: int = 0
     """Vectors still missing."""
+    complete: bool = True
+    """Whether the file's last part has come."""
+    warnings: list[PageWarning] = field(default_factory=list)
+    items: int = 0
+    """Items of the parts come so far (embedded or not)."""
+    dropped: bool = False
+    """Discarded (parsing failed or started over): never handed back."""
 
     @property
     def done(self) -> bool:
-        return self.error is not None or self.left == 0
+        return self.error is not None or (self.complete and self.left == 0)
 
 
 @dataclass(eq=False)
@@ -67,6 +78,8 @@ class CrossFileBatcher:
         self.batch_size = batch_size
         self._window = max_tokens_of(embedder)
         self._files: list[FileVectors] = []  # held, in arrival order
+        self._by_path: dict[str, FileVectors] = {}  # files held, by path
+        self._failed: set[str] = set()  # failed before their last part: later parts are ignored
         self._texts: list[_Job] = []
         self._images: list[_Job] = []
         self._on_batch = on_batch
@@ -80,16 +93,49 @@ class CrossFileBatcher:
         """Texts and images held, not yet embedded."""
         return len(self._texts) + len(self._images)
 
-    def add(self, parsed: ParsedFile) -> list[FileVectors]:
-        """Hold ``parsed``'s items for the next flush; returns it at once (done) when it has
-        nothing to embed."""
-        as_text, as_image = split_items(parsed.items, self.embedder)
-        fv = FileVectors(parsed, as_text, as_image, [None] * len(as_text), [None] * len(as_image),
-                         left=len(as_text) + len(as_image))
-        self._texts += [_Job(fv, i, embed_text_of(it, self._window)) for i, it in enumerate(as_text)]
-        self._images += [_Job(fv, i) for i in range(len(as_image))]
-        self._files.append(fv)
+    def add(self, parsed: ParsedFile | FilePart) -> list[FileVectors]:
+        """Hold the items of ``parsed`` (a whole file or its next part) for the next flush; returns
+        the files now done (it at once, when it is complete and has nothing to embed)."""
+        part = whole(parsed) if isinstance(parsed, ParsedFile) else parsed
+        path = part.document.path
+        if path in self._failed:
+            if part.index != 0:
+                return []  # the rest of a file already handed back as failed
+            self._failed.discard(path)
+        fv = self._by_path.get(path)
+        if fv is not None and part.index == 0:  # parsing started over: what is held is stale
+            self.drop(path)
+            fv = None
+        if fv is None:
+            fv = FileVectors(part.document, [], [], complete=False)
+            self._files.append(fv)
+            self._by_path[path] = fv
+        as_text, as_image = split_items(part.items, self.embedder)
+        t0, i0 = len(fv.as_text), len(fv.as_image)
+        fv.as_text += as_text
+        fv.as_image += as_image
+        fv.text_vecs += [None] * len(as_text)
+        fv.image_vecs += [None] * len(as_image)
+        fv.left += len(as_text) + len(as_image)
+        fv.items += len(part.items)
+        fv.warnings += part.warnings
+        fv.document = part.document
+        fv.complete = part.last
+        self._texts += [_Job(fv, t0 + i, embed_text_of(it, self._window)) for i, it in enumerate(as_text)]
+        self._images += [_Job(fv, i0 + i) for i in range(len(as_image))]
         return self._take_done()
+
+    def drop(self, path: str) -> FileVectors | None:
+        """Discard what is held of the file at ``path`` (its parsing failed or starts over); its
+        texts still queued are skipped. Returns it, or None when none is held."""
+        fv = self._by_path.pop(path, None)
+        if fv is None:
+            return None
+        fv.dropped = True
+        self._files = [f for f in self._files if f is not fv]
+        self._texts = [j for j in self._texts if j.file is not fv]
+        self._images = [j for j in self._images if j.file is not fv]
+        return fv
 
     def flush(self) -> list[FileVectors]:
         """Embed everything held; returns the files held (all of them now done), in arrival order."""
@@ -105,6 +151,10 @@ class CrossFileBatcher:
         """Hand back the files that are done, keeping arrival order among those still held."""
         done = [f for f in self._files if f.done]
         self._files = [f for f in self._files if not f.done]
+        for f in done:
+            self._by_path.pop(f.document.path, None)
+            if not f.complete:
+                self._failed.add(f.document.path)
         return done
 
     def _call(self, fn: Callable[[list[Any]], np.ndarray], inputs: list[Any]) -> np.ndarray:

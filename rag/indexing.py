@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from ingest.errors import IngestError
-from ingest.records import Item, image_path_of
+from ingest.records import IMAGE_KINDS, Item, image_path_of
 from rag.embed.base import Embedder
 from rag.records import Point
 from rag.store.sparse import encode_sparse
@@ -96,7 +96,7 @@ def split_items(items: Sequence[Item], embedder: Embedder) -> tuple[list[Item], 
     as_image: list[Item] = []
     as_text: list[Item] = []
     for item in items:
-        if item.kind in ("figure", "page") and embedder.embeds_images and image_path_of(item):
+        if item.kind in IMAGE_KINDS and embedder.embeds_images and image_path_of(item):
             as_image.append(item)
         elif item.text.strip():
             as_text.append(item)

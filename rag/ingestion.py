@@ -17,8 +17,11 @@
   and its manifest row written last, so a crash in between leaves it "changed" and the rerun
   replaces it exactly.
 - **Overlap.** Files are parsed on a thread ahead of embedding, through a queue bounded by
-  ``ingest.queue_items`` parsed items (:mod:`rag.parse_feed`); embedding batches cross file
-  boundaries, sorted by length (:mod:`rag.cross_batch`). One file failing to embed fails alone.
+  ``ingest.queue_items`` parsed items not yet embedded (:mod:`rag.parse_feed`); a PDF comes in
+  page ranges as its worker makes them (:func:`ingest.parse.parse_stream`), so a long document's
+  first pages embed while the rest is parsed. Embedding batches cross file boundaries, sorted by
+  length (:mod:`rag.cross_batch`). One file failing to embed fails alone. A file's embedded parts
+  wait (vectors and payloads, not renders) until its last part is in, then it is stored whole.
 - **Stages** (``IngestReport.stages``, seconds summed per stage; parsing overlaps the rest, so they
   add up to more than the run): ``discover``, ``diff``, ``delete``, ``count_pages``; on the parse
   thread ``parse`` (waiting on the parser or its workers) and ``queue_full`` (parsing paused: the
@@ -44,7 +47,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from ingest.discover import discover
 from ingest.manifest import DEFAULT_TENANT, Manifest
 from ingest.media import remove_media, sweep_partial_writes
-from ingest.parse import parse_many
+from ingest.parse import parse_stream
+from ingest.parts import FilePart, whole
 from ingest.records import FileFailure, FileInfo, ParsedFile
 from rag.config import Settings
 from rag.cross_batch import CrossFileBatcher, FileVectors
@@ -53,7 +57,7 @@ from rag.errors import MmragError
 from rag.indexing import make_points
 from rag.parse_feed import ParseFeed
 from rag.progress import PageBar, PageProgress, estimate_pages
-from rag.records import FileWarning, IngestReport, SearchFilter
+from rag.records import FileNotice, FileSkip, FileWarning, IngestReport, SearchFilter
 from rag.store.base import Optimizable, Store
 
 log = logging.getLogger(__name__)
@@ -143,8 +147,8 @@ class Ingestor:
         found = discover(roots, cfg.ingest, within)
         timer.add("discover", t)
         report.files_seen = len(found.files)
-        report.files_skipped = [{"path": f.path, "reason": f.reason} for f in found.skipped]
-        report.files_failed = [{"path": f.path, "reason": f.reason} for f in found.failed]
+        report.files_skipped = [FileSkip(path=f.path, reason=f.reason) for f in found.skipped]
+        report.files_failed = list(found.failed)
         if removed := sweep_partial_writes(cfg.media_dir):
             log.info("removed %d partial image files left by an interrupted run", removed)
         with self.open_manifest() as manifest:
@@ -257,6 +261,9 @@ class _Run:
         self.estimates: dict[str, int] = {}
         self.bar: PageBar | None = None
         self.t0 = time.perf_counter()
+        self.parsed_pages: dict[str, int] = {}  # pages parsed so far per file (progress)
+        self.stored: set[str] = set()  # files finished (stored or failed) in this run
+        self.unreleased = 0  # items taken from the feed whose room is not given back yet
 
     def index(self, todo: list[FileInfo], *, disable_bar: bool | None) -> None:
         cfg = self.ingestor.settings
@@ -273,24 +280,29 @@ class _Run:
         batcher = CrossFileBatcher(self.ingestor.embedder, batch, on_batch=self._emit)
         window = batch * FLUSH_BATCHES
         try:
-            with ParseFeed(parse_many(todo, cfg.ingest, cfg.media_dir), cfg.ingest.queue_items) as feed:
+            with ParseFeed(parse_stream(todo, cfg.ingest, cfg.media_dir), cfg.ingest.queue_items) as feed:
                 while True:
                     t = time.perf_counter()
                     outcome = feed.next()
                     self.timer.add("wait", t)  # the embedder idle, waiting for parsed files
                     if outcome is None:  # parsing ended, or waits for room: embed what is held
                         if batcher.pending:
-                            self._finish(batcher.flush(), feed)
+                            self._finish(batcher.flush())
                         elif feed.finished:
                             break
-                        continue
-                    if isinstance(outcome, FileFailure):
+                    elif isinstance(outcome, FileFailure):
+                        batcher.drop(outcome.path)  # parts of it may be held: never stored
                         self._parse_failed(outcome)
-                        continue
-                    self._parsed(outcome)
-                    self._finish(batcher.add(outcome), feed)
-                    if batcher.pending >= window:
-                        self._finish(batcher.flush(), feed)
+                    elif outcome.document.path not in self.stored:  # else: a crashed worker's file redone
+                        part = whole(outcome) if isinstance(outcome, ParsedFile) else outcome
+                        self._parsed(part)
+                        self._finish(batcher.add(part))
+                        if batcher.pending >= window:
+                            self._finish(batcher.flush())
+                    self.unreleased += ParseFeed.size(outcome) if outcome is not None else 0
+                    if not batcher.pending:  # everything taken is embedded: its room goes back
+                        feed.release(self.unreleased)
+                        self.unreleased = 0
             for stage, seconds in feed.seconds.items():
                 self.timer.seconds[stage] = round(self.timer.seconds.get(stage, 0.0) + seconds, 4)
             self.timer.seconds["embed"] = round(self.timer.seconds.get("embed", 0.0) + batcher.seconds, 4)
@@ -311,30 +323,36 @@ class _Run:
         self._emit()
 
     def _parse_failed(self, failure: FileFailure) -> None:
-        self.report.files_failed.append({"path": failure.path, "reason": failure.reason, "detail": failure.detail})
+        self.report.files_failed.append(failure)
+        self.state.pages_parsed -= self.parsed_pages.pop(failure.path, 0)
         self.state.pages_total -= self.estimates.get(failure.path, 0)
+        self.stored.add(failure.path)
         self._file_done()
 
-    def _parsed(self, parsed: ParsedFile) -> None:
-        pages = parsed.document.pages
-        self.state.pages_total += pages - self.estimates.get(parsed.document.path, 0)
-        self.state.pages_parsed += pages
+    def _parsed(self, part: FilePart) -> None:
+        path = part.document.path
+        if part.index == 0:
+            if path in self.parsed_pages:  # parsing started over (a crashed worker): count again
+                self.state.pages_parsed -= self.parsed_pages.pop(path)
+            else:  # the first part knows the file's real page count
+                self.state.pages_total += part.document.pages - self.estimates.get(path, 0)
+        self.parsed_pages[path] = self.parsed_pages.get(path, 0) + part.pages
+        self.state.pages_parsed += part.pages
 
-    def _finish(self, files: list[FileVectors], feed: ParseFeed) -> None:
+    def _finish(self, files: list[FileVectors]) -> None:
         for fv in files:
-            try:
-                if self._store(fv):
-                    doc = fv.parsed.document
-                    self.in_use[doc.doc_id] += 1
-                    self.ingestor._release_media(self.in_use, self.replaced.get(doc.path))
-            finally:
-                feed.release(ParseFeed.size(fv.parsed))
-            self.state.pages_done += fv.parsed.document.pages
+            doc = fv.document
+            self.stored.add(doc.path)  # finished, stored or failed: later parts of it are ignored
+            if self._store(fv):
+                self.in_use[doc.doc_id] += 1
+                self.ingestor._release_media(self.in_use, self.replaced.get(doc.path))
+            self.state.pages_done += doc.pages
+            self.state.pages_parsed += doc.pages - self.parsed_pages.pop(doc.path, 0)
             self._file_done()
 
     def _store(self, fv: FileVectors) -> bool:
         """Store one embedded file, then record it; False (and a failure entry) when it fails."""
-        doc = fv.parsed.document
+        doc = fv.document
         path = doc.path
         report = self.report
         try:
@@ -353,7 +371,7 @@ class _Run:
             self.timer.add("store", t)
         except MmragError as exc:
             log.warning("%s: %s", path, exc)
-            report.files_failed.append({"path": path, "reason": str(exc), "detail": type(exc).__name__})
+            report.files_failed.append(FileFailure(path=path, reason=str(exc), detail=type(exc).__name__))
             return False
         self.manifest.record(doc, [p.id for p in points], self.tenant)
         report.files_ingested += 1
@@ -364,7 +382,7 @@ class _Run:
         notice = NO_POINTS if not points else None if any(p.item.text.strip() for p in points) else NO_TEXT
         if notice:
             log.warning("%s: %s", path, notice)
-            report.notices.append({"path": path, "notice": notice})
+            report.notices.append(FileNotice(path=path, notice=notice))
         report.warnings += [FileWarning(path=path, page=w.page, reason=w.reason, detail=w.detail)
-                            for w in fv.parsed.warnings]
+                            for w in fv.warnings]
         return True

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ingest.records import IMAGE_KINDS
 from rag.aio import run_sync
 from rag.errors import MissingPartError
 from rag.records import Answer, Evidence, SearchFilter
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
 
     from rag.pipeline import Pipeline
 
-IMAGE_KINDS = ("figure", "page")
 _HIDDEN_FROM_MODEL = ["bbox", "image_path", "section", "score"]
 
 

@@ -1,12 +1,13 @@
 """Parse in a background thread, handing parsed files to the embedder through a bounded queue.
 
-:class:`ParseFeed` drives a parse stream (:func:`ingest.parse.parse_many`, which itself may fan out
-to worker processes) on its own thread, so files are parsed while earlier ones are embedded. The
-queue is bounded by *items*, not files: the parser waits while ``max_items`` parsed items are held
-(queued, or taken but not yet stored; the consumer gives them back with :meth:`ParseFeed.release`).
-One file bigger than the bound is still let in when nothing else is held, so the bound is
-``max(max_items, one file's items)``: parsing yields whole files (``ParsedFile``), so a file's
-items are in memory together however the queue is sized.
+:class:`ParseFeed` drives a parse stream (:func:`ingest.parse.parse_stream`, which itself may fan
+out to worker processes, or :func:`~ingest.parse.parse_many`) on its own thread, so files are
+parsed while earlier ones are embedded. The queue is bounded by *items*, not files: the parser
+waits while ``max_items`` parsed items are held (queued, or taken but not yet given back; the
+consumer gives them back with :meth:`ParseFeed.release`, the ingest once they are embedded). One
+outcome bigger than the bound is still let in when nothing else is held, so the bound is
+``max(max_items, one outcome's items)``; a streamed PDF's outcomes are page ranges
+(:class:`~ingest.parts.FilePart`), so a long document never needs more than one range's room.
 """
 
 from __future__ import annotations
@@ -16,20 +17,23 @@ import time
 from collections import deque
 from collections.abc import Iterator
 
-from ingest.parse import Outcome
+from ingest.parse import Outcome, Streamed
+from ingest.parts import FilePart
 from ingest.records import ParsedFile
+
+Fed = Outcome | Streamed
 
 
 class ParseFeed:
     """A parse stream run ahead on a thread, at most ``max_items`` items held at once."""
 
-    def __init__(self, outcomes: Iterator[Outcome], max_items: int) -> None:
+    def __init__(self, outcomes: Iterator[Fed], max_items: int) -> None:
         if max_items < 1:
             raise ValueError(f"max_items must be at least 1, got {max_items}")
         self._outcomes = outcomes
         self.max_items = max_items
         self._cond = threading.Condition()
-        self._queue: deque[Outcome] = deque()
+        self._queue: deque[Fed] = deque()
         self._held = 0  # items queued or taken and not yet released
         self._finished = False  # the stream is exhausted (or failed)
         self._error: BaseException | None = None
@@ -47,9 +51,9 @@ class ParseFeed:
         self.stop()
 
     @staticmethod
-    def size(outcome: Outcome) -> int:
+    def size(outcome: Fed) -> int:
         """Items an outcome holds (a failure holds none)."""
-        return len(outcome.items) if isinstance(outcome, ParsedFile) else 0
+        return len(outcome.items) if isinstance(outcome, ParsedFile | FilePart) else 0
 
     def _run(self) -> None:
         try:
@@ -83,7 +87,7 @@ class ParseFeed:
                 self._finished = True
                 self._cond.notify_all()
 
-    def next(self) -> Outcome | None:
+    def next(self) -> Fed | None:
         """The next parsed outcome, waiting for one; None when there is none now and none will come
         until the consumer releases items (the parser waits for room), or the stream has ended
         (:attr:`finished`). Raises what the parse stream raised."""

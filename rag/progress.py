@@ -1,5 +1,5 @@
 """Ingest progress in pages: the numbers (:class:`PageProgress`), a page count found before
-parsing (:func:`estimate_pages`) and the terminal bar (:class:`PageBar`).
+parsing (:func:`estimate_pages`) and the terminal line (:class:`PageBar`).
 
 The total is known up front for PDFs (PyMuPDF's ``page_count`` opens only the cross-reference
 table: about a millisecond a file) and counted as one page for other formats until the file is
@@ -11,14 +11,15 @@ folder once parsing ends.
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 import pymupdf
 from pydantic import BaseModel, ConfigDict
-from tqdm.auto import tqdm
 
 from ingest.records import FileInfo
+from rag.cli_progress import ProgressLine
 
 log = logging.getLogger(__name__)
 
@@ -57,36 +58,19 @@ def estimate_pages(info: FileInfo) -> int:
         return 1
 
 
-class _PageTqdm(tqdm):
-    """tqdm with thousands separators and a whole pages-per-second rate in its format."""
-
-    @property
-    def format_dict(self) -> dict[str, Any]:
-        d = super().format_dict
-        rate = d.get("rate") or (d["n"] / d["elapsed"] if d.get("elapsed") else 0)
-        d["n_comma"] = f"{int(d['n']):,}"
-        d["total_comma"] = f"{int(d['total'] or 0):,}"
-        d["pps"] = f"{rate:.0f}" if rate >= 1 else f"{rate:.1f}"
-        return d
-
-
-BAR_FORMAT = "{desc}  {n_comma}/{total_comma} pages  {pps} p/s  eta {remaining}"
-
-
 class PageBar:
-    """``ingest  1,234/8,681 pages  41 p/s  eta 3:01`` on a terminal (off when not a TTY unless
-    forced, off when ``disable``)."""
+    """``ingest  1,234/8,681 pages  41 p/s  eta 3:01`` on a terminal, drawn by the command's
+    :class:`~rag.cli_progress.ProgressLine` (off when not a TTY unless forced, off when ``disable``)."""
 
     def __init__(self, total: int, *, disable: bool | None, file: TextIO | None = None) -> None:
-        self._bar = _PageTqdm(total=total, desc="ingest", unit="page", bar_format=BAR_FORMAT,
-                              disable=disable, smoothing=0.1, file=file)
+        stream = file or sys.stderr
+        on = not disable if disable is not None else bool(getattr(stream, "isatty", lambda: False)())
+        self._line = ProgressLine(stream, unit="pages") if on else None
 
     def show(self, progress: PageProgress) -> None:
-        bar = self._bar
-        if bar.disable:
-            return
-        bar.total = progress.pages_total
-        bar.update(progress.pages_done - bar.n)
+        if self._line is not None:
+            self._line(progress.pages_done, progress.pages_total, elapsed=progress.seconds)
 
     def close(self) -> None:
-        self._bar.close()
+        if self._line is not None:
+            self._line.close()

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ingest.records import BBox, Item, ItemKind, Location
+from ingest.records import BBox, FileFailure, Item, ItemKind, Location
 
 
 class _Record(BaseModel):
@@ -196,6 +196,21 @@ class FileWarning(_Record):
     """The underlying error, or the limit hit and its setting."""
 
 
+class FileSkip(_Record):
+    """A file left out on purpose: an unsupported type, an excluded name, a symlink leading out of
+    the ingested folder."""
+
+    path: str
+    reason: str
+
+
+class FileNotice(_Record):
+    """A file that was ingested but deserves a look, e.g. one that yielded no points."""
+
+    path: str
+    notice: str
+
+
 class IngestReport(_Record):
     """What one ``ingest`` run did."""
 
@@ -203,14 +218,14 @@ class IngestReport(_Record):
     files_ingested: int = 0
     files_unchanged: int = 0
     files_deleted: int = 0
-    files_failed: list[dict[str, str]] = Field(default_factory=list)
-    """``[{path, reason, detail}]``: ``reason`` is short (``encrypted PDF (no password configured)``),
+    files_failed: list[FileFailure] = Field(default_factory=list)
+    """Files not ingested: ``reason`` is short (``encrypted PDF (no password configured)``),
     ``detail`` the underlying error."""
-    files_skipped: list[dict[str, str]] = Field(default_factory=list)
-    """Unsupported types, excluded files, symlinks leading out of the ingested folder: ``[{path, reason}]``."""
-    notices: list[dict[str, str]] = Field(default_factory=list)
-    """Files that were ingested but deserve a look: ``[{path, notice}]``, e.g. a file that yielded
-    no points (nothing searchable: blank pages, text lost to filtering, a repaired empty PDF)."""
+    files_skipped: list[FileSkip] = Field(default_factory=list)
+    """Unsupported types, excluded files, symlinks leading out of the ingested folder."""
+    notices: list[FileNotice] = Field(default_factory=list)
+    """Files that were ingested but deserve a look, e.g. a file that yielded no points (nothing
+    searchable: blank pages, text lost to filtering, a repaired empty PDF)."""
     warnings: list[FileWarning] = Field(default_factory=list)
     """Pages of ingested files that were lost or degraded (a page that failed to render, OCR or
     parse; a render shrunk by ``ingest.max_render_pixels``), or a guess made (a text encoding)."""
@@ -218,6 +233,3 @@ class IngestReport(_Record):
     pages: int = 0
     seconds: float = 0.0
     stages: dict[str, float] = Field(default_factory=dict)
-
-    def as_json(self) -> dict[str, Any]:
-        return self.model_dump()

@@ -26,7 +26,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ingest.records import ItemKind, image_path_of
+from ingest.records import IMAGE_KINDS, TEXT_KINDS, image_path_of
 from rag.config import RetrieveConfig
 from rag.doc_stage import DocumentStage
 from rag.embed.base import Embedder
@@ -37,10 +37,6 @@ from rag.store.sparse import encode_sparse_query
 
 log = logging.getLogger(__name__)
 
-TEXT_KINDS: tuple[ItemKind, ...] = ("text", "table")
-"""Items whose dense vector is compared as text."""
-IMAGE_KINDS: tuple[ItemKind, ...] = ("figure", "page")
-"""Items whose dense vector came from an image (or its bridge text on text-only embedders)."""
 FUSED_PER_K = 4
 """Fused hits fetched per evidence item asked for: pages absorb several hits each."""
 

@@ -11,8 +11,13 @@ not timed):
 - ``pymupdf floor``: per page ``get_text("dict")``, drawings, ``find_tables`` where mmrag looks for
   tables, and one PNG render at the profile's ``page_dpi``: the parse work alone, no embedding.
 
+With ``--baseline-tree DIR`` (a checkout of another commit, e.g. ``git worktree add /tmp/base
+e4003fc``) ``mmrag@base`` is mmrag run from that checkout's code, on the same data: before and after
+side by side. Runs are interleaved (every system once per repeat, in turn), so a change in machine
+load hits all alike.
+
 Datasets: ``--docs`` (a folder or files), then a generated PDF of ``--synthetic-pages`` pages and ten
-PDFs of a tenth as many (the same pages): equal pages/s and equal peak RSS on the two mean cost
+PDFs of a tenth as many (the same pages; 0: none): equal pages/s and equal peak RSS on the two mean cost
 linear in pages and memory bounded by the queue, not by document size. Then what the page-level text
 vector of text-layer pages costs on ``--docs``: page items embedded as text against all items, with
 the seconds the profile's embedder takes for each (sorted by length, ``embed.max_batch`` a batch).
@@ -145,10 +150,18 @@ def page_item_cost(paths: list[Path], profile: str, sets: dict[str, Any]) -> dic
     return out
 
 
-def _spawn(args: list[str]) -> dict[str, Any]:
+BASE = "mmrag@base"
+
+
+def _spawn(args: list[str], tree: Path | None = None) -> dict[str, Any]:
+    """Run ``bench_ingest.py args`` in a fresh process: of this checkout, or of ``tree`` (its code)."""
     env = {**os.environ, "TQDM_DISABLE": "1", "HF_HUB_OFFLINE": "1"}
-    done = subprocess.run([sys.executable, str(Path(__file__).parent / "bench_ingest.py"), *args],
-                          capture_output=True, text=True, check=False, env=env)
+    script = Path(__file__).parent / "bench_ingest.py"
+    if tree is not None:
+        script = tree / "scripts" / "bench_ingest.py"
+        env["PYTHONPATH"] = str(tree)
+    done = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, check=False,
+                          env=env, cwd=tree)
     if done.returncode != 0:
         raise SystemExit(f"bench child {args[:2]} failed:\n{done.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -160,20 +173,25 @@ def _sets_args(sets: list[str]) -> list[str]:
 
 
 def run_compare(docs: list[Path], profile: str, sets: list[str], synthetic_pages: int, repeats: int,
-                page_cost: bool, systems: tuple[str, ...] = SYSTEMS) -> str:
-    """Every system on every dataset (``repeats`` runs each, median), as markdown tables."""
+                page_cost: bool, systems: tuple[str, ...] = SYSTEMS, baseline: Path | None = None) -> str:
+    """Every system on every dataset (``repeats`` runs each, interleaved, median), as markdown tables;
+    ``baseline``: also mmrag from that checkout (``mmrag@base``), right after this one's."""
     from bench_ingest import machine_line
 
     lines = [machine_line(), ""]
     with tempfile.TemporaryDirectory(prefix="bench-compare-data-") as scratch:
         root = Path(scratch)
         tenth = max(synthetic_pages // 10, 1)
-        big = [write_synthetic(root / "one" / f"one_{synthetic_pages}p.pdf", synthetic_pages)]
-        small = [write_synthetic(root / "ten" / f"part_{i:02d}.pdf", tenth, first=i * tenth) for i in range(10)]
-        datasets = [(f"--docs ({len(_pdfs(docs))} files)", docs) if docs else None,
-                    (f"1 x {synthetic_pages}-page PDF", [root / "one"]),
-                    (f"10 x {tenth}-page PDFs", [root / "ten"])]
-        del big, small
+        datasets = [(f"--docs ({len(_pdfs(docs))} files)", [p.resolve() for p in docs]) if docs else None]
+        if synthetic_pages > 0:
+            write_synthetic(root / "one" / f"one_{synthetic_pages}p.pdf", synthetic_pages)
+            for i in range(10):
+                write_synthetic(root / "ten" / f"part_{i:02d}.pdf", tenth, first=i * tenth)
+            datasets += [(f"1 x {synthetic_pages}-page PDF", [root / "one"]),
+                         (f"10 x {tenth}-page PDFs", [root / "ten"])]
+        if baseline is not None:
+            at = systems.index("mmrag") + 1 if "mmrag" in systems else 0
+            systems = (*systems[:at], BASE, *systems[at:])
         lines += [f"| dataset | system | pages | seconds (median) | pages/s | peak RSS MiB | vs {systems[0]} |",
                   "|---|---|---:|---:|---:|---:|---:|"]
         stage_lines: list[str] = []
@@ -181,15 +199,19 @@ def run_compare(docs: list[Path], profile: str, sets: list[str], synthetic_pages
             if entry is None:
                 continue
             name, paths = entry
-            rows: dict[str, dict[str, Any]] = {}
-            for system in systems:
-                runs = []
-                for r in range(repeats):
+            runs: dict[str, list[dict[str, Any]]] = {system: [] for system in systems}
+            for r in range(repeats):
+                for system in systems:
                     log.info("%s | %s | run %d/%d", name, system, r + 1, repeats)
-                    runs.append(_spawn(["--compare-child", system, "--profile", profile, *_sets_args(sets),
-                                        "--paths", *[str(p) for p in paths]]))
-                best = sorted(runs, key=lambda x: x["seconds"])[len(runs) // 2]
-                best["seconds"] = statistics.median(x["seconds"] for x in runs)
+                    runs[system].append(_spawn(["--compare-child", "mmrag" if system == BASE else system,
+                                                "--profile", profile, *_sets_args(sets),
+                                                "--paths", *[str(p) for p in paths]],
+                                               baseline if system == BASE else None))
+            rows: dict[str, dict[str, Any]] = {}
+            for system, got in runs.items():
+                best = sorted(got, key=lambda x: x["seconds"])[len(got) // 2]
+                best["seconds"] = statistics.median(x["seconds"] for x in got)
+                best["all"] = [round(x["seconds"], 1) for x in got]
                 rows[system] = best
             first = rows[systems[0]]
             base = first["pages"] / first["seconds"]
@@ -198,8 +220,12 @@ def run_compare(docs: list[Path], profile: str, sets: list[str], synthetic_pages
                 peak = max(m["peak_kib"], m.get("children_peak_kib", 0)) / 1024
                 lines.append(f"| {name} | {system} | {m['pages']} | {m['seconds']:.1f} | {pps:.2f} | {peak:.0f} "
                              f"| {pps / base:.2f}x |")
-            stages = rows.get("mmrag", {}).get("stages", {})
-            stage_lines.append(f"- {name}, mmrag stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in stages.items()))
+            for system in ("mmrag", BASE):
+                if system in rows:
+                    stages = rows[system].get("stages", {})
+                    stage_lines.append(f"- {name}, {system} stages (s): "
+                                       + ", ".join(f"{k} {v:.1f}" for k, v in stages.items())
+                                       + f"; runs (s): {rows[system]['all']}")
         lines += ["", *stage_lines]
         if page_cost and docs:
             cost = _spawn(["--page-cost-child", "--profile", profile, *_sets_args(sets),

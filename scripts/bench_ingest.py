@@ -265,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-page-cost", action="store_true", help="--compare: skip the page-item cost table")
     parser.add_argument("--systems", nargs="+", choices=bench_compare.SYSTEMS, default=list(bench_compare.SYSTEMS),
                         help="--compare: which systems to run (the first is the ratios' base)")
+    parser.add_argument("--baseline-tree", type=Path, default=None,
+                        help="--compare: also run mmrag from this checkout (e.g. a worktree of main), interleaved")
     parser.add_argument("--compare-child", choices=bench_compare.SYSTEMS, help=argparse.SUPPRESS)
     parser.add_argument("--page-cost-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--paths", nargs="+", type=Path, default=[], help=argparse.SUPPRESS)
@@ -279,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.compare:
         print(bench_compare.run_compare(args.docs, args.profile, args.set, args.synthetic_pages, args.repeats,
-                                        not args.no_page_cost, tuple(args.systems)))
+                                        not args.no_page_cost, tuple(args.systems), args.baseline_tree))
         return 0
     if args.memory_child:
         logging.getLogger().setLevel(logging.WARNING)

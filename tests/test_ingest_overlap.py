@@ -30,7 +30,7 @@ from rag.ingestion import NO_POINTS, Ingestor
 from rag.parse_feed import ParseFeed
 from rag.pipeline import Pipeline
 from rag.progress import PageBar, PageProgress
-from rag.records import SearchFilter
+from rag.records import FileNotice, SearchFilter
 from tests.pdfs import write_corrupt, write_report
 
 POISON = "Zorblax-poison"
@@ -116,18 +116,18 @@ def test_a_failing_file_and_an_empty_file_are_handled_alone(pipe: Pipeline, tmp_
     report = ingestor.ingest([docs], tenant="poison", progress=False, on_pages=pages.append)
     # The poisoned batch held other files' texts too, and only the poisoned file failed.
     assert any(POISON in t for t in rec.calls[0]) and len(_files_of(rec.calls[0])) > 1
-    assert sorted(Path(f["path"]).name for f in report.files_failed) == ["broken.pdf", poisoned.name]
-    assert next(f for f in report.files_failed if f["path"] == str(poisoned.resolve()))["detail"] == "EmbedError"
+    assert sorted(Path(f.path).name for f in report.files_failed) == ["broken.pdf", poisoned.name]
+    assert next(f for f in report.files_failed if f.path == str(poisoned.resolve())).detail == "EmbedError"
     # The broken file leaves the page total; the failed one's pages count as done.
     assert pages[-1].pages_done == pages[-1].pages_total == 3 * 3 + 3 + 1 and pages[-1].files_done == 6
     assert report.files_ingested == 4  # three depots and the blank file
-    assert report.notices == [{"path": str(blank.resolve()), "notice": NO_POINTS}]
+    assert report.notices == [FileNotice(path=str(blank.resolve()), notice=NO_POINTS)]
     hits = pipe.retriever.search("How many pumps did Depot1 ship in week 2?", flt=SearchFilter(tenant="poison"))
     assert any("Depot1 shipped 102" in h.text for h in hits)
     # The failed file has no manifest row: the next run tries it again (and only it).
     again = ingestor.ingest([docs], tenant="poison", progress=False)
     assert again.files_unchanged == 4
-    assert sorted(Path(f["path"]).name for f in again.files_failed) == ["broken.pdf", poisoned.name]
+    assert sorted(Path(f.path).name for f in again.files_failed) == ["broken.pdf", poisoned.name]
 
 
 def test_the_parse_queue_is_bounded_by_items(tmp_path: Path) -> None:
@@ -192,3 +192,45 @@ def test_a_flush_embeds_across_files_sorted_by_length(pipe: Pipeline, tmp_path: 
     flat = [t for call in rec.calls for t in call]
     assert len(flat) == held and [len(t) for t in flat] == sorted(len(t) for t in flat)
     assert all(len(c) <= 2 for c in rec.calls)
+
+
+class Watching(Recording):
+    """Recording, noting at each call whether the watched file's last page render exists yet and
+    how many of its points the store shows."""
+
+    def __init__(self, inner: Embedder, last_render: Path, store: object, path: str) -> None:
+        super().__init__(inner)
+        self.last_render, self.store, self.path = last_render, store, path
+        self.seen: list[tuple[bool, int]] = []
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        self.seen.append((self.last_render.exists(), self.store.count(SearchFilter(files=[self.path]))))  # type: ignore[attr-defined]
+        return super().embed_texts(texts)
+
+
+def test_a_long_pdf_embeds_its_first_pages_before_its_last_is_parsed(tmp_path: Path) -> None:
+    from ingest.manifest import Manifest
+    from ingest.media import doc_media_dir
+    from rag.indexing import tenant_item_id
+
+    docs = tmp_path / "docs"
+    path = _depot(docs, 5, pages=40).resolve()
+    index = tmp_path / "index"
+    over = {"store.path": str(index), "ingest.ocr": "none", "ingest.workers": 1, "ingest.file_timeout_s": None,
+            "ingest.queue_items": 1, "ingest.page_dpi": 36}
+    with Pipeline.from_config("cpu", over, environ={}) as p:
+        info = discover([path], p.settings.ingest).files[0]
+        last = doc_media_dir(p.settings.media_dir, info.sha256[:16]) / "page-0040.png"
+        rec = Watching(p.embedder, last, p.store, str(path))
+        report = Ingestor(p.settings, rec, p.store).ingest([docs], progress=False)
+        assert report.files_ingested == 1 and report.pages == 40
+        # Embedding began while page 40 was not yet rendered, and nothing of the file was visible
+        # in the store until all of it was embedded (one replace_file at the end).
+        assert rec.seen[0] == (False, 0) and all(n == 0 for _, n in rec.seen)
+        assert last.exists()
+        # The points are those of the whole-file parse: same items, same ids.
+        whole = parse_file(info, p.settings.ingest, tmp_path / "media")
+        want = {tenant_item_id(i.id, "default") for i in whole.items if i.text.strip()}
+        with Manifest(p.settings.index_dir / "manifest.sqlite") as m:
+            assert set(m.item_ids(str(path))) == want
+        assert p.store.count(SearchFilter(files=[str(path)])) == len(want)

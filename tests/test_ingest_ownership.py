@@ -16,7 +16,7 @@ import pytest
 from rag.cli import EXIT_FILES_FAILED, build_parser, main
 from rag.ingestion import NO_POINTS, NO_TEXT
 from rag.pipeline import Pipeline
-from rag.records import SearchFilter
+from rag.records import FileNotice, SearchFilter
 from tests.pdfs import write_corrupt, write_report
 
 
@@ -74,7 +74,7 @@ def test_a_file_that_yields_no_points_gets_a_notice(pipe: Pipeline, tmp_path: Pa
     blank = _blank_pdf(tmp_path / "blank.pdf")
     report = pipe.ingest([blank], progress=False)
     assert report.files_failed == []
-    assert report.notices == [{"path": str(blank), "notice": NO_POINTS}]
+    assert report.notices == [FileNotice(path=str(blank), notice=NO_POINTS)]
 
 
 def _blank_pdf(path: Path, pages: int = 2) -> Path:
@@ -93,7 +93,7 @@ def test_a_file_with_only_images_gets_a_notice(tiny_llava_dir: Path, tmp_path: P
         blank = _blank_pdf(tmp_path / "blank.pdf")
         report = p.ingest([blank, write_report(tmp_path / "ops.pdf")], progress=False)
     assert report.files_ingested == 2 and report.items["page"] >= 2
-    assert report.notices == [{"path": str(blank), "notice": NO_TEXT}]
+    assert report.notices == [FileNotice(path=str(blank), notice=NO_TEXT)]
 
 
 def test_ingest_exits_3_when_a_file_failed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -46,7 +46,7 @@ def test_first_ingest_reports_failures_and_ingests_the_rest(first: tuple[Pipelin
     pipe, report = first
     assert report.files_seen == 4
     assert report.files_ingested == 2
-    failed = {Path(f["path"]).name: f["reason"] for f in report.files_failed}
+    failed = {Path(f.path).name: f.reason for f in report.files_failed}
     assert set(failed) == {"locked.pdf", "broken.pdf"}
     assert "encrypted" in failed["locked.pdf"]
     assert "corrupt" in failed["broken.pdf"] or "damaged" in failed["broken.pdf"]

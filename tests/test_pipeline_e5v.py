@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from rag.aio import run_sync
-from rag.generate.openai_chat import OpenAIChatGenerator
+from rag.generate.openai import OpenAIChatGenerator
 from rag.pipeline import Pipeline
 from rag.records import Answer, Prefetch, QueryPlan
 from rag.retrieve import Retriever

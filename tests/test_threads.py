@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from rag.errors import MmragError
-from rag.generate.openai_chat import OpenAIChatGenerator
+from rag.generate.openai import OpenAIChatGenerator
 from rag.pipeline import Pipeline
 from rag.records import Answer
 from rag.testing.vllm_server import VllmServer

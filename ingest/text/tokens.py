@@ -48,6 +48,20 @@ STOPWORDS: frozenset[str] = frozenset({
 })
 """English words too common to be keywords."""
 
+QUESTION_STOPWORDS: frozenset[str] = (STOPWORDS - {"s", "t"}) | frozenset({
+    "about", "above", "according", "after", "again", "against", "all", "also", "am", "any",
+    "because", "before", "being", "below", "between", "both", "could", "describe", "document",
+    "documents", "doing", "down", "during", "each", "explain", "few", "find", "further", "give",
+    "having", "here", "hers", "herself", "him", "himself", "how", "itself", "just", "list", "many",
+    "mention", "mentioned", "mentions", "more", "most", "much", "myself", "nor", "off", "once", "only",
+    "other", "ours", "ourselves", "out", "over", "own", "per", "please", "said", "same", "say", "says",
+    "should", "show", "shows", "some", "such", "tell", "theirs", "themselves", "through", "too",
+    "under", "until", "up", "very", "via", "vs", "while", "would", "yours", "yourself", "yourselves",
+})
+"""Words of a question that name no topic: :data:`STOPWORDS` plus the ways of asking ("describe",
+"according", "mentioned"). The extractive answerer and follow-up detection read questions with it;
+the keyword index keeps to :data:`STOPWORDS` (its terms are part of ``TOKENIZER_VERSION``)."""
+
 KO_STOPWORDS: frozenset[str] = frozenset({
     "얼마", "때", "이다", "아니다", "있다", "없다", "하다", "되다", "같다", "주다", "알리다", "말하다",
 })

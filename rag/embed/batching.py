@@ -3,9 +3,12 @@
 Searches run in worker threads (``Pipeline.asearch`` hands ``Retriever.search`` to a thread), so
 many chat requests arriving together each call ``embed_queries([question])`` at about the same
 time. :class:`QueryBatcher` queues those calls: the caller at the head of the queue becomes the
-*leader*, waits until ``max_batch`` queries are queued or ``max_wait_ms`` have passed since it
-arrived, takes the queued calls (whole calls, at most ``max_batch`` queries unless one call alone
-is larger) and embeds them in one inner call; every caller then gets its own rows. Waiting is on a
+*leader*, takes the queued calls (whole calls, at most ``max_batch`` queries unless one call alone
+is larger) and embeds them in one inner call; every caller then gets its own rows. The leader waits
+for company only while another inner call is running (until it ends, ``max_batch`` queries are
+queued or ``max_wait_ms`` have passed since the leader arrived): calls that come while the model is
+busy share the next call, and a lone query, or the first of a burst, goes at once — waiting a fixed
+``max_wait_ms`` for company that never comes added that much to every single search. Waiting is on a
 :class:`threading.Condition`, never a spin. An exception of the inner call is raised in every caller
 of that batch.
 
@@ -56,6 +59,7 @@ class QueryBatcher(EmbedderWrapper):
         self._queue: deque[_Call] = deque()
         self._queued = 0  # queries (not calls) in the queue
         self._leading = False  # a leader is collecting a batch
+        self._running = 0  # inner calls in flight
         self.inner_calls = 0
         """Inner ``embed_queries`` calls made (for tests and metrics)."""
 
@@ -80,9 +84,10 @@ class QueryBatcher(EmbedderWrapper):
         return self._result(call)
 
     def _collect(self) -> list[_Call]:
-        """As leader (lock held): wait for a full batch or the head's deadline, then take it."""
+        """As leader (lock held): while an inner call runs, wait for it to end, a full batch or the
+        head's deadline; then take the batch."""
         deadline = self._queue[0].arrived + self.max_wait_s
-        while self._queued < self.max_batch:
+        while self._queued < self.max_batch and self._running:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
@@ -93,6 +98,7 @@ class QueryBatcher(EmbedderWrapper):
             batch.append(self._queue.popleft())
             size += len(batch[-1].texts)
         self._queued -= size
+        self._running += 1
         self._leading = False
         self._cond.notify_all()  # the next head, if any, takes the lead
         return batch
@@ -113,6 +119,7 @@ class QueryBatcher(EmbedderWrapper):
                   (time.perf_counter() - t0) * 1000)
         with self._cond:
             self.inner_calls += 1
+            self._running -= 1  # a leader waiting for this call to end goes now
             start = 0
             for call in batch:
                 if error is None:

@@ -9,7 +9,7 @@ The server runs the E5-V recipe (last token, normalised) with vLLM's batching:
 Texts go as plain ``input`` strings under E5-V's text prompt (the tokenizer adds the BOS). Images
 can only go as chat ``messages``; the chat path adds no special tokens, so the server must render
 messages with ``prompts/e5v_embed.jinja`` (BOS + the text verbatim). Both paths then tokenise
-exactly what the transformers runner (:mod:`rag.embed.e5v`) does, and the two runners share one
+exactly what the transformers runner (:mod:`rag.embed.e5v.transformers`) does, and the two runners share one
 space id: an index built by one is queried by the other. :meth:`VllmPoolingEmbedder.from_config`
 checks the template with the server's ``/tokenize`` before anything is embedded.
 
@@ -36,7 +36,7 @@ from PIL import Image
 from rag.aio import LoopThread
 from rag.config import EmbedConfig
 from rag.embed.base import l2_normalise
-from rag.embed.e5v import DEFAULT_MODEL, fit_image, image_prompt, space_id, text_prompt
+from rag.embed.e5v.recipe import DEFAULT_MODEL, E5VSpace, fit_image, image_prompt, text_prompt
 from rag.errors import ConfigError, EmbedError, MissingPartError
 
 logger = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def image_data_url(image: Image.Image) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-class VllmPoolingEmbedder:
+class VllmPoolingEmbedder(E5VSpace):
     """E5-V through a vLLM pooling server. Build with :meth:`from_config`, which checks the server.
 
     Texts are sent ``max_batch`` to a request, images one to a request (``messages`` carry one
@@ -150,24 +150,8 @@ class VllmPoolingEmbedder:
 
     # -- Embedder protocol ------------------------------------------------------------------------
 
-    @property
-    def id(self) -> str:
-        return space_id(self._model_name)
-
-    @property
-    def dim(self) -> int:
-        return self._dim
-
-    @property
-    def embeds_images(self) -> bool:
-        return True
-
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Passages under E5-V's text prompt. Shape (n, dim), float32, unit rows."""
-        return self._home.run(self._gather(self._text_bodies(texts)))
-
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """Questions: the same text prompt as passages."""
         return self._home.run(self._gather(self._text_bodies(texts)))
 
     def embed_images(self, images: Sequence[Image.Image]) -> np.ndarray:

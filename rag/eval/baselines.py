@@ -23,12 +23,16 @@ import numpy as np
 
 from rag.aio import run_sync
 from rag.errors import MmragError
+from rag.registry import Registry
 
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
-BASELINES = ("bm25", "llamaindex")
+BASELINES: Registry[PageRetriever] = Registry("baseline")
+"""Baselines by name; a factory takes the pipeline's embedder (under its cache) and builds one."""
+BASELINES.register("bm25", "rag.eval.baselines:BM25Baseline.from_embedder")
+BASELINES.register("llamaindex", "rag.eval.li_baseline:LlamaIndexBaseline.from_embedder")
 
 _WORD = re.compile(r"[^\W_]+")
 
@@ -130,6 +134,11 @@ class BM25Baseline:
     """BM25 over page text, one index per document and one over every page: retrieval only."""
 
     name = "bm25"
+
+    @classmethod
+    def from_embedder(cls, embedder: Any) -> BM25Baseline:
+        """Registry factory: BM25 needs no embedder."""
+        return cls()
 
     def __init__(self) -> None:
         self._indexes: dict[Path, BM25] = {}

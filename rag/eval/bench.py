@@ -172,7 +172,7 @@ def bench_pipeline(config: str, overrides: Mapping[str, Any], embedder: Embedder
         report = pipe.ingest([docs], progress=False)
         if report.files_failed:
             log.warning("bench ingest: %d files failed: %s", len(report.files_failed),
-                        report.files_failed[:3])
+                        [f.path for f in report.files_failed[:3]])
         res.add(SYSTEM, "ingest", "pages/s", report.pages / report.seconds if report.seconds else None)
         for stage in INGEST_STAGES:
             res.add(SYSTEM, f"ingest {stage} (total)", "s", report.stages.get(stage))
@@ -227,7 +227,7 @@ def format_bench(res: BenchResult) -> str:
 def run_bench_command(args: argparse.Namespace, overrides: Mapping[str, Any]) -> int:
     """The ``mmrag bench`` command. Returns the exit code."""
     from rag.embed.base import build_embedder
-    from rag.eval.run import machine_info
+    from rag.eval.machine import machine_info
 
     if args.repeats < 1:
         raise MmragError(f"--repeats must be at least 1, got {args.repeats}")

@@ -63,6 +63,12 @@ class LlamaIndexBaseline:
 
     name = "llamaindex"
 
+    @classmethod
+    def from_embedder(cls, embedder: Embedder) -> LlamaIndexBaseline:
+        """Registry factory: the embedder under an on-disk cache, so the baseline does not share
+        the pipeline's cache."""
+        return cls(getattr(embedder, "inner", embedder))
+
     def __init__(self, embedder: Embedder) -> None:
         self._embed_model = EmbedderAsLlamaIndex(embedder)
         self._client = QdrantClient(location=":memory:")

@@ -23,12 +23,9 @@ class Generator(Protocol):
         [n] in the answer is the n-th item of this list."""
         ...
 
-    async def agenerate(self, question: str, evidence: Sequence[Evidence]) -> str:
-        """The whole answer text."""
-        ...
-
     def astream(self, question: str, evidence: Sequence[Evidence]) -> AsyncIterator[str]:
-        """The answer as text deltas."""
+        """The answer as text deltas ([n] cites ``evidence[n - 1]``); with no evidence, the abstain
+        sentence in the question's language. The pipeline joins them and resolves the citations."""
         ...
 
     async def aclose(self) -> None:
@@ -37,9 +34,11 @@ class Generator(Protocol):
         ...
 
 
-GENERATORS: Registry[Generator] = Registry("generator")
-GENERATORS.register("extractive", "rag.generate.extractive:ExtractiveGenerator.from_config")
-GENERATORS.register("openai", "rag.generate.openai_chat:OpenAIChatGenerator.from_config")
+GENERATORS: Registry[Generator] = Registry("generator", "generate")
+GENERATORS.register("extractive", "rag.generate.extractive:ExtractiveGenerator.from_config",
+                    fields=("max_sentences",))
+GENERATORS.register("openai", "rag.generate.openai.generator:OpenAIChatGenerator.from_config",
+                    fields=("urls", "api_key", "retries", "timeout_s"))
 
 
 def build_generator(cfg: GenerateConfig) -> Generator:

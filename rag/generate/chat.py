@@ -1,7 +1,7 @@
 """Chat: turn a follow-up question and the conversation so far into one standalone question.
 
 Retrieval needs a question that stands alone ("And in 2022?" finds nothing). With a chat
-model (anything with :meth:`ChatModel.achat`, e.g. :class:`~rag.generate.openai_chat.OpenAIChatGenerator`)
+model (anything with :meth:`ChatModel.achat`, e.g. :class:`~rag.generate.openai.generator.OpenAIChatGenerator`)
 the ``prompts/<lang>/condense.txt`` prompt (in the question's language) rewrites it; without one
 (the extractive backend) a rule appends the salient terms of the earlier user turns to a question
 that depends on them. History and question are neutralised like evidence
@@ -19,9 +19,9 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.text.hangul import HANGUL_RUN
+from ingest.text.tokens import QUESTION_STOPWORDS as STOPWORDS
 from rag.errors import GenerateError
 from rag.generate.citations import strip_citations
-from rag.generate.extractive import STOPWORDS
 from rag.generate.fences import neutralise
 from rag.generate.prompting import prompt_language
 from rag.prompts import load_prompt

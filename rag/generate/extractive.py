@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from ingest.table_headers import first_row_is_data, is_key_value
 from ingest.text.hangul import HANGUL_RUN, has_hangul
 from ingest.text.sentences import is_page_mark, split_sentences
-from ingest.text.tokens import korean_terms
+from ingest.text.tokens import QUESTION_STOPWORDS, korean_terms
 from rag.config import GenerateConfig
 from rag.generate.citations import build_answer
 from rag.generate.prompting import abstain_sentence
@@ -39,18 +39,7 @@ SUPPORTED_COVERAGE = 0.01
 NUMBER_WEIGHT = 3.0
 """Weight of a number in the question relative to a word."""
 
-_STOPWORD_TEXT = """
-a about above after again against all am an and any are as at be because been before being below
-between both but by can could did do does doing down during each few for from further had has have
-having he her here hers herself him himself his how i if in into is it its itself just me more most
-my myself no nor not of off on once only or other our ours ourselves out over own same she should so
-some such than that the their theirs them themselves then there these they this those through to too
-under until up very was we were what when where which while who whom why will with would you your
-yours yourself yourselves also per vs via
-say says said tell describe explain show shows give list find mention mentions mentioned according
-document documents please much many
-"""
-STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+STOPWORDS = QUESTION_STOPWORDS
 
 _TERM_RE = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+")
 _THOUSANDS_RE = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")

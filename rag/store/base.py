@@ -81,9 +81,10 @@ class Optimizable(Protocol):
 
 
 STORES: Registry[Store] = Registry("store")
-STORES.register("edge", "rag.store.edge:EdgeStore.from_config")
-STORES.register("local", "rag.store.qdrant:QdrantStore.from_config")
-STORES.register("server", "rag.store.qdrant:QdrantStore.from_config")
+STORES.register("edge", "rag.store.edge:EdgeStore.from_config", fields=("optimize_after",))
+STORES.register("local", "rag.store.qdrant_local:QdrantLocalStore.from_config")
+STORES.register("server", "rag.store.qdrant_server:QdrantServerStore.from_config",
+                fields=("url", "api_key", "shard_number", "replication_factor", "write_consistency_factor"))
 
 
 def open_store(cfg: StoreConfig) -> Store:

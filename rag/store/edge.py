@@ -210,13 +210,6 @@ class EdgeStore:
                  tb: TracebackType | None) -> None:
         self.close()
 
-    def drop(self) -> None:
-        """Delete the whole index from disk (its shard and metadata)."""
-        with self._lock.write():
-            self.close()
-            shutil.rmtree(self.root, ignore_errors=True)
-            self._meta, self._pending = None, 0
-
     def _require(self) -> qe.EdgeShard:
         if self._shard is None:
             if self._meta is not None:
@@ -408,11 +401,6 @@ class EdgeStore:
         return StoreStats(points=points, files=len(files.hits),
                           items={str(h.value): h.count for h in kinds.hits},
                           embedder_id=self._meta.embedder_id, dim=self._meta.dim)
-
-    @property
-    def embedder(self) -> StoreMeta | None:
-        """The stored embedder identity, None before :meth:`ensure`."""
-        return self._meta
 
 
 def _edge_point(p: Point) -> qe.Point:

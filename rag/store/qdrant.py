@@ -17,19 +17,15 @@ import functools
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from qdrant_client import QdrantClient, models
 
-from rag.config import StoreConfig
 from rag.errors import StoreError
 from rag.records import Hit, Point, QueryPlan, SearchFilter, SparseVector, StoreStats
 from rag.store.base import DENSE, SPARSE, Store
 from rag.store.common import (
-    HNSW_EF,
-    INDEX_FIELDS,
     RRF_K,
     TENANT_FIELD,
     FloatRange,
@@ -85,7 +81,7 @@ def _filter(terms: Terms | None) -> models.Filter | None:
     return models.Filter(must=conditions)
 
 
-def _index_schema(field: str, kind: str) -> models.PayloadSchemaType | models.KeywordIndexParams:
+def index_schema(field: str, kind: str) -> models.PayloadSchemaType | models.KeywordIndexParams:
     if field == TENANT_FIELD:
         return models.KeywordIndexParams(type=models.KeywordIndexType.KEYWORD, is_tenant=True)
     return {"integer": models.PayloadSchemaType.INTEGER,
@@ -93,41 +89,32 @@ def _index_schema(field: str, kind: str) -> models.PayloadSchemaType | models.Ke
 
 
 class QdrantStore:
-    """A :class:`~rag.store.base.Store` on a qdrant-client collection (local mode or server)."""
+    """A :class:`~rag.store.base.Store` on a qdrant-client collection: the part local mode
+    (:class:`QdrantLocalStore`) and a server (:class:`QdrantServerStore`) share."""
 
-    def __init__(self, client: QdrantClient, collection: str, *, server: bool,
-                 shard_number: int = 1, replication_factor: int = 1, write_consistency_factor: int = 1,
-                 where: str = "") -> None:
-        """Wrap an open client; ``server`` says whether payload indexes and cluster settings apply."""
+    server = False
+    """Whether the collection lives on a Qdrant server (payload indexes, cluster settings, HNSW ef)."""
+
+    def __init__(self, client: QdrantClient, collection: str, *, where: str = "") -> None:
+        """Wrap an open client."""
         self.client = client
         self.collection = collection
-        self.server = server
-        self.shard_number = shard_number
-        self.replication_factor = replication_factor
-        self.write_consistency_factor = write_consistency_factor
         self.where = where or f"collection {collection!r}"
         self._meta: StoreMeta | None = None
+        # A server orders concurrent calls itself; local mode's numpy engine is not thread-safe.
         self._lock: contextlib.AbstractContextManager[Any] = (
-            contextlib.nullcontext() if server else threading.RLock())
+            contextlib.nullcontext() if self.server else threading.RLock())
 
-    @classmethod
-    def from_config(cls, cfg: StoreConfig) -> QdrantStore:
-        """``local``: ``QdrantClient(path=<store.path>/local)``; ``server``: ``QdrantClient(url=...)``."""
-        if cfg.backend == "local":
-            path = Path(cfg.path).expanduser() / "local"
-            path.mkdir(parents=True, exist_ok=True)
-            try:
-                client = QdrantClient(path=str(path))
-            except RuntimeError as exc:  # "already accessed by another instance"
-                raise StoreError(f"local index {path} cannot be opened: {exc}") from exc
-            return cls(client, cfg.collection, server=False, where=f"local index {path} ({cfg.collection})")
-        if cfg.backend == "server":
-            client = QdrantClient(url=cfg.url, api_key=cfg.api_key or None)
-            return cls(client, cfg.collection, server=True, shard_number=cfg.shard_number,
-                       replication_factor=cfg.replication_factor,
-                       write_consistency_factor=cfg.write_consistency_factor,
-                       where=f"collection {cfg.collection!r} at {cfg.url}")
-        raise StoreError(f"QdrantStore serves store.backend 'local' or 'server', got {cfg.backend!r}")
+    def _create_options(self) -> dict[str, Any]:
+        """Extra ``create_collection`` arguments (a server's shards and replicas)."""
+        return {}
+
+    def _after_create(self) -> None:
+        """Called once the collection exists (a server builds its payload indexes here)."""
+
+    def _search_params(self, using: str, limit: int) -> models.SearchParams | None:
+        """HNSW parameters of one prefetch branch (local mode searches exactly: none)."""
+        return None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -152,24 +139,17 @@ class QdrantStore:
             self._meta = stored
             return
         meta = StoreMeta.new(embedder_id, dim)
-        extra: dict[str, Any] = {}
-        if self.server:
-            extra = {"shard_number": self.shard_number, "replication_factor": self.replication_factor,
-                     "write_consistency_factor": self.write_consistency_factor}
         try:
             self.client.create_collection(
                 self.collection,
                 vectors_config={DENSE: models.VectorParams(size=dim, distance=models.Distance.COSINE)},
                 sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
                 metadata={META_KEY: meta.model_dump()},
-                **extra,
+                **self._create_options(),
             )
         except Exception as exc:
             raise StoreError(f"cannot create {self.where}: {exc}") from exc
-        if self.server:
-            for field, kind in INDEX_FIELDS.items():
-                self.client.create_payload_index(self.collection, field,
-                                                 field_schema=_index_schema(field, kind), wait=True)
+        self._after_create()
         self._meta = meta
         log.info("created %s for embedder %s (dim %d)", self.where, embedder_id, dim)
 
@@ -264,7 +244,7 @@ class QdrantStore:
         return [hit_from_payload(p.id, p.score, p.payload) for p in response.points]
 
     def _prefetch(self, plan: QueryPlan, using: str, limit: int, terms: Terms) -> models.Prefetch:
-        params = models.SearchParams(hnsw_ef=max(HNSW_EF, limit)) if self.server and using == DENSE else None
+        params = self._search_params(using, limit)
         query: list[float] | models.SparseVector
         if using == DENSE:
             assert plan.dense is not None

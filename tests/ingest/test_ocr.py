@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw, ImageFont
+from pydantic import ValidationError
 
 from ingest import ocr
 from ingest.config import IngestConfig
@@ -56,7 +57,7 @@ def test_engines_follow_the_protocol(name: str) -> None:
 
 
 def test_unknown_engine_is_refused() -> None:
-    with pytest.raises(ConfigError, match="Unknown OCR engine: 'paddle'"):
+    with pytest.raises(ConfigError, match="unknown OCR engine backend 'paddle'; known: none, tesseract"):
         ocr.get_ocr_engine("paddle")
 
 
@@ -211,3 +212,9 @@ def test_korean_figure_crop_reads_exact_words(tmp_path: Path, media: Path) -> No
     (fig,) = [i for i in items if isinstance(i, Figure)]
     for word in ("정보보호", "관리체계", "개인정보", "처리방침을"):
         assert word in fig.text.split(), fig.text
+
+
+def test_ocr_engines_are_registered_and_the_config_knows_them() -> None:
+    assert ocr.OCR_ENGINES.names() == ["none", "tesseract"]
+    with pytest.raises(ValidationError, match="unknown OCR engine 'paddle'; known: none, tesseract"):
+        IngestConfig(ocr="paddle")

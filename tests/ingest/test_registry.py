@@ -41,3 +41,12 @@ def test_unknown_suffix_and_missing_package(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(registry, "_installed", lambda module: module != "olefile")
     assert unsupported_reason(".hwp") == "unsupported type .hwp (pip install olefile)"
     assert ".hwp" not in registry.supported_suffixes() and ".hwpx" in registry.supported_suffixes()
+
+
+def test_a_suffix_registered_twice_is_refused() -> None:
+    from ingest.errors import ConfigError
+    from ingest.registry import register_format
+
+    with pytest.raises(ConfigError, match=r"file suffix '\.pdf' is already registered \(ingest\.pdf:parse_pdf\)"):
+        register_format(".PDF", "mymodule:parse", "application/pdf")
+    assert FORMATS[".pdf"].parser == "ingest.pdf:parse_pdf"

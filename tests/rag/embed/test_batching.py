@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -126,3 +127,37 @@ def test_passages_and_identity_pass_through(inner: E5VEmbedder) -> None:
 def test_bad_arguments_fail_with_the_value(inner: E5VEmbedder, max_batch: int, max_wait_ms: float) -> None:
     with pytest.raises(ValueError, match=str(max_batch if max_batch < 1 else max_wait_ms)):
         QueryBatcher(inner, max_batch=max_batch, max_wait_ms=max_wait_ms)
+
+
+def test_a_lone_call_goes_at_once_while_the_model_is_idle(inner: E5VEmbedder) -> None:
+    # The old batcher waited max_wait_ms for company on every call: here 20 s for a lone query.
+    counting = Counting(inner)
+    batcher = QueryBatcher(counting, max_batch=32, max_wait_ms=20_000)
+    t0 = time.monotonic()
+    got = batcher.embed_queries([QUESTIONS[0]])
+    assert time.monotonic() - t0 < 10, "a lone call waited for company"
+    assert np.allclose(got[0], inner.embed_queries([QUESTIONS[0]])[0], atol=1e-5)
+    assert counting.calls == [1]
+
+
+def test_calls_arriving_while_the_model_runs_share_the_next_call(inner: E5VEmbedder) -> None:
+    started, release = threading.Event(), threading.Event()
+
+    class Slow(Counting):
+        def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+            if not started.is_set():
+                started.set()
+                release.wait(30)
+            return super().embed_queries(texts)
+
+    slow = Slow(inner)
+    batcher = QueryBatcher(slow, max_batch=32, max_wait_ms=20_000)
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        first = pool.submit(batcher.embed_queries, [QUESTIONS[0]])
+        assert started.wait(30)
+        rest = [pool.submit(batcher.embed_queries, [q]) for q in QUESTIONS[1:5]]
+        time.sleep(0.3)  # all four queue behind the running call
+        release.set()
+        assert first.result(30).shape == (1, inner.dim)
+        assert all(f.result(30).shape == (1, inner.dim) for f in rest)
+    assert slow.calls == [1, 4]

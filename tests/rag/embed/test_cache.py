@@ -45,3 +45,13 @@ def test_queries_and_passages_are_cached_apart(inner: E5VEmbedder, tmp_path: Pat
     assert cache.misses == 2  # a passage hit must never answer a query (prompts may differ by backend)
     assert cache.id == inner.id and cache.dim == inner.dim and cache.embeds_images
     cache.close()
+
+
+def test_the_cache_does_not_sync_every_commit(inner: E5VEmbedder, tmp_path: Path) -> None:
+    # A search that misses writes its query vector: a full sync there cost ~8 ms per search.
+    cached = CachedEmbedder(inner, tmp_path / "c.sqlite")
+    try:
+        assert cached._db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL (FULL is 2)
+        assert cached._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        cached.close()

@@ -11,20 +11,12 @@ import pytest
 
 from rag.errors import MmragError
 from rag.eval.baselines import BM25, BM25Baseline, bm25_tokens
+from rag.eval.command import parse_baselines, parse_ks
 from rag.eval.dataset import QAItem
-from rag.eval.run import (
-    SYSTEM,
-    QuestionResult,
-    SystemRun,
-    evaluate_question,
-    format_summary,
-    parse_baselines,
-    parse_ks,
-    retrieval_metrics,
-    score_answer,
-    summarize,
-    write_outputs,
-)
+from rag.eval.harness import evaluate_question
+from rag.eval.report import format_summary, write_outputs
+from rag.eval.results import SYSTEM, QuestionResult, SystemRun
+from rag.eval.scoring import retrieval_metrics, score_answer, summarize
 from rag.records import Answer, Citation, Evidence, SearchFilter
 from tests.pdfs import write_pages
 

@@ -12,7 +12,8 @@ import pytest
 from rag.cli import main
 from rag.errors import MmragError
 from rag.eval.baselines import BM25Baseline
-from rag.eval.run import corpus_ranking, parse_scope, retrieval_metrics
+from rag.eval.command import parse_scope
+from rag.eval.scoring import corpus_ranking, retrieval_metrics
 from tests.pdfs import write_pages
 
 ALPHA = ["Alpha Corp annual report 2025", "Alpha revenue in Europe was 146.2 million euros",

@@ -20,9 +20,10 @@ from qdrant_client import QdrantClient
 from rag.config import StoreConfig
 from rag.errors import StoreError
 from rag.records import DateRange, Hit, Point, Prefetch, QueryPlan, SearchFilter
-from rag.store.base import Store
+from rag.store.base import Store, open_store
 from rag.store.common import RRF_K
-from rag.store.qdrant import QdrantStore, copy_store
+from rag.store.qdrant import copy_store
+from rag.store.qdrant_local import QdrantLocalStore
 from rag.store.sparse import encode_sparse_query
 from tests.rag.store.conftest import DIM, corpus, make_item, make_point, structured_vectors
 
@@ -270,7 +271,7 @@ def test_congruence_edge_and_local(store_factory: Callable[..., Store]) -> None:
                   hybrid(qvec(seed), words, limit=15, flt=flt, weights=weights)]
     edge_results = [edge.query(p) for p in plans]
     # local mode commits each point to SQLite; ranking does not depend on it, so stay in memory
-    local = QdrantStore(QdrantClient(location=":memory:"), "congruence", server=False)
+    local = QdrantLocalStore(QdrantClient(location=":memory:"), "congruence")
     local.ensure(EMBEDDER, DIM)
     local.upsert(points)
     for plan, want in zip(plans, edge_results, strict=True):
@@ -285,7 +286,7 @@ def test_congruence_edge_and_local(store_factory: Callable[..., Store]) -> None:
 @pytest.mark.parametrize("backend", ["edge", "local"])
 def test_tenant_filter_never_leaks(store_factory: Callable[..., Store], backend: str) -> None:
     # local mode commits every point to SQLite; the property is about filtering, so keep it in memory
-    store = (QdrantStore(QdrantClient(location=":memory:"), "tenants", server=False) if backend == "local"
+    store = (QdrantLocalStore(QdrantClient(location=":memory:"), "tenants") if backend == "local"
              else store_factory(backend))
     store.ensure(EMBEDDER, DIM)
     base = corpus(40, seed=5)
@@ -317,7 +318,7 @@ def test_copy_edge_index_to_another_backend(store_factory: Callable[..., Store],
     cfg = StoreConfig(backend=target, path=str(tmp_path / "copy"),
                       collection=f"copy_{uuid.uuid4().hex[:8]}",
                       url=os.environ.get("QDRANT_URL", "") if target == "server" else "")
-    dst = QdrantStore.from_config(cfg)
+    dst = open_store(cfg)
     try:
         assert copy_store(edge, dst, batch=16) == 50
         assert copy_store(edge, dst, batch=16) == 50  # idempotent

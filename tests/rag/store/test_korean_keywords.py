@@ -112,16 +112,17 @@ def test_index_without_a_recorded_tokenizer_is_the_legacy_one_and_refused(tmp_pa
 def test_local_qdrant_refuses_another_tokenizer(tmp_path: Path) -> None:
     from qdrant_client import QdrantClient
 
-    from rag.store.qdrant import META_KEY, QdrantStore
+    from rag.store.qdrant import META_KEY
+    from rag.store.qdrant_local import QdrantLocalStore
 
     client = QdrantClient(path=str(tmp_path / "local"))
-    store = QdrantStore(client, "c", server=False)
+    store = QdrantLocalStore(client, "c")
     store.ensure("e", DIM)
     assert StoreMeta.model_validate(
         client.get_collection("c").config.metadata[META_KEY]).tokenizer == TOKENIZER_VERSION
     legacy = StoreMeta(embedder_id="e", dim=DIM).model_dump()
     client.update_collection("c", metadata={META_KEY: legacy})
-    store = QdrantStore(client, "c", server=False)
+    store = QdrantLocalStore(client, "c")
     with pytest.raises(StoreError, match=r"'mmrag-kw1'.*" + TOKENIZER_VERSION.replace("+", r"\+")):
         store.ensure("e", DIM)
     client.close()

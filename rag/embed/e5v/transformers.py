@@ -1,13 +1,4 @@
-"""E5-V (``royokong/e5-v``) in process on transformers: text and images in one space.
-
-E5-V is LLaVA-NeXT-8B prompted to summarise its input "in one word"; the embedding is the last
-token's hidden state of the last layer, L2-normalised. The prompts are the method, so they live
-in ``prompts/e5v_text.txt`` and ``prompts/e5v_image.txt``. Queries use the text prompt, as in
-E5-V's own retrieval code.
-
-The helpers at the top (prompts, image fitting, the space id) are shared with the vLLM runner
-(:mod:`rag.embed.vllm_pool`) so both runners build the same inputs; they need no torch.
-"""
+"""E5-V in process on transformers: text and images in one space (the recipe: :mod:`.recipe`)."""
 
 from __future__ import annotations
 
@@ -21,8 +12,8 @@ import numpy as np
 from PIL import Image
 
 from rag.config import EmbedConfig
+from rag.embed.e5v.recipe import DEFAULT_MODEL, E5VSpace, fit_image, image_prompt, plan_batches, text_prompt
 from rag.errors import ConfigError, EmbedError, MissingPartError
-from rag.prompts import load_prompt
 
 if TYPE_CHECKING:
     import torch
@@ -30,64 +21,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "royokong/e5-v"
-TEXT_PROMPT = "e5v_text.txt"
-IMAGE_PROMPT = "e5v_image.txt"
-SENT_SLOT = "<sent>"
-IMAGE_TOKEN = "<image>"
-
-
-# -- shared by both runners -------------------------------------------------------------------------
-
-def space_id(model: str) -> str:
-    """Identity of the vector space: the same for every runner of the same weights."""
-    return f"e5v:{model or DEFAULT_MODEL}"
-
-
-def text_prompt(text: str) -> str:
-    """E5-V's text prompt around ``text``. A literal ``<image>`` in the text is removed: it would
-    be read as an image placeholder."""
-    return load_prompt(TEXT_PROMPT).replace(SENT_SLOT, text.replace(IMAGE_TOKEN, ""))
-
-
-def image_prompt() -> str:
-    """E5-V's image prompt (holds one ``<image>`` placeholder)."""
-    return load_prompt(IMAGE_PROMPT)
-
-
-def fit_image(image: Image.Image, side: int) -> Image.Image:
-    """RGB copy of ``image`` whose longest side is at most ``side`` (aspect ratio kept)."""
-    if side < 1:
-        raise ValueError(f"side must be >= 1, got {side}")
-    image = image.convert("RGB")
-    width, height = image.size
-    longest = max(width, height)
-    if longest <= side:
-        return image
-    scale = side / longest
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return image.resize(size, Image.Resampling.BICUBIC)
-
-
-def plan_batches(costs: Sequence[int], *, budget: int, max_batch: int) -> list[list[int]]:
-    """Group item indices into batches whose padded size (``len(batch) * longest``) stays within
-    ``budget`` tokens and ``max_batch`` items. Longest first, so each batch pads little; an item
-    over the budget on its own gets a batch of one."""
-    if budget < 1 or max_batch < 1:
-        raise ValueError(f"budget and max_batch must be >= 1, got {budget} and {max_batch}")
-    order = sorted(range(len(costs)), key=lambda i: costs[i], reverse=True)
-    batches: list[list[int]] = []
-    for index in order:
-        batch = batches[-1] if batches else None
-        # Sorted descending: the first item of a batch is its longest.
-        if batch and len(batch) < max_batch and (len(batch) + 1) * costs[batch[0]] <= budget:
-            batch.append(index)
-        else:
-            batches.append([index])
-    return batches
-
-
-# -- the transformers runner ------------------------------------------------------------------------
 
 def _missing_weights(model: str, exc: BaseException) -> MissingPartError:
     logger.debug("loading %s failed: %r", model, exc)
@@ -124,7 +57,7 @@ def _resolve_dtype(dtype: str, device: str) -> torch.dtype:
     return resolved
 
 
-class E5VEmbedder:
+class E5VEmbedder(E5VSpace):
     """E5-V on transformers. Build with :meth:`from_config` (or :meth:`load`), once, at start-up.
 
     Inputs are batched under a token budget (``batch_tokens``, padded length times batch size),
@@ -209,19 +142,7 @@ class E5VEmbedder:
         return cls(llava, processor, model_name=model, batch_tokens=batch_tokens, max_batch=max_batch,
                    image_side=image_side)
 
-    # -- Embedder protocol ------------------------------------------------------------------------
-
-    @property
-    def id(self) -> str:
-        return space_id(self._model_name)
-
-    @property
-    def dim(self) -> int:
-        return self._dim
-
-    @property
-    def embeds_images(self) -> bool:
-        return True
+    # -- Embedder protocol (id, dim, embeds_images, embed_queries: E5VSpace) -----------------------
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Passages under E5-V's text prompt. Shape (n, dim), float32, unit rows."""
@@ -230,10 +151,6 @@ class E5VEmbedder:
         costs = [len(ids) for ids in tokenizer(prompts)["input_ids"]] if prompts else []
         return self._run(costs, lambda idx: self._processor(text=[prompts[i] for i in idx],
                                                             return_tensors="pt", padding=True))
-
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """Questions: E5-V embeds them with the same text prompt as passages."""
-        return self.embed_texts(texts)
 
     def embed_images(self, images: Sequence[Image.Image]) -> np.ndarray:
         """Images under E5-V's image prompt, longest side fitted to ``image_side``. Shape (n, dim)."""

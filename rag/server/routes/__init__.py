@@ -1,0 +1,3 @@
+"""The server's routes, one module per face: ``admin`` (health, metrics, models), ``chat`` (OpenAI
+chat completions) and ``documents`` (search, ingest jobs, deletion). A new endpoint is one function
+in one of them (or a new module whose ``router`` :func:`rag.server.app.create_app` includes)."""
