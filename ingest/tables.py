@@ -220,6 +220,7 @@ def title_above(blocks: Sequence[Block], box: Rect) -> str:
         return " / ".join(near)
     top = sorted(above, key=lambda b: b.bbox[1])
     lines: list[str] = []
+    edge = 0.0
     for b in top:
         if not _title_like(b.text) or (lines and b.bbox[1] - edge > TITLE_LINE_GAP):
             break

@@ -289,7 +289,8 @@ class Retriever:
         if whole:
             prior = self.doc_stage.prior(query, plan.dense, {n: h for n, h, _ in lists if n != "pages"},
                                          self.cfg.doc_weights)
-        return fuse_pages([(n, h[:limit]) for n, h, limit in lists], dict(self.cfg.branch_weights),
+        weights: dict[str, float] = {str(k): w for k, w in self.cfg.branch_weights.items()}
+        return fuse_pages([(n, h[:limit]) for n, h, limit in lists], weights,
                           self.cfg.rrf_k, prior, self.cfg.doc_boost)
 
     def _expand(self, evidence: list[Evidence], hits: Sequence[Hit], tenant: str | None) -> list[Evidence]:

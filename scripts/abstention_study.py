@@ -97,7 +97,8 @@ def score(args: argparse.Namespace) -> None:
                    or f[f"{where}_answer_numbers"] < tans)
             return bad, f["contains"]
         res = evaluate(rows, rule)
-        results.append((res["f1"], res["contains"], res["p"], res["r"], res["abstained"], base, where, tn, tname, tcov, tans))
+        results.append((res["f1"], res["contains"], res["p"], res["r"], res["abstained"],
+                        base, where, tn, tname, tcov, tans))
     shipped = evaluate(rows, lambda r: (r["shipped"]["abstained"], r["shipped"]["contains"]))["contains"]
     print(f"best F1 with contains >= shipped ({shipped:.3f}):")
     ok = sorted((r for r in results if r[1] >= shipped - 1e-9), reverse=True)

@@ -80,7 +80,8 @@ def collect(args: argparse.Namespace) -> None:
 Ranked = list[tuple[str, str, int, str, float]]
 
 
-def rrf(branches: dict[str, Ranked], weights: dict[str, float], k: float, depth: dict[str, int]) -> list[tuple[str, int]]:
+def rrf(branches: dict[str, Ranked], weights: dict[str, float], k: float,
+        depth: dict[str, int]) -> list[tuple[str, int]]:
     """Item-level weighted RRF (as the store does), then (file, page) in fused order."""
     return [(f, p) for f, p, _ in rrf_scored(branches, weights, k, depth)]
 
@@ -99,7 +100,8 @@ def rrf_scored(branches: dict[str, Ranked], weights: dict[str, float], k: float,
     return [(*where[p], score[p]) for p in order]
 
 
-def page_rrf(branches: dict[str, Ranked], weights: dict[str, float], k: float, depth: dict[str, int]) -> list[tuple[str, int]]:
+def page_rrf(branches: dict[str, Ranked], weights: dict[str, float], k: float,
+             depth: dict[str, int]) -> list[tuple[str, int]]:
     """Each branch first becomes a page ranking (a page at its best item's rank), then RRF over pages."""
     score: dict[tuple[str, int], float] = {}
     for name, hits in branches.items():
@@ -157,7 +159,8 @@ def score(args: argparse.Namespace) -> None:
         base = evaluate(data, scope, lambda b: rrf(b, {}, 2, depth))
         print("store default (RRF k=2, w=1, depth 40):", fmt(base))
         for name in ("text", "image", "sparse"):
-            print(f"  {name} alone:", fmt(evaluate(data, scope, lambda b, n=name: rrf({n: b.get(n, [])}, {}, 2, depth))))
+            alone = evaluate(data, scope, lambda b, n=name: rrf({n: b.get(n, [])}, {}, 2, depth))
+            print(f"  {name} alone:", fmt(alone))
         results = []
         grid = [0.5, 1.0, 1.5, 2.0]
         for k in (1, 2, 5, 10, 30, 60):
@@ -177,7 +180,6 @@ def corpus_study(data: dict[str, Any], weights: dict[str, float], k: float) -> N
 
     from rag.doc_stage import mix
 
-    depth = {"text": 40, "image": 40, "sparse": 40, "pages": 40}
     deep = {b: 300 for b in BRANCHES}
     items = [it for it in data["items"] if it["answerable"] and it["pages"]]
 

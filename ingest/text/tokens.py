@@ -81,7 +81,8 @@ _WORD = rf"[^\W{HANGUL_CLASS}]"
 _TOKEN = re.compile(rf"{_WORD}+(?:[-./]{_WORD}+)*")
 _SPLIT = re.compile(r"[-./_]+")
 # "표" and "그림" only standing alone (대표 3명 is no table); a number of 1-3 digits, maybe "3.2".
-_LABEL = re.compile(r"(?:\b(figures?|figs?\.?|tables?|charts?)|(?<![가-힣])(그림|표|도표))\s*(\d{1,3}(?:[.-]\d{1,2})?)(?!\d|,\d)")
+_LABEL = re.compile(r"(?:\b(figures?|figs?\.?|tables?|charts?)|(?<![가-힣])(그림|표|도표))"
+                    r"\s*(\d{1,3}(?:[.-]\d{1,2})?)(?!\d|,\d)")
 _LABEL_KINDS = {"그림": "figure", "도표": "figure", "표": "table"}
 
 

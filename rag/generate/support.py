@@ -13,11 +13,12 @@ for every generator:
 * ``answer_numbers``: share of the answer's own numbers (outside its quotes' citations) found in the
   cited text: a model's number that no cited page holds is not supported.
 
-The cited text is the text of the evidence the answer cites ([n]), and with ``sentence=True`` only
-the answering sentence (the first line of an extractive answer). :func:`supported` combines them
+The cited text is the text of the evidence the answer cites ([n]) (the answer itself when it cites
+nothing). :func:`supported` combines them
 with thresholds calibrated on the dev split (``docs/eval.md``, issue 18): an answer is supported
-when ``names >= generate.support_names`` and ``numbers >= generate.support_numbers``. :func:`rag.generate.citations.build_answer` replaces
-an unsupported answer by the abstain sentence of the question's language.
+when ``names >= generate.support_names`` and ``numbers >= generate.support_numbers``.
+:func:`rag.generate.citations.build_answer` replaces an unsupported answer by the abstain
+sentence of the question's language.
 """
 
 from __future__ import annotations
@@ -37,12 +38,14 @@ _PERIOD = re.compile(r"(?:fy|cy|q[1-4]|h[12])'?\d{2,4}", re.IGNORECASE)
 writes "fiscal 2015", so it is no name."""
 _CITE = re.compile(r"\[\d+(?:\s*[,;\-–]\s*\d+)*\]")
 
-NAME_STOP = frozenset("""
-what which who whom whose when where why how is are was were do does did the a an in on of for to
-and or according as at by from with that this these those it its if please based give list tell
-answer question document documents report page pages figure figures table tables chart slide slides
-section appendix note notes fy q1 q2 q3 q4 usd eur gbp krw us i ii iii iv v vi
-""".split())
+NAME_STOP = frozenset({
+    "what", "which", "who", "whom", "whose", "when", "where", "why", "how", "is", "are", "was", "were", "do",
+    "does", "did", "the", "a", "an", "in", "on", "of", "for", "to", "and", "or", "according", "as", "at",
+    "by", "from", "with", "that", "this", "these", "those", "it", "its", "if", "please", "based", "give",
+    "list", "tell", "answer", "question", "document", "documents", "report", "page", "pages", "figure",
+    "figures", "table", "tables", "chart", "slide", "slides", "section", "appendix", "note", "notes", "fy",
+    "q1", "q2", "q3", "q4", "usd", "eur", "gbp", "krw", "us", "i", "ii", "iii", "iv", "v", "vi",
+})
 """Capitalised words that name nothing: question words, sentence starters, labels, units."""
 
 

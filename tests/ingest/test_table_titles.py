@@ -80,6 +80,7 @@ def test_page_item_text_and_leaders() -> None:
     assert strip_leaders("Net income ............ $ 629") == "Net income $ 629"
     assert strip_leaders("v2.1 and e.g. stay") == "v2.1 and e.g. stay"
     md = "T / X\n\n| a | b |\n|---|---|\n| Revenue | 1,234 |"
-    assert page_item_text("Intro", [md, md.replace("Revenue", "Cost")]) == "Intro\nT / X\na b\nRevenue 1,234\nCost 1,234"
+    two = page_item_text("Intro", [md, md.replace("Revenue", "Cost")])
+    assert two == "Intro\nT / X\na b\nRevenue 1,234\nCost 1,234"
     assert page_item_text("Intro", [md], "prose") == "Intro"
     assert len(page_item_text("x" * 9000, [])) == PAGE_ITEM_CHARS
