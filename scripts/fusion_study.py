@@ -68,7 +68,7 @@ def collect(args: argparse.Namespace) -> None:
                                                    for h in hits]
             out["hits"][item.id] = per
             qv = pipe.embedder.embed_queries([item.question])[0].tolist()
-            files, sig = stage.signals(item.question, qv, [])
+            files, sig = stage.signals(item.question, qv, {})
             out["doc_signals"][item.id] = (files, {k: v.tolist() for k, v in sig.items() if k != "votes"})
             if n % 20 == 0:
                 log.info("%d / %d", n, len(items))
