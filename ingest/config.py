@@ -54,12 +54,17 @@ class IngestConfig(BaseModel):
     """Resolution at which pages and figure crops are rendered for OCR."""
     figure_dpi: int = Field(default=150, ge=36, le=600)
     """Resolution of figure and table crops."""
+    engine: Literal["local", "ray"] = "local"
+    """What parses, embeds and writes the files of an ingest: ``local``, this process (parse workers,
+    one embedder); ``ray``, a Ray Data pipeline on a Ray cluster (parse tasks, embedding actors;
+    the ``ray:`` section). Discovery, the manifest and deletions stay on the calling machine."""
     workers: int = Field(default=1, ge=1, le=64)
     """Processes that parse files in parallel."""
     queue_items: int = Field(default=1024, ge=1)
-    """Parsed items (chunks, tables, figures, pages) that may wait between parsing and storing:
+    """Parsed items (chunks, tables, figures, pages) that may wait between parsing and embedding:
     parsing runs ahead of embedding until this many are held, then waits. Bounds the ingest's
-    memory by the queue, not the folder (one file larger than this still goes through, alone)."""
+    memory by the queue, not the folder or the document (a PDF comes in 16-page parts; one part
+    or file larger than this still goes through, alone)."""
     password: str | None = None
     """Password tried on encrypted PDFs."""
     max_file_mb: float = Field(default=512, gt=0)

@@ -367,16 +367,16 @@ def _structure_pass(doc: pymupdf.Document, info: FileInfo, cfg: IngestConfig, en
     _keep_only_text(st, before)
     with st.timed("chunk"):
         layout.assign_sections(st.blocks)
-        section: tuple[str, ...] = ()
-        for idx in range(len(st.blocks)):
-            st.start_section[idx + 1] = section
+    section: tuple[str, ...] = ()
+    for idx in range(len(st.blocks)):
+        st.start_section[idx + 1] = section
+        _, _, after = _page_paragraphs(st, idx, section)
+        if idx in st.late_ocr and after != section:
+            # Its text layer changes the section in force unless OCR replaces it: read OCR now.
+            st.late_ocr.discard(idx)
+            _ocr_into(doc, idx, engine, cfg, st)
             _, _, after = _page_paragraphs(st, idx, section)
-            if idx in st.late_ocr and after != section:
-                # Its text layer changes the section in force unless OCR replaces it: read OCR now.
-                st.late_ocr.discard(idx)
-                _ocr_into(doc, idx, engine, cfg, st)
-                _, _, after = _page_paragraphs(st, idx, section)
-            section = after
+        section = after
 
 
 def _render_pending(page: pymupdf.Page, pending: list[_Pending], folder: Path, cfg: IngestConfig,

@@ -1,4 +1,4 @@
-"""The ``mmrag`` command: ingest, ask, search, stats, demo, build-tiny.
+"""The ``mmrag`` command: ingest, ask, search, stats, copy, demo, build-tiny.
 
 Every command takes ``--config`` (a profile name or YAML path), ``--set section.field=value``
 overrides, ``--index DIR`` (shortcut for ``--set store.path=DIR``) and ``--json`` for machines.
@@ -27,6 +27,7 @@ from rag.records import Answer, DateRange, Evidence, IngestReport, SearchFilter
 
 if TYPE_CHECKING:
     from rag.config import Settings
+    from rag.ingestion import Ingestor
     from rag.pipeline import Pipeline
     from rag.store.base import Store
 
@@ -50,6 +51,10 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     out = parse_sets(args.set or [])
     if args.index:
         out["store.path"] = args.index
+    if getattr(args, "engine", None):
+        out["ingest.engine"] = args.engine
+    if getattr(args, "ray_address", None) is not None:
+        out["ray.address"] = args.ray_address
     return out
 
 
@@ -168,7 +173,7 @@ lists them); 0 when none failed (skipped files and notices do not count), 2 on a
 stopped the run."""
 
 
-def ingest_with_progress(pipe: Pipeline, paths: Sequence[str | Path], args: argparse.Namespace,
+def ingest_with_progress(pipe: Pipeline | Ingestor, paths: Sequence[str | Path], args: argparse.Namespace,
                          tenant: str = "default", tags: Sequence[str] = ()) -> IngestReport:
     """Run an ingest with a progress line in pages on stderr (none with ``--json``)."""
     if args.json:
@@ -182,10 +187,49 @@ def ingest_with_progress(pipe: Pipeline, paths: Sequence[str | Path], args: argp
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    with _pipeline(args) as pipe:
-        report = ingest_with_progress(pipe, args.paths, args, tenant=args.tenant, tags=args.tag or [])
+    settings = _settings(args)
+    if settings.ingest.engine == "ray":  # the embedder is loaded by the Ray actors, not here
+        from rag.engines.driver import driver_ingestor
+
+        with driver_ingestor(settings) as ingestor:
+            report = ingest_with_progress(ingestor, args.paths, args, tenant=args.tenant, tags=args.tag or [])
+    else:
+        with _pipeline(args) as pipe:
+            report = ingest_with_progress(pipe, args.paths, args, tenant=args.tenant, tags=args.tag or [])
     _emit(args, report.model_dump(), format_ingest_report(report))
     return EXIT_FILES_FAILED if report.files_failed else 0
+
+
+def cmd_copy(args: argparse.Namespace) -> int:
+    """Copy the configured index to ``--to`` (a server URL or an embedded folder); loads no model."""
+    from rag.store.base import open_store
+    from rag.store.copy import copy_store, same_store, target_config
+
+    settings = _settings(args)
+    source = _open_existing_store(settings)
+    if source is None:
+        raise MmragError(f"no index at {shown(_where(settings))} to copy")
+    try:
+        target = target_config(settings.store, args.to, collection=args.collection,
+                               shard_number=args.shards, replication_factor=args.replication_factor)
+        if same_store(settings.store, target):
+            raise MmragError(f"--to {args.to} names the source index itself")
+        dest = open_store(target)
+        line = None if args.json else ProgressLine(sys.stderr, unit="points", label="copy")
+        try:
+            report = copy_store(source, dest, on_progress=line)
+        finally:
+            if line is not None:
+                line.close()
+            dest.close()
+    finally:
+        source.close()
+    where = target.url if target.backend == "server" else f"{target.backend} index {shown(target.path)}"
+    _emit(args, {**report.model_dump(), "to": where, "collection": target.collection},
+          f"copied {report.points:,} points ({report.pages} pages) to {where}, collection {target.collection!r}; "
+          f"embedder {report.embedder_id} (dim {report.dim}). The manifest and page renders stay in "
+          f"{shown(str(settings.index_dir))}: keep store.path pointing there")
+    return 0
 
 
 def _date(text: str) -> datetime:
@@ -320,7 +364,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+")
     p.add_argument("--tenant", default="default")
     p.add_argument("--tag", action="append")
+    p.add_argument("--engine", choices=["local", "ray"], default=None,
+                   help="parse and embed here (local) or on a Ray cluster (ray); default: ingest.engine")
+    p.add_argument("--ray-address", default=None, metavar="ADDR",
+                   help="Ray cluster of --engine ray: HOST:PORT, ray://HOST:10001 or auto (default: ray.address; "
+                   "empty: a Ray instance in this process)")
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("copy", parents=[common], help="copy the index to a Qdrant server or cluster (or a folder)")
+    p.add_argument("--to", required=True, metavar="URL|PATH",
+                   help="http(s):// URL of a Qdrant server or cluster, or a folder (edge:PATH, local:PATH)")
+    p.add_argument("--collection", default=None, help="destination collection (default: the source's)")
+    p.add_argument("--shards", type=int, default=None, help="shards of a new server collection")
+    p.add_argument("--replication-factor", type=int, default=None, help="replicas of each shard on a server")
+    p.set_defaults(func=cmd_copy)
 
     filters = argparse.ArgumentParser(add_help=False)
     filters.add_argument("--file", action="append", metavar="GLOB", help="only files matching (repeatable)")

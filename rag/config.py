@@ -54,6 +54,8 @@ class EmbedConfig(_Section):
     url: str = ""
     """Base URL of a vLLM pooling server (backend ``vllm``), e.g. ``http://127.0.0.1:8001/v1``."""
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    """Where torch backends (``e5v``, ``minilm``, ``sentence-transformers``) run; ``auto``: the GPU when torch sees
+    one. The ONNX backends always run on the CPU."""
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
     """``auto``: bfloat16 on GPU, float32 on CPU."""
     quantization: Literal["none", "4bit", "8bit"] = "none"
@@ -61,6 +63,8 @@ class EmbedConfig(_Section):
     batch_tokens: int = Field(default=4096, ge=64)
     """Token budget of one forward batch; images count their image tokens."""
     max_batch: int = Field(default=32, ge=1)
+    """Most inputs embedded in one forward pass (or one request to a pooling server); also the size of a coalesced
+    query batch."""
     query_batch_wait_ms: float = Field(default=0, ge=0)
     """Coalesce concurrent ``embed_queries`` calls (many searches at once) into one call of up to
     ``max_batch`` queries: the first waits this long for others. 0 turns batching off."""
@@ -69,7 +73,9 @@ class EmbedConfig(_Section):
     cache: bool = True
     """Cache vectors on disk keyed by (embedder id, content hash)."""
     timeout_s: float = Field(default=60, gt=0)
+    """Seconds one request to the pooling server (backend ``vllm``) may take."""
     max_in_flight: int = Field(default=4, ge=1)
+    """Requests open at once to the pooling server (backend ``vllm``), across all callers."""
     threads: int = Field(default=0, ge=0)
     """Intra-op threads of the ONNX runtimes (``e5small``, ``minilm-int8``); 0: one per CPU core.
     Their idle threads sleep rather than spin, so they yield the cores to the parse workers
@@ -92,28 +98,35 @@ class EmbedConfig(_Section):
 class StoreConfig(_Section):
     """Where the Qdrant index lives."""
 
-    backend: Literal["edge", "local", "server"] = "edge"
-    """``edge``: Qdrant Edge in-process (HNSW, WAL) on disk; ``local``: qdrant-client's local mode;
-    ``server``: a Qdrant server or cluster at ``url``."""
+    backend: str = "edge"
+    """Registry name (``rag.store.base.STORES``): ``edge``, Qdrant Edge in-process (HNSW, WAL) on disk;
+    ``local``, qdrant-client's local mode; ``server``, a Qdrant server or cluster at ``url``."""
     path: str = ".mmrag/index"
     """Folder of the embedded index, the manifest and the extracted images."""
     collection: str = Field(default="mmrag", pattern=r"^[A-Za-z0-9_\-]+$")
+    """Collection name (letters, digits, ``_`` and ``-``): one index folder or server may hold several."""
     url: str = ""
+    """Base URL of the Qdrant server or cluster (backend ``server``), e.g. ``http://127.0.0.1:6333``."""
     api_key: str = ""
+    """API key of the Qdrant server (backend ``server``); empty: none."""
     shard_number: int = Field(default=1, ge=1)
+    """Shards of a collection created on a cluster (backend ``server``; applied at creation only)."""
     replication_factor: int = Field(default=1, ge=1)
+    """Copies of each shard on a cluster (backend ``server``; applied at creation only)."""
     write_consistency_factor: int = Field(default=1, ge=1)
+    """Replicas that must acknowledge a write (backend ``server``; applied at creation only)."""
     optimize_after: int | None = Field(default=20_000, ge=1)
     """Embedded Edge index: an ingest run ends with an HNSW build when at least this many points
-    are not in the graph yet (they are searched exactly until then: ~3 ms at 10k points, ~20-90 ms
-    at 100k on 2 cores). The build holds the whole process while it runs (~85 s per 100k points of
-    dim 384 on 2 cores), so a server stops answering meanwhile. None: never after an ingest (run
-    ``mmrag optimize`` when convenient)."""
+    are not in the graph yet (they are searched exactly until then). The build holds the whole
+    process while it runs, so a server stops answering meanwhile (its cost and the exact search's:
+    docs/benchmarks.md, "Store"). None: never after an ingest (run ``mmrag optimize`` when convenient)."""
 
     @model_validator(mode="after")
     def _fields_of_backend(self) -> StoreConfig:
         from rag.store.base import STORES  # its entries name the fields each backend reads
 
+        if self.backend not in STORES.names():
+            raise ValueError(f"unknown store backend {self.backend!r}; known: {', '.join(STORES.names())}")
         if self.backend == "server" and not self.url:
             raise ValueError("store.backend is 'server' but store.url is empty")
         _check_backend_fields(STORES, self, self.backend)
@@ -124,6 +137,8 @@ class RetrieveConfig(_Section):
     """How evidence is found."""
 
     mode: Literal["hybrid", "dense", "sparse"] = "hybrid"
+    """``hybrid``: dense text, dense image and keyword branches fused by RRF; ``dense``: the vector branches only;
+    ``sparse``: keywords only."""
     k: int = Field(default=6, ge=1, le=100)
     """Evidence items handed to the generator."""
     candidates: int = Field(default=40, ge=1, le=1000)
@@ -138,6 +153,7 @@ class RetrieveConfig(_Section):
     """Weighted RRF: a branch's reciprocal ranks are scaled by its weight (> 0; missing: 1), in the
     same engine call on Edge and on qdrant-client (``Rrf(weights=...)``). Empty: plain RRF."""
     kinds: list[ItemKind] = Field(default_factory=lambda: list(ITEM_KINDS))
+    """Item kinds searched by default (a request's own filter narrows them further)."""
     page_refs: bool = True
     """A question that names pages ("on page 14", "pages 3-5", "slide 7", "the first page") gets one
     more branch: dense (sparse in ``sparse`` mode) restricted to those page numbers, fused with the
@@ -200,14 +216,21 @@ class GenerateConfig(_Section):
     urls: list[str] = Field(default_factory=list)
     """Base URLs of OpenAI-compatible servers, e.g. ``http://127.0.0.1:8000/v1``; several are replicas."""
     model: str = ""
+    """Model name served at ``urls`` (backend ``openai``); empty: the first model ``/v1/models`` lists."""
     api_key: str = "EMPTY"
+    """Bearer key sent to the chat servers (backend ``openai``); vLLM accepts any without ``--api-key``."""
     max_tokens: int = Field(default=512, ge=1)
+    """Most tokens the model writes for one answer."""
     temperature: float = Field(default=0.0, ge=0, le=2)
+    """Sampling temperature; 0 answers the same question the same way."""
     timeout_s: float = Field(default=120, gt=0)
+    """Seconds one chat request may take (backend ``openai``); connecting gets at most 5 of them."""
     retries: int = Field(default=2, ge=0)
+    """Extra rounds over every endpoint after all of them failed (backend ``openai``), with backoff."""
     max_images: int = Field(default=4, ge=0)
     """Images sent with one request (the model's limit per prompt)."""
     image_side: int = Field(default=672, ge=14)
+    """Longest side of an evidence image sent to the model, in pixels (aspect ratio kept)."""
     context_tokens: int = Field(default=4096, ge=256)
     """Prompt budget; lowest-ranked evidence is dropped first."""
     tokens_per_image: int = Field(default=2928, ge=1)
@@ -234,27 +257,68 @@ class ServerConfig(_Section):
     """The HTTP face."""
 
     host: str = "127.0.0.1"
+    """Interface ``mmrag serve`` listens on; ``0.0.0.0`` for every interface (set ``api_keys`` then)."""
     port: int = Field(default=8080, ge=1, le=65535)
+    """TCP port of ``mmrag serve``."""
     api_keys: dict[str, str] = Field(default_factory=dict)
     """API key -> tenant. Empty: no auth (loopback use only)."""
     ingest_roots: list[str] = Field(default_factory=list)
+    """Folders ``POST /v1/ingest`` may read under (no ``..``, no symlink out); ``{tenant}`` in a root is the
+    caller's tenant. Empty: ingest over HTTP is off."""
     max_request_mb: float = Field(default=32, gt=0)
+    """Largest request body accepted; a larger one is refused with 413 before it is read."""
     metrics_key: str | None = None
     """Bearer key of ``/metrics`` (refused without it when set) and of every tenant's job counts in
     ``/health``. Unset: ``/metrics`` is open but, with ``api_keys`` set, leaves out job counts and
     ingest timings (what tenants do); ``/health`` shows an API key's caller its own jobs only."""
 
 
+class RayConfig(_Section):
+    """The Ray engine of ingestion (``ingest.engine: ray``, :mod:`rag.engines`)."""
+
+    address: str = ""
+    """Cluster to run on: ``""`` starts a Ray instance inside this process (one machine); ``auto``,
+    the cluster this machine's ``ray start`` joined; ``HOST:PORT`` (the head's GCS port, 6379) or
+    ``ray://HOST:10001`` (Ray Client) a remote head."""
+    parse_files: int = Field(default=4, ge=1)
+    """Files per parse task (parsed by one ``ingest.parse.parse_many`` call, timeouts included)."""
+    parse_cpus: float = Field(default=1, gt=0)
+    """CPUs reserved by one parse task."""
+    embed_actors: int = Field(default=1, ge=1)
+    """Embedding actors (each loads the embedder once)."""
+    embed_cpus: float = Field(default=1, ge=0)
+    """CPUs reserved by one embedding actor."""
+    embed_gpus: float = Field(default=0, ge=0)
+    """GPUs of one embedding actor (``1`` for E5-V on a GPU node; 0: CPU actors)."""
+    embed_urls: list[str] = Field(default_factory=list)
+    """vLLM pooling servers for the actors (``embed.backend: vllm``): each actor takes one, chosen by
+    its actor id, instead of ``embed.url``; empty: every actor uses ``embed.url``."""
+    embed_files: int = Field(default=16, ge=1)
+    """Parsed files per actor call: their items are embedded together, batches crossing files."""
+    embed_cache: bool = False
+    """Actors use the embedding cache under ``store.path`` (SQLite: only where every actor runs on
+    the machine holding it; not on a network file system)."""
+
+
 class Settings(_Section):
     """A whole profile."""
 
     profile: str = ""
+    """Name of the profile (the YAML file's stem unless it says otherwise)."""
     ingest: IngestConfig = Field(default_factory=IngestConfig)
+    """Finding, parsing, chunking, rendering and OCR of files."""
     embed: EmbedConfig = Field(default_factory=EmbedConfig)
+    """The embedder: one vector space for text and images."""
     store: StoreConfig = Field(default_factory=StoreConfig)
+    """Where the Qdrant index lives."""
     retrieve: RetrieveConfig = Field(default_factory=RetrieveConfig)
+    """How evidence is found and ranked."""
     generate: GenerateConfig = Field(default_factory=GenerateConfig)
+    """How answers are written."""
     server: ServerConfig = Field(default_factory=ServerConfig)
+    """The HTTP face (``mmrag serve``)."""
+    ray: RayConfig = Field(default_factory=RayConfig)
+    """The Ray engine's cluster and actors (``ingest.engine: ray``)."""
 
     @property
     def index_dir(self) -> Path:

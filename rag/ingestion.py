@@ -41,6 +41,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -59,6 +60,10 @@ from rag.parse_feed import ParseFeed
 from rag.progress import PageBar, PageProgress, estimate_pages
 from rag.records import FileNotice, FileSkip, FileWarning, IngestReport, SearchFilter
 from rag.store.base import Optimizable, Store
+
+if TYPE_CHECKING:
+    from rag.engines import IndexEngine
+    from rag.records import Point
 
 log = logging.getLogger(__name__)
 
@@ -99,10 +104,17 @@ def _candidates(raw: str | Path) -> list[str]:
 class Ingestor:
     """Ingest and delete documents of one tenant at a time over one embedder and store."""
 
-    def __init__(self, settings: Settings, embedder: Embedder, store: Store) -> None:
+    def __init__(self, settings: Settings, embedder: Embedder | None, store: Store,
+                 engine: IndexEngine | None = None) -> None:
+        """``engine``: what parses, embeds and writes the files to (re)index; None: the one named by
+        ``ingest.engine`` (:mod:`rag.engines`). ``embedder`` may be None only for an engine that
+        embeds elsewhere (Ray's actors)."""
+        from rag.engines import build_engine
+
         self.settings = settings
         self.embedder = embedder
         self.store = store
+        self.engine = engine if engine is not None else build_engine(settings)
         self._lock = threading.Lock()
 
     @property
@@ -169,7 +181,7 @@ class Ingestor:
             run = _Run(self, manifest, report, timer, tenant, tags, in_use,
                        replaced={info.path: manifest.doc_id(info.path, tenant) for info in diff.changed},
                        on_progress=on_progress, on_pages=on_pages)
-            run.index(todo, disable_bar=True if progress is False else None)
+            self.engine.index(run, todo, disable_bar=True if progress is False else None)
         t = time.perf_counter()
         if self.optimize_due():
             self.optimize()
@@ -265,8 +277,8 @@ class _Run:
         self.stored: set[str] = set()  # files finished (stored or failed) in this run
         self.unreleased = 0  # items taken from the feed whose room is not given back yet
 
-    def index(self, todo: list[FileInfo], *, disable_bar: bool | None) -> None:
-        cfg = self.ingestor.settings
+    def begin(self, todo: list[FileInfo], *, disable_bar: bool | None) -> None:
+        """Count the pages to do and start the progress reports (an engine calls it first)."""
         t = time.perf_counter()
         self.estimates = {info.path: estimate_pages(info) for info in todo}
         self.timer.add("count_pages", t)
@@ -276,6 +288,13 @@ class _Run:
         if self.on_progress:
             self.on_progress(0, len(todo))
         self._emit()
+
+    def index(self, todo: list[FileInfo], *, disable_bar: bool | None) -> None:
+        """The local engine: parse on a thread (and its workers), embed here, write here."""
+        cfg = self.ingestor.settings
+        self.begin(todo, disable_bar=disable_bar)
+        if self.ingestor.embedder is None:
+            raise MmragError("the local ingest engine needs an embedder (ingest.engine: local)")
         batch = cfg.embed.max_batch
         batcher = CrossFileBatcher(self.ingestor.embedder, batch, on_batch=self._emit)
         window = batch * FLUSH_BATCHES
@@ -292,10 +311,10 @@ class _Run:
                             break
                     elif isinstance(outcome, FileFailure):
                         batcher.drop(outcome.path)  # parts of it may be held: never stored
-                        self._parse_failed(outcome)
+                        self.parse_failed(outcome)
                     elif outcome.document.path not in self.stored:  # else: a crashed worker's file redone
                         part = whole(outcome) if isinstance(outcome, ParsedFile) else outcome
-                        self._parsed(part)
+                        self.parsed(part)
                         self._finish(batcher.add(part))
                         if batcher.pending >= window:
                             self._finish(batcher.flush())
@@ -307,7 +326,7 @@ class _Run:
                 self.timer.seconds[stage] = round(self.timer.seconds.get(stage, 0.0) + seconds, 4)
             self.timer.seconds["embed"] = round(self.timer.seconds.get("embed", 0.0) + batcher.seconds, 4)
         finally:
-            self.bar.close()
+            self.end()
 
     def _emit(self) -> None:
         self.state.seconds = round(time.perf_counter() - self.t0, 3)
@@ -322,14 +341,16 @@ class _Run:
             self.on_progress(self.state.files_done, self.state.files_total)
         self._emit()
 
-    def _parse_failed(self, failure: FileFailure) -> None:
+    def parse_failed(self, failure: FileFailure) -> None:
+        """Report a file that failed to parse."""
         self.report.files_failed.append(failure)
         self.state.pages_parsed -= self.parsed_pages.pop(failure.path, 0)
         self.state.pages_total -= self.estimates.get(failure.path, 0)
         self.stored.add(failure.path)
         self._file_done()
 
-    def _parsed(self, part: FilePart) -> None:
+    def parsed(self, part: FilePart) -> None:
+        """Count the pages of a parsed part (its ``items`` may be left out)."""
         path = part.document.path
         if part.index == 0:
             if path in self.parsed_pages:  # parsing started over (a crashed worker): count again
@@ -341,16 +362,26 @@ class _Run:
 
     def _finish(self, files: list[FileVectors]) -> None:
         for fv in files:
-            doc = fv.document
-            self.stored.add(doc.path)  # finished, stored or failed: later parts of it are ignored
-            if self._store(fv):
-                self.in_use[doc.doc_id] += 1
-                self.ingestor._release_media(self.in_use, self.replaced.get(doc.path))
-            self.state.pages_done += doc.pages
-            self.state.pages_parsed += doc.pages - self.parsed_pages.pop(doc.path, 0)
-            self._file_done()
+            self.finish_file(fv)
 
-    def _store(self, fv: FileVectors) -> bool:
+    def finish_file(self, fv: FileVectors, points: list[Point] | None = None, *, written: bool = False) -> None:
+        """Store one embedded file (or its ready ``points``; ``written``: they are durable in the
+        store already), record it in the manifest and count it done."""
+        doc = fv.document
+        self.stored.add(doc.path)  # finished, stored or failed: later parts of it are ignored
+        if self._store(fv, points, written):
+            self.in_use[doc.doc_id] += 1
+            self.ingestor._release_media(self.in_use, self.replaced.get(doc.path))
+        self.state.pages_done += doc.pages
+        self.state.pages_parsed += doc.pages - self.parsed_pages.pop(doc.path, 0)
+        self._file_done()
+
+    def end(self) -> None:
+        """Close the progress bar (an engine calls it last)."""
+        if self.bar is not None:
+            self.bar.close()
+
+    def _store(self, fv: FileVectors, points: list[Point] | None = None, written: bool = False) -> bool:
         """Store one embedded file, then record it; False (and a failure entry) when it fails."""
         doc = fv.document
         path = doc.path
@@ -359,15 +390,18 @@ class _Run:
             if fv.error is not None:
                 raise fv.error
             t = time.perf_counter()
-            points = make_points(fv.as_text, [v for v in fv.text_vecs if v is not None], fv.as_image,
-                                 [v for v in fv.image_vecs if v is not None], tenant=self.tenant, tags=self.tags,
-                                 modified=datetime.fromtimestamp(doc.mtime, UTC), created=doc.created)
+            if points is None:
+                points = make_points(fv.as_text, [v for v in fv.text_vecs if v is not None], fv.as_image,
+                                     [v for v in fv.image_vecs if v is not None], tenant=self.tenant,
+                                     tags=self.tags, modified=datetime.fromtimestamp(doc.mtime, UTC),
+                                     created=doc.created)
             self.timer.add("points", t)
             t = time.perf_counter()
             # One step for searches: new points in, this tenant's other points of the file out.
             # The manifest row is written last, so a crash in between leaves the file "changed"
             # and the rerun replaces it exactly.
-            self.ingestor.store.replace_file(path, points, tenant=self.tenant)
+            if not written:
+                self.ingestor.store.replace_file(path, points, tenant=self.tenant)
             self.timer.add("store", t)
         except MmragError as exc:
             log.warning("%s: %s", path, exc)

@@ -37,7 +37,7 @@ from rag.pipeline import Pipeline
 from rag.records import SearchFilter
 
 log = logging.getLogger("bench_search")
-SEARCH_K = 30  # rag.eval.run: depth 10 x PAGE_OVERFETCH 3
+SEARCH_K = 30  # rag.eval.harness: depth 10 x PAGE_OVERFETCH 3
 
 
 def _ms(values: list[float]) -> str:

@@ -74,8 +74,8 @@ class IndexTiming:
 def in_worker(fn: Callable[..., T], *args: Any) -> T:
     """Call ``fn(*args)`` in a worker thread, the way the pipeline runs its stages (``asyncio.to_thread``
     under :func:`rag.aio.run_sync`). Baselines are timed through this so that both sides' model calls
-    run under the same threading: on a busy machine torch calls from the main thread measured 5-10x
-    slower than the same calls from a worker thread."""
+    run under the same threading: on a busy machine torch calls from the main thread ran several times
+    slower than the same calls from a worker thread (docs/benchmarks.md, "Figures behind the code")."""
     return run_sync(asyncio.to_thread(fn, *args))
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import math
 import re
-import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
@@ -28,9 +27,8 @@ from ingest.text.hangul import HANGUL_RUN, has_hangul
 from ingest.text.sentences import is_page_mark, split_sentences
 from ingest.text.tokens import QUESTION_STOPWORDS, korean_terms
 from rag.config import GenerateConfig
-from rag.generate.citations import build_answer
 from rag.generate.prompting import abstain_sentence
-from rag.records import Answer, Evidence
+from rag.records import Evidence
 
 log = logging.getLogger(__name__)
 
@@ -261,8 +259,6 @@ class ExtractiveGenerator:
         self.min_coverage = min_coverage
         self.rank_decay = rank_decay
         self.keep_ratio = keep_ratio
-        self.support: GenerateConfig | None = None
-        """The ``generate`` settings whose evidence-sufficiency check :meth:`aanswer` applies."""
 
     @classmethod
     def from_config(cls, cfg: GenerateConfig) -> ExtractiveGenerator:
@@ -271,9 +267,7 @@ class ExtractiveGenerator:
         answerer quotes its best sentence whatever its coverage (``min_coverage`` 0.01): on the dev
         split coverage 0.3 refused answerable questions as often as unanswerable ones (issue 18)."""
         check = cfg.support_names > 0 or cfg.support_numbers > 0
-        gen = cls(max_sentences=cfg.max_sentences, min_coverage=SUPPORTED_COVERAGE if check else 0.3)
-        gen.support = cfg
-        return gen
+        return cls(max_sentences=cfg.max_sentences, min_coverage=SUPPORTED_COVERAGE if check else 0.3)
 
     def answer_text(self, question: str, evidence: Sequence[Evidence]) -> str:
         """The answer: a short answer line (the answering sentence in quotes, or the table cell with
@@ -332,10 +326,6 @@ class ExtractiveGenerator:
         quotes = [f'"{u.quote}" [{u.n}]' for u in rest]
         return "\n".join([f"{head} [{top.n}]", *(["", *quotes] if quotes else [])])
 
-    async def agenerate(self, question: str, evidence: Sequence[Evidence]) -> str:
-        """The whole answer; [n] is ``evidence[n - 1]``."""
-        return self.answer_text(question, evidence)
-
     async def astream(self, question: str, evidence: Sequence[Evidence]) -> AsyncIterator[str]:
         """The answer one line at a time."""
         lines = self.answer_text(question, evidence).split("\n")
@@ -345,12 +335,6 @@ class ExtractiveGenerator:
     def select(self, question: str, evidence: Sequence[Evidence]) -> list[Evidence]:
         """All of it: quoting has no context budget."""
         return list(evidence)
-
-    async def aanswer(self, question: str, evidence: Sequence[Evidence]) -> Answer:
-        """The answer as an :class:`Answer` with resolved citations (all evidence counts as sent)."""
-        start = time.perf_counter()
-        text = self.answer_text(question, evidence)
-        return build_answer(question, text, evidence, {"generate": time.perf_counter() - start}, support=self.support)
 
     async def aclose(self) -> None:
         """Nothing to release."""

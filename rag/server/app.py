@@ -6,7 +6,7 @@ own, so they never block queries. Errors come back as :class:`~rag.server.protoc
 with a status code and a sentence, never as a stack trace (:mod:`rag.server.errors`).
 
 The parts: :mod:`rag.server.middleware` (size limit, metrics), :mod:`rag.server.state` (what routes
-share), :mod:`rag.server.routes` (one module per face) and :mod:`rag.server.web` (the web page).
+share), :mod:`rag.server.routes` (one module per face; ``web``: the page).
 """
 
 from __future__ import annotations
@@ -19,14 +19,13 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 
 from rag.config import ServerConfig
-from rag.server import web
 from rag.server.auth import KeyRing
 from rag.server.errors import ApiError, error_response, install_error_handlers
 from rag.server.jobs import JobManager
 from rag.server.metrics import Metrics
 from rag.server.middleware import GuardMiddleware
 from rag.server.protocol import ErrorResponse, now
-from rag.server.routes import admin, chat, documents
+from rag.server.routes import admin, chat, documents, web
 from rag.server.state import MODEL_ID, ServerState
 
 if TYPE_CHECKING:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
 from rag.config import StoreConfig
 from rag.records import Hit, Point, QueryPlan, SearchFilter, StoreStats
 from rag.registry import Registry
+from rag.store.common import StoreMeta
 
 DENSE = "dense"
 SPARSE = "sparse"
@@ -60,6 +61,18 @@ class Store(Protocol):
 
     def files(self) -> list[str]:
         """Every distinct source file held (absolute paths, sorted); resolves ``file_globs``."""
+        ...
+
+    def scroll_points(self, batch: int = 512) -> Iterator[list[Point]]:
+        """Every stored point with its dense and sparse vectors and payload, ``batch`` at a time
+        (one page of the engine's scroll each); StoreError when the index was never created. How an
+        index is copied elsewhere (:mod:`rag.store.copy`)."""
+        ...
+
+    @property
+    def embedder(self) -> StoreMeta | None:
+        """The stored identity of the index (embedder id, dim, keyword tokenizer), None before
+        :meth:`ensure` created it."""
         ...
 
     def stats(self) -> StoreStats: ...

@@ -23,7 +23,7 @@ from rag.records import Hit, Point, Prefetch, QueryPlan, SearchFilter, timestamp
 RRF_K = 2
 """RRF constant: Qdrant's default (``1 / (rank0 + k)``); every backend fuses with the same one."""
 HNSW_EF = 256
-"""HNSW search breadth of dense branches (recall 0.99+ on embedding-like vectors, notes/qdrant.md)."""
+"""HNSW search breadth of dense branches (its recall: docs/benchmarks.md, "Figures behind the code")."""
 SCHEMA_VERSION = 1
 """Layout of payloads and metadata; bumped when it changes incompatibly."""
 

@@ -402,6 +402,11 @@ class EdgeStore:
                           items={str(h.value): h.count for h in kinds.hits},
                           embedder_id=self._meta.embedder_id, dim=self._meta.dim)
 
+    @property
+    def embedder(self) -> StoreMeta | None:
+        """The stored identity of the index, None before :meth:`ensure`."""
+        return self._meta
+
 
 def _edge_point(p: Point) -> qe.Point:
     vectors: dict[str, Any] = {DENSE: p.vector}

@@ -1,5 +1,6 @@
-"""Stores on ``qdrant-client``: its local mode (``backend: local``) and a Qdrant server or cluster
-(``backend: server``), with the same collection schema and query shape as :mod:`rag.store.edge`.
+"""What the two ``qdrant-client`` stores share: its local mode (``backend: local``,
+:mod:`rag.store.qdrant_local`) and a Qdrant server or cluster (``backend: server``,
+:mod:`rag.store.qdrant_server`), with the same collection schema and query shape as :mod:`rag.store.edge`.
 
 The embedder id and dimension are kept in the collection's ``metadata`` (Qdrant >= 1.16 and the
 client's local mode). Local mode is exact numpy search with filters evaluated in Python (payload
@@ -7,7 +8,7 @@ indexes have no effect there, so none are created); it suits small indexes and c
 A server gets payload indexes on file, doc_id, page, kind, tags and ``tenant`` (``is_tenant``,
 so each tenant's points are co-located), and shard/replica/write-consistency settings at creation.
 
-:func:`copy_store` moves an embedded index to a server (scroll + upsert).
+:meth:`QdrantStore.scroll_points` lists every point for :func:`rag.store.copy.copy_store`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from qdrant_client import QdrantClient, models
 
 from rag.errors import StoreError
 from rag.records import Hit, Point, QueryPlan, SearchFilter, SparseVector, StoreStats
-from rag.store.base import DENSE, SPARSE, Store
+from rag.store.base import DENSE, SPARSE
 from rag.store.common import (
     RRF_K,
     TENANT_FIELD,
@@ -340,6 +341,14 @@ class QdrantStore:
                           items={str(h.value): h.count for h in kinds.hits},
                           embedder_id=self._meta.embedder_id, dim=self._meta.dim)
 
+    @property
+    def embedder(self) -> StoreMeta | None:
+        """The stored identity of the collection, None before :meth:`ensure` created it."""
+        if self._meta is None:
+            with self._lock:
+                self._meta = self._stored_meta()
+        return self._meta
+
 
 def _point_struct(p: Point) -> models.PointStruct:
     vector: dict[str, Any] = {DENSE: p.vector}
@@ -360,27 +369,3 @@ def _point_from_record(r: models.Record) -> Point:
         if isinstance(sparse, models.SparseVector) else SparseVector(),
         item=hit.item, embedded_as=hit.embedded_as,
         tenant=str(payload.get("tenant", "default")), tags=list(payload.get("tags", [])), **point_dates(payload))
-
-
-def copy_store(src: Store, dst: Store, batch: int = SCROLL_PAGE) -> int:
-    """Copy every point of ``src`` into ``dst`` (e.g. an embedded index to a server) and return how
-    many were copied. ``dst`` is created for ``src``'s embedder, or must already hold the same one;
-    re-running is idempotent (same ids overwrite). ``src`` must offer ``scroll_points`` (both
-    built-in store classes do)."""
-    stats = src.stats()
-    if not stats.embedder_id:
-        raise StoreError("source index is empty or was never created; nothing to copy")
-    meta = getattr(src, "embedder", None)  # EdgeStore's stored identity
-    if isinstance(meta, StoreMeta):
-        # Copied sparse vectors keep the source's tokenizer, while dst is stamped with this one.
-        meta.check_tokenizer("source index")
-    scroll = getattr(src, "scroll_points", None)
-    if scroll is None:
-        raise StoreError(f"{type(src).__name__} cannot list its points (no scroll_points)")
-    dst.ensure(stats.embedder_id, stats.dim)
-    copied = 0
-    for points in scroll(batch):
-        dst.upsert(points)
-        copied += len(points)
-        log.info("copied %d/%d points", copied, stats.points)
-    return copied

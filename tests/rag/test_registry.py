@@ -78,3 +78,8 @@ def test_every_shipped_profile_loads_to_what_its_yaml_says(name: str) -> None:
     for key, value in loaded.items():
         expected = given.get(key, defaults[key]) if key != "profile" else name
         assert value == expected or (isinstance(value, float) and value == float(expected)), key
+
+
+def test_an_unknown_store_backend_names_the_known_ones() -> None:
+    with pytest.raises(ConfigError, match="unknown store backend 'redis'; known: edge, local, server"):
+        load_settings("cpu", {"store.backend": "redis"}, environ={})

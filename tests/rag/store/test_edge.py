@@ -11,14 +11,14 @@ import pytest
 
 from rag.errors import StoreError
 from rag.store.edge import EdgeStore
-from tests.rag.store.conftest import DIM, corpus
+from rag.testing.corpus import DIM, corpus
 
 
 def test_upserts_survive_a_crash_without_close(tmp_path: Path) -> None:
     code = textwrap.dedent(f"""
         import os
         from rag.store.edge import EdgeStore
-        from tests.rag.store.conftest import corpus
+        from rag.testing.corpus import corpus
         store = EdgeStore({str(tmp_path / 'idx')!r})
         store.ensure("e", {DIM})
         store.upsert(corpus(25))
@@ -77,7 +77,7 @@ def test_optimize_runs_after_enough_new_points(tmp_path: Path, monkeypatch: pyte
 
 
 def test_optimize_keeps_results(tmp_path: Path) -> None:
-    from tests.rag.store.test_contract import dense_all, qvec
+    from rag.testing.corpus import dense_all, qvec
 
     with EdgeStore(tmp_path / "idx") as store:
         store.ensure("e", DIM)

@@ -16,7 +16,7 @@ from rag.records import Prefetch, QueryPlan
 from rag.store.common import StoreMeta
 from rag.store.edge import EdgeStore
 from rag.store.sparse import TOKENIZER_VERSION, encode_sparse_query, tokenize
-from tests.rag.store.conftest import DIM, make_item, make_point, structured_vectors
+from rag.testing.corpus import DIM, make_item, make_point, structured_vectors
 
 PAGES = {
     # The answer page states the figure with 은; distractors share particles and other nouns.

@@ -16,12 +16,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from ingest.manifest import Manifest
 from rag.records import SearchFilter
-from rag.server.auth import Principal
+from rag.server.state import PrincipalDep, StateDep
 
 STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                 ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
@@ -55,11 +55,6 @@ async def static(name: str) -> Response:
                     headers={"Cache-Control": "no-cache"})
 
 
-def _principal(request: Request, authorization: str | None) -> Principal:
-    principal: Principal = request.app.state.mmrag.keys.authenticate(authorization)
-    return principal
-
-
 def page_render_path(media_dir: Path, index_dir: Path, file: str, page: int,
                      tenant: str | None) -> Path | None:
     """The stored render of ``page`` of ``tenant``'s copy of ``file`` (``<media>/<doc_id>/page-NNNN.png``;
@@ -76,14 +71,12 @@ def page_render_path(media_dir: Path, index_dir: Path, file: str, page: int,
 
 @router.get("/v1/pages/image", tags=["mmrag"], response_class=FileResponse,
             responses={200: {"content": {"image/png": {}}}})
-async def page_image(request: Request, file: Annotated[str, Query(min_length=1, max_length=4096)],
-                     page: Annotated[int, Query(ge=1, le=1_000_000)],
-                     authorization: Annotated[str | None, Header()] = None) -> Response:
+async def page_image(st: StateDep, who: PrincipalDep, file: Annotated[str, Query(min_length=1, max_length=4096)],
+                     page: Annotated[int, Query(ge=1, le=1_000_000)]) -> Response:
     """The rendered image of one page of an ingested file (as cited: ``file`` and ``page``), for the
     caller's tenant only. The ``X-Mmrag-Pixels-Per-Point`` header scales a citation's bbox (PDF
     points) to the image's pixels."""
-    who = _principal(request, authorization)
-    pipeline = request.app.state.mmrag.pipeline
+    pipeline = st.pipeline
     settings = pipeline.settings
     # The same 404 for "not yours" and "not there": a key learns nothing about other tenants' files.
     missing = HTTPException(404, f"no page {page} of an ingested file {file!r}")
