@@ -237,7 +237,7 @@ class GenerateConfig(_Section):
     """What one image costs in the model's context (LLaVA-NeXT anyres at 672 px: 2928)."""
     max_sentences: int = Field(default=3, ge=1)
     """Extractive backend: sentences quoted."""
-    support_names: float = Field(default=1.0, ge=0, le=1)
+    support_names: float = Field(default=0.67, ge=0, le=1)
     """Evidence sufficiency (:mod:`rag.generate.support`, every backend): share of the question's
     names (capitalised words, acronyms, codes, quoted phrases) the evidence an answer cites must
     hold, else the answer becomes the abstain sentence. 0 with ``support_numbers`` 0: no check.
