@@ -22,7 +22,8 @@ def main() -> int:
     ap.add_argument("--system", default="mmrag")
     args = ap.parse_args()
     path = Path(args.out)
-    path = path if path.suffix == ".jsonl" else path / "corpus" / "questions.jsonl"
+    if path.suffix != ".jsonl":  # --scope both writes the corpus scope under corpus/, --scope corpus at the top
+        path = path / "corpus" / "questions.jsonl" if (path / "corpus").is_dir() else path / "questions.jsonl"
     rows = [json.loads(line) for line in path.open(encoding="utf-8")]
     groups: dict[str, list[tuple[float, float]]] = {"all": [], "10-K/10-Q/8-K filings": []}
     for r in rows:
