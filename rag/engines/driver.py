@@ -7,6 +7,8 @@ embedder when the first file comes back (:class:`~rag.engines.ray_engine.RayEngi
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -23,10 +25,13 @@ def driver_ingestor(settings: Settings, address: str | None = None) -> Iterator[
     settings.index_dir.mkdir(parents=True, exist_ok=True)
     store = open_store(settings.store)
     engine = RayEngine(settings, address)
-    try:
-        yield Ingestor(settings, None, store, engine=engine)
-    finally:
+    # Ray's driver prints raylet notices (a node lost, a task resubmitted) on stdout, also after the
+    # job: stderr gets them until the cluster is left, so stdout holds the report alone (--json).
+    with contextlib.redirect_stdout(sys.stderr):
         try:
-            engine.close()  # before the report is printed: nothing of Ray's comes after it
+            yield Ingestor(settings, None, store, engine=engine)
         finally:
-            store.close()
+            try:
+                engine.close()
+            finally:
+                store.close()

@@ -112,7 +112,7 @@ class RayEngine:
         ds = ds.map_batches(parse_block, batch_size=rc.parse_files, batch_format="pyarrow", zero_copy_batch=True,
                             fn_kwargs={"ingest_json": settings.ingest.model_dump_json(),
                                        "media_dir": str(settings.media_dir)},
-                            num_cpus=rc.parse_cpus)
+                            num_cpus=rc.parse_cpus, max_calls=rc.parse_max_calls)
         return ds.map_batches(EmbedActor, batch_size=rc.embed_files, batch_format="pyarrow",
                               fn_constructor_kwargs={"settings_json": settings.model_dump_json(),
                                                      "tenant": run.tenant, "tags": list(run.tags)},

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Protocol, runtime_checkable
 
+from rag.backend_settings import ExtractiveGenerateFields, OpenAIGenerateFields
 from rag.config import GenerateConfig
 from rag.records import Evidence
 from rag.registry import Registry
@@ -36,9 +37,9 @@ class Generator(Protocol):
 
 GENERATORS: Registry[Generator] = Registry("generator", "generate")
 GENERATORS.register("extractive", "rag.generate.extractive:ExtractiveGenerator.from_config",
-                    fields=("max_sentences",))
+                    config=ExtractiveGenerateFields)
 GENERATORS.register("openai", "rag.generate.openai.generator:OpenAIChatGenerator.from_config",
-                    fields=("urls", "api_key", "retries", "timeout_s"))
+                    config=OpenAIGenerateFields)
 
 
 def build_generator(cfg: GenerateConfig) -> Generator:

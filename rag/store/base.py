@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
+from rag.backend_settings import EdgeStoreFields, ServerStoreFields
 from rag.config import StoreConfig
 from rag.records import Hit, Point, QueryPlan, SearchFilter, StoreStats
 from rag.registry import Registry
@@ -94,10 +95,9 @@ class Optimizable(Protocol):
 
 
 STORES: Registry[Store] = Registry("store")
-STORES.register("edge", "rag.store.edge:EdgeStore.from_config", fields=("optimize_after",))
+STORES.register("edge", "rag.store.edge:EdgeStore.from_config", config=EdgeStoreFields)
 STORES.register("local", "rag.store.qdrant_local:QdrantLocalStore.from_config")
-STORES.register("server", "rag.store.qdrant_server:QdrantServerStore.from_config",
-                fields=("url", "api_key", "shard_number", "replication_factor", "write_consistency_factor"))
+STORES.register("server", "rag.store.qdrant_server:QdrantServerStore.from_config", config=ServerStoreFields)
 
 
 def open_store(cfg: StoreConfig) -> Store:

@@ -28,7 +28,7 @@ from rag.config import StoreConfig
 from rag.errors import StoreError
 from rag.records import DateRange, Hit, Point, Prefetch, QueryPlan, SearchFilter
 from rag.store.base import Store, open_store
-from rag.store.common import RRF_K
+from rag.store.common import RRF_K, point_payload
 from rag.store.sparse import encode_sparse_query
 from rag.testing.corpus import (
     DIM,
@@ -360,3 +360,18 @@ class StoreContract:
         assert store.count() == 1
         with pytest.raises(StoreError, match="tenant 'beta'"):
             store.replace_file(TENANT_FILE, tenant_points("beta", "v3"), tenant="alpha")
+
+    def test_scroll_points_returns_every_point_whole(self, store: Store) -> None:
+        store.ensure(EMBEDDER, DIM)
+        points = corpus(45, seed=4)
+        store.upsert(points)
+        pages = list(store.scroll_points(7))
+        assert all(len(p) <= 7 for p in pages) and sum(len(p) for p in pages) == 45
+        back = {p.id: p for page in pages for p in page}
+        for p in points:
+            got = back[p.id]
+            np.testing.assert_allclose(got.vector, p.vector, rtol=1e-6, atol=1e-6)
+            assert got.sparse.indices == p.sparse.indices
+            np.testing.assert_allclose(got.sparse.values, p.sparse.values, rtol=1e-6)
+            assert point_payload(got) == point_payload(p)
+        assert store.embedder is not None and store.embedder.embedder_id == EMBEDDER

@@ -83,3 +83,16 @@ def test_every_shipped_profile_loads_to_what_its_yaml_says(name: str) -> None:
 def test_an_unknown_store_backend_names_the_known_ones() -> None:
     with pytest.raises(ConfigError, match="unknown store backend 'redis'; known: edge, local, server"):
         load_settings("cpu", {"store.backend": "redis"}, environ={})
+
+
+def test_each_entry_carries_its_own_config_model_and_the_section_holds_it() -> None:
+    from rag.config import EmbedConfig, GenerateConfig, StoreConfig
+
+    for registry, section in ((EMBEDDERS, EmbedConfig), (STORES, StoreConfig), (GENERATORS, GenerateConfig)):
+        for name in registry.names():
+            model = registry.entry(name).config
+            if model is not None:
+                assert issubclass(section, model), (name, model)  # its keys stay `section.field`
+    assert STORES.entry("server").fields == {"url", "api_key", "shard_number", "replication_factor",
+                                             "write_consistency_factor"}
+    assert EMBEDDERS.entry("minilm").config is None  # reads only shared settings

@@ -57,11 +57,17 @@ def _command(folder: Path, index: Path, extra: list[str]) -> list[str]:
             "--tenant", "acme", "--tag", "weekly", *COMMON, *extra]
 
 
+PLAN = "TaskPoolMapOperator[MapBatches(parse_block)] -> ActorPoolMapOperator[MapBatches(EmbedActor)]"
+"""Ray Data's plan of the job: parse tasks, then the actors (not fused into one actor stage)."""
+
+
 def _ingest(cluster: LocalRayCluster, folder: Path, index: Path, extra: list[str]) -> dict[str, Any]:
     done = subprocess.run(_command(folder, index, extra), cwd=REPO_ROOT, env=cluster.env, capture_output=True,
                           text=True, timeout=RUN_TIMEOUT_S, check=False)
     assert done.returncode in (0, EXIT_FILES_FAILED), done.stderr[-3000:]
     report: dict[str, Any] = json.loads(done.stdout)
+    if "ray_wait" in report["stages"]:  # the job ran (a run with nothing to do starts none)
+        assert PLAN in done.stderr
     return report
 
 

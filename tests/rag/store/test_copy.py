@@ -45,20 +45,6 @@ def test_scroll_points_is_part_of_the_store_protocol() -> None:
     assert isinstance(Store.__dict__.get("embedder"), property)
 
 
-@pytest.mark.parametrize("backend", ["edge", "local"])
-def test_scroll_points_returns_every_point_whole(store_factory: Callable[..., Store], backend: str) -> None:
-    store = store_factory(backend)
-    store.ensure(EMBEDDER, DIM)
-    points = corpus(45, seed=4)
-    store.upsert(points)
-    pages = list(store.scroll_points(7))
-    assert all(len(p) <= 7 for p in pages) and sum(len(p) for p in pages) == 45
-    back = {p.id: p for page in pages for p in page}
-    for p in points:
-        _same_point(back[p.id], p)
-    assert store.embedder is not None and store.embedder.embedder_id == EMBEDDER
-
-
 def _target(tmp_path: Path, kind: str) -> StoreConfig:
     source = StoreConfig(path=str(tmp_path / "src"), collection=f"c_{uuid.uuid4().hex[:8]}")
     to = {"edge": str(tmp_path / "dst"), "local": f"local:{tmp_path / 'dst'}", "server": SERVER}[kind]
