@@ -31,7 +31,7 @@ from typing import Any
 import pymupdf
 
 from ingest import figures, layout, tables, text_tables
-from ingest.chunk import Paragraph, chunk_paragraphs
+from ingest.chunk import Paragraph, chunk_paragraphs, page_item_text
 from ingest.config import IngestConfig
 from ingest.errors import IngestError
 from ingest.layout import Block, Rect
@@ -56,7 +56,6 @@ from ingest.records import (
 
 log = logging.getLogger(__name__)
 
-PAGE_TEXT_CHARS = 2000  # text kept on a PageImage item: enough to embed, small in the payload
 PART_PAGES = 16
 """Pages per streamed part: small enough that the embedder starts early, big enough that a
 part's overhead (one pickle between processes) is noise."""
@@ -225,7 +224,7 @@ def _tables(page: pymupdf.Page, blocks: list[Block], drawings: list[dict[str, An
     if not regions and cfg.table_strategy == "lines+text":
         regions = text_tables.find_text_tables(page, drawings)
     for region in regions:
-        caption = layout.find_caption(blocks, region.bbox, ("table",))
+        caption = layout.find_caption(blocks, region.bbox, ("table",)) or tables.title_above(blocks, region.bbox)
         for part in tables.split_rows(region.header, region.rows, cfg.chunk_tokens):
             boxes = [b for b in [region.header_box, *(region.row_boxes[i] for i in part)] if b]
             box = (min(b[0] for b in boxes), min(b[1] for b in boxes),
@@ -233,7 +232,7 @@ def _tables(page: pymupdf.Page, blocks: list[Block], drawings: list[dict[str, An
             md = tables.markdown(region.header, [region.rows[i] for i in part])
             n = sum(1 for p in st.pending if p.kind == "table" and p.page == pno) + 1
             st.pending.append(_Pending("table", pno, box, {
-                "text": f"{caption}\n\n{md}" if caption else md, "caption": caption, "image_path": None,
+                "text": tables.item_text(caption, md), "caption": caption, "image_path": None,
             }, name=f"table-p{pno:04d}-{n:02d}.png"))
     return [r.bbox for r in regions]
 
@@ -482,7 +481,9 @@ def iter_pdf_parts(info: FileInfo, data: bytes, cfg: IngestConfig, media_dir: Pa
                     elif p.kind == "figure":
                         items.append(Figure(**kw, **p.fields))
                     else:
-                        items.append(PageImage(**kw, text=page_text[:PAGE_TEXT_CHARS], **p.fields))
+                        tabled = [str(t.fields["text"]) for t in pending if t.kind == "table"]
+                        items.append(PageImage(**kw, text=page_item_text(page_text, tabled, cfg.page_item_text),
+                                               **p.fields))
             # The structure pass's seconds go with the first part.
             base = {} if index == 0 else sent_seconds
             seconds = {k: round(v - base.get(k, 0.0), 4) for k, v in st.seconds.items() if v > base.get(k, 0.0)}
