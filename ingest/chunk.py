@@ -9,13 +9,21 @@ overlap between consecutive chunks is carried as whole trailing sentences.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ingest.records import BBox
 from ingest.text.sentences import split_sentences
 
-__all__ = ["Chunk", "Paragraph", "chunk_paragraphs", "count_tokens", "split_sentences"]
+__all__ = ["PAGE_ITEM_CHARS", "Chunk", "Paragraph", "chunk_paragraphs", "count_tokens", "page_item_text",
+           "split_sentences"]
+
+PAGE_ITEM_CHARS = 4000
+"""Text kept on a page item: a dense statement page is ~3,000 characters; the embedder's own
+window cut (``rag.indexing.cut_for_window``) applies on top, the keywords see it all."""
+PROSE_PAGE_CHARS = 2000
+"""The cap of ``prose`` mode (as before issue 18)."""
 
 @dataclass(frozen=True)
 class Paragraph:
@@ -143,3 +151,38 @@ def chunk_paragraphs(paragraphs: Sequence[Paragraph], budget: int, overlap: int)
         run.append(para)
     flush()
     return chunks
+
+
+_LEADER = re.compile(r"[ \t]*(?:\.[ \t]?){4,}[ \t]*")
+
+
+def strip_leaders(text: str) -> str:
+    """``text`` without dot leaders ("Net income ........ $ 629" -> "Net income $ 629"): filings
+    set a row label's dots out to the figures' column; every dot costs a token and blurs the
+    embedding."""
+    return _LEADER.sub(" ", text).strip()
+
+
+def _table_words(md: str) -> str:
+    """A table item's text without markdown: the separator row dropped, cells joined by spaces."""
+    lines = [ln for ln in md.splitlines() if ln.strip() and not set(ln.strip()) <= set("|-: ")]
+    return "\n".join(" ".join(c.strip() for c in ln.strip().strip("|").split("|") if c.strip()) for ln in lines)
+
+
+def page_item_text(prose: str, tables: Sequence[str], mode: str = "page") -> str:
+    """The text of a page item (``ingest.page_item_text``): ``prose`` (the page's text without
+    its tables) and, in ``page`` mode (the default), each table item's text of that page (caption or title,
+    then rows, without markdown; a header repeated in split parts kept once), at most
+    ``PAGE_ITEM_CHARS`` characters."""
+    if mode == "prose":
+        return prose[:PROSE_PAGE_CHARS]
+    prose = strip_leaders(prose)
+    parts = [prose] if prose else []
+    if tables:
+        seen: set[str] = set(prose.splitlines())  # a title above the table is prose too
+        for t in tables:
+            for line in _table_words(t).splitlines():
+                if line not in seen:
+                    seen.add(line)
+                    parts.append(line)
+    return "\n".join(parts)[:PAGE_ITEM_CHARS]

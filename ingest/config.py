@@ -27,6 +27,11 @@ class IngestConfig(BaseModel):
     """Render every page to an image (the page-level items of one-space retrieval)."""
     page_dpi: int = Field(default=96, ge=18, le=600)
     """Resolution of page renders."""
+    page_item_text: Literal["page", "prose"] = "page"
+    """Text of a page item (its bridge text on text-only embedders, and its keywords): ``page``, the
+    page's prose followed by its tables' text, so a financial statement page is found as one unit
+    (the statement's rows live in table items split into parts); ``prose``, the prose alone (the
+    behaviour before issue 18). At most ``PAGE_ITEM_CHARS`` (``ingest.chunk``) characters."""
     figures: bool = True
     """Extract raster images and vector charts as figure items."""
     tables: bool = True

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pymupdf
 
-from ingest.chunk import chunk_paragraphs
+from ingest.chunk import chunk_paragraphs, page_item_text
 from ingest.config import IngestConfig
 from ingest.errors import IngestError
 from ingest.media import doc_media_dir
@@ -54,7 +54,6 @@ from ingest.records import (
 
 log = logging.getLogger(__name__)
 
-PAGE_TEXT_CHARS = 2000  # text kept on a PageImage item: enough to embed, small in the payload
 PART_PAGES = 16
 """Pages per streamed part: small enough that the embedder starts early, big enough that a
 part's overhead (one pickle between processes) is noise."""
@@ -146,7 +145,9 @@ def iter_pdf_parts(info: FileInfo, data: bytes, cfg: IngestConfig, media_dir: Pa
                     elif p.kind == "figure":
                         items.append(Figure(**kw, **p.fields))
                     else:
-                        items.append(PageImage(**kw, text=page_text[:PAGE_TEXT_CHARS], **p.fields))
+                        tabled = [str(t.fields["text"]) for t in pending if t.kind == "table"]
+                        items.append(PageImage(**kw, text=page_item_text(page_text, tabled, cfg.page_item_text),
+                                               **p.fields))
             # The structure pass's seconds go with the first part.
             base = {} if index == 0 else sent_seconds
             seconds = {k: round(v - base.get(k, 0.0), 4) for k, v in st.seconds.items() if v > base.get(k, 0.0)}

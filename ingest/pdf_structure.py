@@ -39,7 +39,7 @@ def _tables(page: pymupdf.Page, blocks: list[Block], drawings: list[dict[str, An
     if not regions and cfg.table_strategy == "lines+text":
         regions = text_tables.find_text_tables(page, drawings)
     for region in regions:
-        caption = layout.find_caption(blocks, region.bbox, ("table",))
+        caption = layout.find_caption(blocks, region.bbox, ("table",)) or tables.title_above(blocks, region.bbox)
         for part in tables.split_rows(region.header, region.rows, cfg.chunk_tokens):
             boxes = [b for b in [region.header_box, *(region.row_boxes[i] for i in part)] if b]
             box = (min(b[0] for b in boxes), min(b[1] for b in boxes),
@@ -47,7 +47,7 @@ def _tables(page: pymupdf.Page, blocks: list[Block], drawings: list[dict[str, An
             md = tables.markdown(region.header, [region.rows[i] for i in part])
             n = sum(1 for p in st.pending if p.kind == "table" and p.page == pno) + 1
             st.pending.append(_Pending("table", pno, box, {
-                "text": f"{caption}\n\n{md}" if caption else md, "caption": caption, "image_path": None,
+                "text": tables.item_text(caption, md), "caption": caption, "image_path": None,
             }, name=f"table-p{pno:04d}-{n:02d}.png"))
     return [r.bbox for r in regions]
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pymupdf
 
-from ingest.chunk import count_tokens
-from ingest.layout import Rect
-from ingest.table_headers import first_row_is_data, names_columns
+from ingest.chunk import count_tokens, strip_leaders
+from ingest.layout import Block, Rect
+from ingest.table_headers import first_row_is_data, is_figure, names_columns
 
 log = logging.getLogger(__name__)
 
@@ -148,11 +148,12 @@ def find_tables(page: pymupdf.Page) -> list[TableRegion]:
 
 
 def markdown(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A GitHub-flavoured markdown table; short rows are padded to the header's width."""
+    """A GitHub-flavoured markdown table; short rows are padded to the header's width; dot
+    leaders are dropped from cells."""
     width = max([len(header)] + [len(r) for r in rows])
 
     def line(cells: Sequence[str]) -> str:
-        padded = list(cells) + [""] * (width - len(cells))
+        padded = [strip_leaders(c) for c in cells] + [""] * (width - len(cells))
         return "| " + " | ".join(padded) + " |"
 
     return "\n".join([line(header), "|" + "---|" * width, *(line(r) for r in rows)])
@@ -175,3 +176,61 @@ def split_rows(header: Sequence[str], rows: Sequence[Sequence[str]], budget: int
     if start < len(rows) or not parts:
         parts.append(range(start, len(rows)))
     return parts
+
+
+TITLE_GAP = 60.0
+"""Points between a table's top and the title lines above it ("CONSOLIDATED BALANCE SHEETS")."""
+TITLE_LINE_GAP = 24.0
+"""Points between two title lines (company name over statement name, "(in millions)" below)."""
+MAX_TITLE_WORDS = 16
+MAX_TITLE_LINES = 3
+
+
+def _title_like(text: str) -> bool:
+    """A short line that is no sentence and no row of figures."""
+    words = text.split()
+    end = text.rstrip()[-1:] if words else ""
+    sentence = end in ";," or (end == "." and len(words) > 4)  # "Adobe Inc." is a title line
+    return 0 < len(words) <= MAX_TITLE_WORDS and not sentence and not is_figure(text)
+
+
+def _stack(blocks: Sequence[Block], edge: float, first_gap: float) -> list[str]:
+    """Title-like blocks stacked upwards from ``edge`` (``blocks`` nearest first), top to bottom."""
+    lines: list[str] = []
+    for b in blocks:
+        if edge - b.bbox[3] > (first_gap if not lines else TITLE_LINE_GAP) or not _title_like(b.text):
+            break
+        lines.append(" ".join(b.text.split()))
+        edge = b.bbox[1]
+        if len(lines) == MAX_TITLE_LINES:
+            break
+    return lines[::-1]
+
+
+def title_above(blocks: Sequence[Block], box: Rect) -> str:
+    """The title of the table at ``box``, joined by " / ": up to ``MAX_TITLE_LINES`` short blocks
+    stacked right above it (the first within ``TITLE_GAP`` points of its top, each within
+    ``TITLE_LINE_GAP`` of the next); when a longer block sits right above the table instead, the
+    short blocks at the top of the page above it. A financial statement's title ("ADOBE SYSTEMS
+    INCORPORATED / CONSOLIDATED STATEMENTS OF CASH FLOWS / (In thousands)") sits there, not in a
+    "Table 3:" caption; split into parts, every part carries it. Empty when nothing fits."""
+    above = sorted((b for b in blocks if b.bbox[3] <= box[1] + 2), key=lambda b: -b.bbox[3])
+    near = _stack(above, box[1], TITLE_GAP)
+    if near or not above or box[1] - above[0].bbox[3] > TITLE_GAP:
+        return " / ".join(near)
+    top = sorted(above, key=lambda b: b.bbox[1])
+    lines: list[str] = []
+    edge = 0.0
+    for b in top:
+        if not _title_like(b.text) or (lines and b.bbox[1] - edge > TITLE_LINE_GAP):
+            break
+        lines.append(" ".join(b.text.split()))
+        edge = b.bbox[3]
+        if len(lines) == MAX_TITLE_LINES:
+            break
+    return " / ".join(lines)
+
+
+def item_text(label: str, md: str) -> str:
+    """A table item's text: its caption or title, a blank line, its markdown."""
+    return f"{label}\n\n{md}" if label else md

@@ -120,6 +120,28 @@ class RetrieveConfig(Section):
     """Text chunks added on each side of every retrieved chunk, from the same page (its text then
     reads in document order). Pages stay the unit of citation, so neighbours on other pages are
     not added. 0: off."""
+    fusion: Literal["pages", "items"] = "pages"
+    """How the branches are fused. ``pages`` (default since issue 18): each branch runs on its own
+    and becomes a ranking of pages (a page at its best item's rank), and the page rankings are
+    fused by weighted RRF with constant ``rrf_k``, so a page found by the chunks of one branch
+    and the page item of another adds up. ``items``: the store fuses items by RRF in one call
+    (constant 2) and items are grouped by page afterwards (before issue 18). Dev split, within
+    one document: recall@5 0.680 (items) vs 0.723 (pages, ``rrf_k`` 10, pages weight 2)."""
+    rrf_k: float = Field(default=10.0, gt=0)
+    """RRF constant of ``fusion: pages``: ``weight / (rrf_k + rank)``, rank from 1."""
+    doc_stage: bool = True
+    """Searches over more than one file (no ``files`` filter) rank the files first
+    (:mod:`rag.doc_stage`) and add ``doc_boost`` times each file's prior to its pages' fused
+    scores (``fusion: pages`` only)."""
+    doc_boost: float = Field(default=0.4, ge=0)
+    """Weight of the document prior against the page RRF scores (a top page scores ~0.2-0.3)."""
+    doc_weights: dict[str, float] = Field(default_factory=lambda: {
+        "name": 2.0, "dense": 1.0, "text": 1.0, "image": 1.0, "sparse": 2.0})
+    """Signals of the document prior and their weights: ``name`` (file name and first chunks,
+    BM25), ``dense`` (their embedding), ``text`` / ``image`` / ``sparse`` (the file's best hit in
+    each branch). Tuned on the dev split (docs/eval.md, issue 18)."""
+    doc_depth: int = Field(default=300, ge=1, le=2000)
+    """Hits per branch the document stage reads (the fusion reads each branch's own quota)."""
     rerank: str = "none"
     """Registry name of the reranker run on the grouped page evidence: ``none`` or ``embedding``
     (re-scores each page's text against the question with the pipeline's own embedder)."""
@@ -163,6 +185,13 @@ class GenerateConfig(OpenAIGenerateFields, ExtractiveGenerateFields):
     """Prompt budget; lowest-ranked evidence is dropped first."""
     tokens_per_image: int = Field(default=2928, ge=1)
     """What one image costs in the model's context (LLaVA-NeXT anyres at 672 px: 2928)."""
+    support_names: float = Field(default=0.67, ge=0, le=1)
+    """Evidence sufficiency (:mod:`rag.generate.support`, every backend): share of the question's
+    names (capitalised words, acronyms, codes, quoted phrases) the evidence an answer cites must
+    hold, else the answer becomes the abstain sentence. 0 with ``support_numbers`` 0: no check.
+    Calibrated on the dev split (docs/eval.md, issue 18)."""
+    support_numbers: float = Field(default=0.5, ge=0, le=1)
+    """Share of the question's numbers (years, amounts) the cited evidence must hold."""
 
     @model_validator(mode="after")
     def _fields_of_backend(self) -> GenerateConfig:

@@ -186,7 +186,7 @@ class Pipeline:
             parts.append(delta)
             yield delta
         timer.add("generate", t)
-        yield build_answer(asked, "".join(parts), evidence, timer.seconds)
+        yield build_answer(asked, "".join(parts), evidence, timer.seconds, support=self.settings.generate)
 
     def stream(self, question: str, *, flt: SearchFilter | None = None, k: int | None = None,
                history: Sequence[ChatTurn] = ()) -> Iterator[str | Answer]:

@@ -7,6 +7,11 @@ and image scores live on different scales in a shared space (the modality gap), 
 own branch and ranks, not raw scores, are fused. Keywords catch exact strings (part numbers, names)
 that embeddings blur.
 
+With ``retrieve.fusion: pages`` (the default) each branch runs on its own and is fused at the page
+level instead (:func:`fuse_pages`): one branch's best item puts its page at that rank, and the
+pages' reciprocal ranks add up over branches. A whole-index search (no file filter) then adds a
+document prior (:mod:`rag.doc_stage`) so the pages of the file the question is about come first.
+
 Grouping (:func:`group_by_page`) is a pure function over hits, so it is tested without a store.
 An optional reranker (:mod:`rag.rerank`, ``retrieve.rerank``) then reorders the best
 ``retrieve.rerank_top`` pages and the top ``k`` are kept.
@@ -23,6 +28,7 @@ from dataclasses import dataclass, field
 
 from ingest.records import IMAGE_KINDS, TEXT_KINDS, image_path_of
 from rag.config import RetrieveConfig
+from rag.doc_stage import DocumentStage
 from rag.embed.base import Embedder
 from rag.records import Evidence, Hit, Prefetch, QueryPlan, SearchFilter
 from rag.rerank import NoReranker, Reranker
@@ -96,6 +102,50 @@ def build_plan(
         filter=flt,
         limit=limit,
     )
+
+
+def branch_name(branch: Prefetch) -> str:
+    """``text``, ``image``, ``sparse`` or ``pages`` (the page-reference branch): the key of
+    ``retrieve.branch_weights`` a branch is weighted by."""
+    if branch.pages:
+        return "pages"
+    if branch.using == "sparse":
+        return "sparse"
+    return "image" if any(kd in IMAGE_KINDS for kd in branch.kinds) else "text"
+
+
+def fuse_pages(branches: Sequence[tuple[str, Sequence[Hit]]], weights: dict[str, float], rrf_k: float,
+               prior: dict[str, float] | None = None, boost: float = 0.0) -> list[Hit]:
+    """Page-level weighted RRF over per-branch hit lists (each best first).
+
+    Each branch becomes a ranking of distinct ``(file, page)`` (a page at its best hit's rank);
+    a page scores ``sum weight / (rrf_k + rank)`` (rank from 1) over the branches that found it,
+    plus ``boost * prior[file]`` when a document prior is given. Returns every hit, pages in
+    fused order (ties: first seen), within a page in order of first appearance across branches
+    (dense text, dense image, keywords, page references), without repeats; each hit's score
+    becomes its page's fused score, so :func:`group_by_page` gives the pages in this order."""
+    score: dict[tuple[str, int], float] = {}
+    members: dict[tuple[str, int], dict[str, Hit]] = {}
+    for name, hits in branches:
+        w = weights.get(name, 1.0)
+        pages: dict[tuple[str, int], None] = {}
+        for h in hits:
+            key = (h.item.file, h.item.page)
+            pages.setdefault(key, None)
+            members.setdefault(key, {}).setdefault(h.id, h)
+        for rank, key in enumerate(pages, start=1):
+            score[key] = score.get(key, 0.0) + w / (rrf_k + rank)
+    if prior and boost:
+        for key in score:
+            score[key] += boost * prior.get(key[0], 0.0)
+    first = {key: i for i, key in enumerate(members)}
+    order = sorted(score, key=lambda key: (-score[key], first[key]))
+    return [h.model_copy(update={"score": score[key]}) for key in order for h in members[key].values()]
+
+
+def whole_index(flt: SearchFilter | None) -> bool:
+    """Whether a search may return pages of any file (no ``files``, ``file_globs`` or ``doc_ids``)."""
+    return flt is None or not (flt.files or flt.file_globs or flt.doc_ids)
 
 
 @dataclass
@@ -177,6 +227,7 @@ class Retriever:
         self.store = store
         self.cfg = cfg
         self.reranker = None if isinstance(reranker, NoReranker) else reranker
+        self.doc_stage = DocumentStage(embedder, store)
 
     def plan(self, query: str, k: int | None = None, flt: SearchFilter | None = None) -> QueryPlan:
         """The query plan :meth:`search` would run (embeds the query unless mode is sparse)."""
@@ -199,7 +250,7 @@ class Retriever:
         plan = self.plan(query, k, flt)
         t1 = time.perf_counter()
         seconds["embed"] = t1 - t0
-        hits = self.store.query(plan)
+        hits = self._query(query, plan, flt)
         t2 = time.perf_counter()
         seconds["query"] = t2 - t1
         # the diversity cap stays that of k, so a larger rerank pool is not one file's pages
@@ -221,6 +272,26 @@ class Retriever:
         first, restricted by ``flt`` (tenant, files, file globs, kinds, tags, doc ids) and
         ``retrieve.kinds``; reranked when a reranker is set."""
         return self.retrieve(query, k, flt)[0]
+
+    def _query(self, query: str, plan: QueryPlan, flt: SearchFilter | None) -> list[Hit]:
+        """The plan's hits in fused order: one store call (``fusion: items``), or one per branch
+        fused by :func:`fuse_pages`, with the document prior on whole-index searches."""
+        if self.cfg.fusion == "items":
+            return self.store.query(plan)
+        whole = self.cfg.doc_stage and whole_index(flt)
+        lists: list[tuple[str, list[Hit], int]] = []
+        for b in plan.prefetch:
+            name = branch_name(b)
+            depth = max(b.limit, self.cfg.doc_depth) if whole and name != "pages" else b.limit
+            one = plan.model_copy(update={"prefetch": [b.model_copy(update={"limit": depth})], "limit": depth})
+            lists.append((name, self.store.query(one), b.limit))
+        prior = None
+        if whole:
+            prior = self.doc_stage.prior(query, plan.dense, {n: h for n, h, _ in lists if n != "pages"},
+                                         self.cfg.doc_weights)
+        weights: dict[str, float] = {str(k): w for k, w in self.cfg.branch_weights.items()}
+        return fuse_pages([(n, h[:limit]) for n, h, limit in lists], weights,
+                          self.cfg.rrf_k, prior, self.cfg.doc_boost)
 
     def _expand(self, evidence: list[Evidence], hits: Sequence[Hit], tenant: str | None) -> list[Evidence]:
         """Each page's text rebuilt from its hit chunks and ``cfg.neighbours`` chunks either side

@@ -13,6 +13,9 @@
   ``이익``, ``이익률``), the plural ``들`` is dropped; verb and adjective stems are kept in
   dictionary form (``높은`` -> ``높다``).
 * Small English and Korean stopword lists are dropped.
+* A figure or table label ("Figure 3", "Fig. 3", "Table 2", "그림 2", "표 3", "<표 3>") adds one
+  label term (``figure:3``, ``table:2``) at its place, the same in both languages, so a question
+  naming "Figure 3" finds the caption and the pages that cite it, not every page holding a "3".
 
 :data:`TOKENIZER_VERSION` names this behaviour; an index records it and refuses another.
 """
@@ -27,7 +30,7 @@ from itertools import pairwise
 
 from ingest.text.hangul import HANGUL_CLASS, HANGUL_RUN, has_hangul, kiwi, kiwi_version
 
-TOKENIZER_VERSION = f"mmrag-kw2+kiwi-{kiwi_version()}"
+TOKENIZER_VERSION = f"mmrag-kw3+kiwi-{kiwi_version()}"
 """Identity of :func:`keyword_terms`: bump the ``kw`` number whenever its output changes."""
 LEGACY_TOKENIZER = "mmrag-kw1"
 """The ``\\w+`` tokenizer before Korean analysis; indexes that record no tokenizer were built by it."""
@@ -77,6 +80,10 @@ _DASHES = re.compile(r"[\u2010\u2011\u2012\u2013\u2014\u2212\u00ad]")
 _WORD = rf"[^\W{HANGUL_CLASS}]"
 _TOKEN = re.compile(rf"{_WORD}+(?:[-./]{_WORD}+)*")
 _SPLIT = re.compile(r"[-./_]+")
+# "표" and "그림" only standing alone (대표 3명 is no table); a number of 1-3 digits, maybe "3.2".
+_LABEL = re.compile(r"(?:\b(figures?|figs?\.?|tables?|charts?)|(?<![가-힣])(그림|표|도표))"
+                    r"\s*(\d{1,3}(?:[.-]\d{1,2})?)(?!\d|,\d)")
+_LABEL_KINDS = {"그림": "figure", "도표": "figure", "표": "table"}
 
 
 def normalise(text: str) -> str:
@@ -93,6 +100,14 @@ def _code_terms(norm: str) -> Iterator[tuple[int, str]]:
             yield from ((match.start(), p) for p in parts if p not in STOPWORDS)
         elif parts and parts[0] not in STOPWORDS:
             yield match.start(), parts[0]
+
+
+def label_terms(norm: str) -> Iterator[tuple[int, str]]:
+    """(position, term) of each figure/table label of normalised text: ``figure:3``, ``table:2``."""
+    for match in _LABEL.finditer(norm):
+        word = match.group(1) or match.group(2)
+        kind = _LABEL_KINDS.get(word) or ("table" if word.startswith("tab") else "figure")
+        yield match.start(), f"{kind}:{match.group(3).replace('-', '.')}"
 
 
 def _compound(start: int, parts: list[str], suffix: str = "") -> Iterator[tuple[int, str]]:
@@ -155,7 +170,9 @@ def keyword_terms(text: str) -> list[str]:
     """Keyword terms of ``text`` in text order: codes followed by their parts, Korean nouns and stems."""
     norm = normalise(text)
     terms = list(_code_terms(norm))
+    extra = list(label_terms(norm))
     if has_hangul(norm):
-        korean = [(pos, t) for pos, t in _korean_terms(norm) if t not in KO_STOPWORDS]
-        terms = sorted(terms + korean, key=lambda pt: pt[0])  # stable: a code's parts stay after it
+        extra += [(pos, t) for pos, t in _korean_terms(norm) if t not in KO_STOPWORDS]
+    if extra:
+        terms = sorted(terms + extra, key=lambda pt: pt[0])  # stable: a code's parts stay after it
     return [t for _, t in terms]

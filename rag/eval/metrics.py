@@ -70,6 +70,16 @@ def reciprocal_rank(ranked: Sequence[int], relevant: Collection[int]) -> float:
     return 0.0
 
 
+def document_hit_at_k(hits: Iterable[tuple[str, int]], doc: str, k: int, *, distinct: bool = False) -> float:
+    """Whole-folder scope: 1.0 when a page of ``doc`` is among the first ``k`` ``(file, page)``
+    hits (``distinct``: among the first ``k`` distinct files of the hits), else 0.0."""
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    pairs = list(dict.fromkeys(hits))
+    files = list(dict.fromkeys(f for f, _ in pairs)) if distinct else [f for f, _ in pairs]
+    return 1.0 if doc in files[:k] else 0.0
+
+
 def ndcg_at_k(ranked: Sequence[int], relevant: Collection[int], k: int) -> float:
     """Normalised discounted cumulative gain at ``k`` with binary relevance:
     ``DCG = sum(1 / log2(rank + 1))`` over relevant pages in the top ``k``, divided by the DCG of a

@@ -13,7 +13,9 @@ from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rag.config import GenerateConfig
 from rag.generate.prompting import abstain_sentence, abstain_sentences, prompt_language
+from rag.generate.support import measure, supported
 from rag.records import Answer, Citation, Evidence
 
 log = logging.getLogger(__name__)
@@ -125,11 +127,25 @@ def is_abstention(text: str) -> bool:
     return abstention_language(text) is not None
 
 
+def _supported(question: str, parsed: ParsedCitations, evidence_sent: Sequence[Evidence],
+               cfg: GenerateConfig) -> bool:
+    if cfg.support_names <= 0 and cfg.support_numbers <= 0:
+        return True
+    cited = [evidence_sent[c.n - 1].text for c in parsed.citations] or [parsed.text]
+    found = measure(question, parsed.text, cited)
+    ok = supported(found, cfg.support_names, cfg.support_numbers)
+    if not ok:
+        log.debug("answer not supported by its citations (names %.2f, numbers %.2f): abstaining",
+                  found.names, found.numbers)
+    return ok
+
+
 def build_answer(
     question: str,
     text: str,
     evidence_sent: Sequence[Evidence],
     seconds: Mapping[str, float] | None = None,
+    support: GenerateConfig | None = None,
 ) -> Answer:
     """The :class:`Answer` for generated ``text``; every generator path ends here.
 
@@ -137,11 +153,18 @@ def build_answer(
     ``evidence_sent[n - 1]``). Unknown citation numbers are removed and reported. An empty text
     or the abstain sentence makes an abstention, which cites nothing. An abstention is said in the
     question's language: an empty text, or an abstain sentence of another language (a generator
-    that had no evidence to prompt with), becomes the question's own abstain sentence."""
+    that had no evidence to prompt with), becomes the question's own abstain sentence.
+
+    With ``support`` (the ``generate`` settings), an answer whose cited evidence does not hold the
+    question's names and numbers (``support_names``, ``support_numbers``; see
+    :mod:`rag.generate.support`) is replaced by the abstain sentence: the same check for the
+    extractive answerer and for a model's answer."""
     parsed = parse_citations(text, evidence_sent)
     said = abstention_language(parsed.text)
     abstained = said is not None
     body = parsed.text.strip()
+    if not abstained and body and support is not None and not _supported(question, parsed, evidence_sent, support):
+        said, abstained, body = None, True, abstain_sentence(question)
     if abstained and said != prompt_language(question):
         body = abstain_sentence(question)
     return Answer(

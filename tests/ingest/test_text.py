@@ -38,7 +38,7 @@ def test_english_only_text_never_loads_the_analyser(monkeypatch: pytest.MonkeyPa
 
 
 def test_tokenizer_version_names_the_analyser() -> None:
-    assert TOKENIZER_VERSION.startswith("mmrag-kw2+kiwi-0.")
+    assert TOKENIZER_VERSION.startswith("mmrag-kw3+kiwi-0.")
 
 
 def test_english_abbreviations_survive_the_korean_splitter() -> None:
@@ -64,3 +64,13 @@ def test_question_language(question: str, lang: str) -> None:
 def test_noun_suffixes_stay_on_their_noun_and_plurals_fold() -> None:
     assert korean_terms("영업이익률은") == ["영업이익률", "영업", "이익", "이익률"]
     assert korean_terms("참석자들은") == korean_terms("참석자는") == ["참석자"]
+
+
+def test_figure_and_table_labels_are_one_term_in_both_languages() -> None:
+    """Issue 18: "In Figure 1 ..." found nothing, "1" being on every page."""
+    assert keyword_terms("In Figure 1, how many subfigures") == [
+        "figure", "figure:1", "1", "how", "many", "subfigures"]
+    assert "figure:3" in keyword_terms("Fig. 3: accuracy") and "figure:3" in keyword_terms("[그림 3] 구조")
+    assert "table:2" in keyword_terms("see Table 2") and "table:2" in keyword_terms("<표 2> 매출")
+    assert "figure:3.2" in keyword_terms("Figure 3.2 shows")
+    assert not [t for t in keyword_terms("대표 3명, figures 1,000, table 2023") if ":" in t]

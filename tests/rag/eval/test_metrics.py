@@ -199,3 +199,12 @@ def test_mean_and_percentile() -> None:
     assert m.percentile([], 50) is None
     with pytest.raises(ValueError, match=r"q must be within 0\.\.100, got 101"):
         m.percentile([1.0], 101)
+
+
+def test_document_hit_at_k() -> None:
+    from rag.eval.metrics import document_hit_at_k
+
+    hits = [("a", 1), ("a", 2), ("b", 1), ("a", 3), ("c", 9)]
+    assert document_hit_at_k(hits, "c", 5) == 1.0 and document_hit_at_k(hits, "c", 4) == 0.0
+    assert document_hit_at_k(hits, "c", 3, distinct=True) == 1.0
+    assert document_hit_at_k(hits, "c", 2, distinct=True) == 0.0
