@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -131,7 +132,10 @@ def _supported(question: str, parsed: ParsedCitations, evidence_sent: Sequence[E
                cfg: GenerateConfig) -> bool:
     if cfg.support_names <= 0 and cfg.support_numbers <= 0:
         return True
-    cited = [evidence_sent[c.n - 1].text for c in parsed.citations] or [parsed.text]
+    sources = [evidence_sent[c.n - 1] for c in parsed.citations]
+    # A cited page holds its document's names too: its file name says whose report it is ("ACME's
+    # revenue" over a table of acme_annual_report_2025.pdf that never repeats the company).
+    cited = [t for e in sources for t in (e.text, Path(e.file).stem.replace("_", " "))] or [parsed.text]
     found = measure(question, parsed.text, cited)
     ok = supported(found, cfg.support_names, cfg.support_numbers)
     if not ok:

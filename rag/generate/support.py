@@ -72,7 +72,7 @@ def names_of(question: str) -> list[str]:
     words = list(_WORD.finditer(question))
     korean = has_hangul(question)  # a Latin word in a Korean question is a name wherever it stands
     for i, m in enumerate(words):
-        w = m.group().strip(".'-")
+        w = re.sub(r"['’]s$", "", m.group()).strip(".'-")  # "ACME's" names ACME
         if len(w) < 2 or w.lower() in NAME_STOP or _PERIOD.fullmatch(w):
             continue
         first = i == 0 or question[:m.start()].rstrip().endswith((".", "?", "!", ":"))

@@ -46,7 +46,9 @@ def test_korean_report(folder: Path) -> None:
     assert str(FACTS["ko_operating_profit"]) in text and str(FACTS["ko_part_number"]) in text
     (table,) = [i for i in parsed.items if isinstance(i, Table)]
     region, value = FACTS["ko_table_cell"]
-    assert table.text.splitlines()[0] == "| 지역 | 2024년 | 2025년 | 증감률 |"
+    # the table's title above it heads the item (issue 18), then the header row
+    assert table.text.splitlines()[0] == "표 1. 지역별 매출 (단위: 억 원)"
+    assert "| 지역 | 2024년 | 2025년 | 증감률 |" in table.text.splitlines()
     assert f"| {region} | 760 | {value} | 10.8% |" in table.text and table.page == 1
 
 

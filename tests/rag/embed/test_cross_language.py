@@ -51,7 +51,9 @@ def pipe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
     docs = tmp_path_factory.mktemp("docs")
     _write(docs / "travel_policy.pdf", ENGLISH, "helv")
     _write(docs / "사업보고서.pdf", KOREAN, "korea")
-    over = {"store.path": str(tmp_path_factory.mktemp("ix")), "ingest.ocr": "none", "retrieve.mode": "dense"}
+    over = {"store.path": str(tmp_path_factory.mktemp("ix")), "ingest.ocr": "none", "retrieve.mode": "dense",
+            # the embedding space alone: no page fusion, no document prior (issue 18's stages)
+            "retrieve.fusion": "items", "retrieve.doc_stage": False}
     with Pipeline.from_config("cpu", over, environ={}) as p:
         report = p.ingest([docs], progress=False)
         assert report.files_ingested == 2
