@@ -37,4 +37,6 @@ def cfg_for(model_dir: Path, **overrides: object) -> EmbedConfig:
     values: dict[str, object] = {"backend": "e5v", "model": str(model_dir), "image_side": 224,
                                  "batch_tokens": 512, "max_batch": 3}
     values.update(overrides)
+    if values["backend"] != "e5v":  # the token budget is the in-process runner's own setting
+        values.pop("batch_tokens")
     return EmbedConfig.model_validate(values)
