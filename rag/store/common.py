@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from ingest.records import Item
 from ingest.text.tokens import LEGACY_TOKENIZER, TOKENIZER_VERSION
 from rag.errors import StoreError
-from rag.records import Hit, Point, Prefetch, QueryPlan, SearchFilter, timestamp
+from rag.records import Hit, Point, Prefetch, QueryPlan, SearchFilter, SparseVector, timestamp
 
 RRF_K = 2
 """RRF constant: Qdrant's default (``1 / (rank0 + k)``); every backend fuses with the same one."""
@@ -133,6 +133,19 @@ def point_dates(payload: dict[str, Any]) -> dict[str, datetime]:
     """``modified`` and ``created`` of a stored payload as UTC datetimes (those present)."""
     return {key: datetime.fromtimestamp(float(payload[key]), UTC)
             for key in ("modified", "created") if isinstance(payload.get(key), int | float)}
+
+
+def point_from_stored(point_id: object, payload: dict[str, Any] | None, dense: Sequence[float] | None,
+                      sparse: tuple[Sequence[int], Sequence[float]] | None) -> Point:
+    """A stored point back as a :class:`Point` (``scroll_points`` of every backend): its payload
+    re-validated, its dense vector and its keyword vector (``(indices, values)``) as stored."""
+    hit = hit_from_payload(point_id, 0.0, payload)
+    payload = payload or {}
+    return Point(
+        id=hit.id, vector=[float(x) for x in dense] if dense is not None else [],
+        sparse=SparseVector(indices=list(sparse[0]), values=list(sparse[1])) if sparse else SparseVector(),
+        item=hit.item, embedded_as=hit.embedded_as,
+        tenant=str(payload.get("tenant", "default")), tags=list(payload.get("tags", [])), **point_dates(payload))
 
 
 def hit_from_payload(point_id: object, score: float, payload: dict[str, Any] | None) -> Hit:

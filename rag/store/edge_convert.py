@@ -8,15 +8,14 @@ from typing import Any
 
 import qdrant_edge as qe
 
-from rag.records import Point, QueryPlan, SparseVector
+from rag.records import Point, QueryPlan
 from rag.store.base import DENSE, SPARSE
 from rag.store.common import (
     HNSW_EF,
     TENANT_FIELD,
     FloatRange,
     Terms,
-    hit_from_payload,
-    point_dates,
+    point_from_stored,
     point_payload,
 )
 
@@ -64,14 +63,7 @@ def _edge_prefetch(plan: QueryPlan, branch: Any, terms: Terms) -> qe.Prefetch:
 
 
 def _point_from_record(r: qe.Record) -> Point:
-    payload = r.payload or {}
-    hit = hit_from_payload(r.id, 0.0, payload)
     vectors = r.vector if isinstance(r.vector, dict) else {}
-    dense = vectors.get(DENSE)
-    sparse = vectors.get(SPARSE)
-    return Point(
-        id=hit.id, vector=list(dense) if isinstance(dense, list) else [],
-        sparse=SparseVector(indices=list(sparse.indices), values=list(sparse.values))
-        if isinstance(sparse, qe.SparseVector) else SparseVector(),
-        item=hit.item, embedded_as=hit.embedded_as,
-        tenant=str(payload.get("tenant", "default")), tags=list(payload.get("tags", [])), **point_dates(payload))
+    dense, sparse = vectors.get(DENSE), vectors.get(SPARSE)
+    return point_from_stored(r.id, r.payload, dense if isinstance(dense, list) else None,  # type: ignore[arg-type]
+                             (sparse.indices, sparse.values) if isinstance(sparse, qe.SparseVector) else None)

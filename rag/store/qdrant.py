@@ -24,7 +24,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from qdrant_client import QdrantClient, models
 
 from rag.errors import StoreError
-from rag.records import Hit, Point, QueryPlan, SearchFilter, SparseVector, StoreStats
+from rag.records import Hit, Point, QueryPlan, SearchFilter, StoreStats
 from rag.store.base import DENSE, SPARSE
 from rag.store.common import (
     RRF_K,
@@ -40,7 +40,7 @@ from rag.store.common import (
     filter_terms,
     fusion_weights,
     hit_from_payload,
-    point_dates,
+    point_from_stored,
     point_payload,
     resolve_file_globs,
 )
@@ -358,14 +358,7 @@ def _point_struct(p: Point) -> models.PointStruct:
 
 
 def _point_from_record(r: models.Record) -> Point:
-    payload = r.payload or {}
-    hit = hit_from_payload(r.id, 0.0, payload)
     vectors = r.vector if isinstance(r.vector, dict) else {}
-    dense = vectors.get(DENSE)
-    sparse = vectors.get(SPARSE)
-    return Point(
-        id=hit.id, vector=[float(x) for x in dense] if isinstance(dense, list) else [],  # type: ignore[arg-type]
-        sparse=SparseVector(indices=list(sparse.indices), values=list(sparse.values))
-        if isinstance(sparse, models.SparseVector) else SparseVector(),
-        item=hit.item, embedded_as=hit.embedded_as,
-        tenant=str(payload.get("tenant", "default")), tags=list(payload.get("tags", [])), **point_dates(payload))
+    dense, sparse = vectors.get(DENSE), vectors.get(SPARSE)
+    return point_from_stored(r.id, r.payload, dense if isinstance(dense, list) else None,  # type: ignore[arg-type]
+                             (sparse.indices, sparse.values) if isinstance(sparse, models.SparseVector) else None)
