@@ -22,6 +22,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from study_cli import study_parser  # the sibling module: scripts run as files
+
 from rag.eval import metrics as m
 from rag.eval.dataset import load_qa
 from rag.records import SearchFilter
@@ -233,15 +235,7 @@ def fmt(r: dict[str, float]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    c = sub.add_parser("collect")
-    c.add_argument("qa")
-    c.add_argument("--docs", required=True)
-    c.add_argument("--index", required=True)
-    c.add_argument("--config", default="cpu")
-    c.add_argument("--limit", type=int, default=None)
-    c.add_argument("--out", required=True)
+    ap, sub = study_parser(__doc__)
     s = sub.add_parser("score")
     s.add_argument("hits")
     d = sub.add_parser("docs")

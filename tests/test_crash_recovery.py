@@ -26,6 +26,7 @@ from PIL import Image
 from rag.config import load_settings
 from rag.store.base import open_store
 from rag.store.edge import EdgeStore
+from tests.manifest_rows import recorded_files
 from tests.pdfs import write_report
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -56,18 +57,6 @@ def _env() -> dict[str, str]:
     return {**env, "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1"}
 
 
-def _recorded(index: Path) -> int:
-    """Files the manifest has committed (read-only: the ingest owns the database)."""
-    path = index / "manifest.sqlite"
-    if not path.exists():
-        return 0
-    try:
-        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)) as conn:
-            return int(conn.execute("SELECT COUNT(*) FROM files").fetchone()[0])
-    except sqlite3.OperationalError:  # created, but the table not yet
-        return 0
-
-
 def _kill_mid_ingest(folder: Path, index: Path, log: Path) -> int | None:
     """Start the ingest, SIGKILL it once 2 <= recorded files < N_FILES; the files recorded at the kill,
     or None when the run finished (or recorded every file) before it could be killed."""
@@ -77,11 +66,11 @@ def _kill_mid_ingest(folder: Path, index: Path, log: Path) -> int | None:
         try:
             deadline = time.monotonic() + TIMEOUT_S
             while proc.poll() is None:
-                if 2 <= _recorded(index) < N_FILES:
+                if 2 <= recorded_files(index) < N_FILES:
                     os.kill(proc.pid, signal.SIGKILL)
                     break
                 if time.monotonic() > deadline:
-                    pytest.fail(f"ingest recorded {_recorded(index)} file(s) in {TIMEOUT_S:.0f}s; "
+                    pytest.fail(f"ingest recorded {recorded_files(index)} file(s) in {TIMEOUT_S:.0f}s; "
                                 f"stderr: {log.read_text()[-2000:]}")
                 time.sleep(POLL_S)
         finally:
@@ -91,7 +80,7 @@ def _kill_mid_ingest(folder: Path, index: Path, log: Path) -> int | None:
     if proc.returncode != -signal.SIGKILL:
         assert proc.returncode == 0, log.read_text()[-2000:]
         return None
-    recorded = _recorded(index)
+    recorded = recorded_files(index)
     return recorded if recorded < N_FILES else None
 
 

@@ -23,6 +23,7 @@ import pytest
 from rag.cli import EXIT_FILES_FAILED
 from rag.store.common import point_payload
 from rag.store.edge import EdgeStore
+from tests.manifest_rows import recorded_files
 from tests.pdfs import write_report
 from tests.rag.engines.cluster import REPO_ROOT, LocalRayCluster
 
@@ -130,17 +131,6 @@ def test_ray_engine_builds_the_index_of_the_local_engine(cluster: LocalRayCluste
     assert not any(str(files[2].resolve()) == p["file"] for p, _ in _snapshot(ray)["points"].values())
 
 
-def _recorded(index: Path) -> int:
-    path = index / "manifest.sqlite"
-    if not path.exists():
-        return 0
-    try:
-        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)) as conn:
-            return int(conn.execute("SELECT COUNT(*) FROM files").fetchone()[0])
-    except sqlite3.OperationalError:
-        return 0
-
-
 def test_worker_node_killed_mid_job_loses_and_duplicates_nothing(cluster: LocalRayCluster, tmp_path: Path) -> None:
     """Runs last in this module: it leaves the cluster with its head alone."""
     folder = tmp_path / "docs"
@@ -153,10 +143,10 @@ def test_worker_node_killed_mid_job_loses_and_duplicates_nothing(cluster: LocalR
                                 env=cluster.env, stdout=subprocess.PIPE, stderr=err)
         try:
             deadline = time.monotonic() + RUN_TIMEOUT_S
-            while proc.poll() is None and _recorded(killed) < 1:
+            while proc.poll() is None and recorded_files(killed) < 1:
                 assert time.monotonic() < deadline, log.read_text()[-3000:]
                 time.sleep(0.05)
-            at_kill = _recorded(killed)
+            at_kill = recorded_files(killed)
             cluster.kill_worker_node()
             out, _ = proc.communicate(timeout=RUN_TIMEOUT_S)
         finally:
