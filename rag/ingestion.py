@@ -47,6 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ingest.discover import discover
 from ingest.manifest import DEFAULT_TENANT, Manifest
 from ingest.media import remove_media, sweep_partial_writes
+from rag.backend_settings import EdgeStoreConfig
 from rag.config import Settings
 from rag.embed.base import Embedder
 from rag.ingest_run import NO_POINTS, NO_TEXT, _Run, _Timer
@@ -221,7 +222,8 @@ class Ingestor:
     # ---------------------------------------------------------------------------------- optimize
     def optimize_due(self) -> bool:
         """Whether the ingest policy (``store.optimize_after``) asks for an index build now."""
-        after = self.settings.store.optimize_after
+        store = self.settings.store
+        after = store.optimize_after if isinstance(store, EdgeStoreConfig) else None
         return (after is not None and isinstance(self.store, Optimizable)
                 and self.store.unindexed() >= after)
 
