@@ -50,7 +50,7 @@ from ingest.media import remove_media, sweep_partial_writes
 from rag.backend_settings import EdgeStoreConfig
 from rag.config import Settings
 from rag.embed.base import Embedder
-from rag.ingest_run import NO_POINTS, NO_TEXT, _Run, _Timer
+from rag.ingest_run import _Run, _Timer
 from rag.progress import PageProgress
 from rag.records import FileSkip, IngestReport, SearchFilter
 from rag.store.base import Optimizable, Store
@@ -59,8 +59,7 @@ if TYPE_CHECKING:
     from rag.engines import IndexEngine
 
 
-__all__ = ["NO_POINTS", "NO_TEXT", "DeleteResult", "Ingestor"]
-"""``NO_POINTS`` and ``NO_TEXT`` (the report's notices) live with the run loop, :mod:`rag.ingest_run`."""
+__all__ = ["DeleteResult", "Ingestor"]
 
 log = logging.getLogger(__name__)
 
