@@ -113,6 +113,9 @@ def test_each_section_validates_as_the_model_its_backend_registered() -> None:
         E5SmallEmbedConfig, EdgeStoreConfig, ExtractiveGenerateConfig)
     assert not hasattr(s.store, "url") and not hasattr(s.embed, "url")
     assert s.model_dump()["embed"]["threads"] == 0  # dumped as its own model, not the annotated section
+    # The Ray engine ships settings to its actors as JSON: they come back as the same models.
+    remote = load_settings("cpu", {"store.backend": "server", "store.url": "http://h:6333"}, environ={})
+    assert Settings.model_validate_json(remote.model_dump_json()) == remote
 
 
 def _required(backend: str) -> dict[str, Any]:
