@@ -33,7 +33,7 @@ class Section(BaseModel):
 class BackendSection(Section):
     """Base of a section whose ``backend`` chooses the model it validates as (see the module doc).
 
-    ``Section.model_validate(data)``, a profile and ``--set section.backend=X`` give the backend's
+    ``EmbedConfig.model_validate(data)``, a profile and ``--set embed.backend=X`` give the backend's
     model; ``__init__`` builds only its own class: ``EdgeStoreConfig(path=...)``, not
     ``StoreConfig(path=...)`` (refused, naming the class to build)."""
 
@@ -48,6 +48,7 @@ class BackendSection(Section):
 
     @classmethod
     def registry(cls) -> Registry[Any]:
+        """The registry of the section's backends (:attr:`backends`)."""
         module, _, name = cls.root().backends.partition(":")
         registry: Registry[Any] = getattr(importlib.import_module(module), name)
         return registry
