@@ -26,6 +26,10 @@ making them one would break one of them:
                                     ("fy2015": ``fy``, ``2015``) since names glue them.
 :func:`plain_words`                 the BM25 baseline of evaluation: letter-digit runs, as the
                                     literature's BM25 (no Korean analysis, on purpose).
+:data:`SCORE_TOKEN`,                scoring an answer against the gold one (``rag.eval.metrics``,
+:data:`ARTICLES`                    after its numbers are written one way): signed decimals
+                                    whole, words, no articles; no stemming, so scores stay
+                                    comparable with the literature's token F1.
 ==================================  =========================================================
 
 The keyword tokenizer in detail:
@@ -308,3 +312,11 @@ def plain_words(text: str) -> list[str]:
     """Lower-cased letter-digit runs: the BM25 baseline's tokens (``Revenue, 2018: $1.2bn`` ->
     ``revenue``, ``2018``, ``1``, ``2bn``)."""
     return _PLAIN_WORD.findall(text.lower())
+
+
+# -- scoring an answer ------------------------------------------------------------------------------
+
+SCORE_TOKEN = re.compile(r"-?\d+(?:\.\d+)?|[^\W_]+")
+"""A token of a normalised answer: a number with its sign and decimals, or a word."""
+ARTICLES = frozenset({"a", "an", "the"})
+"""Dropped from answers before they are compared."""
