@@ -17,7 +17,10 @@ scores each profile by
   index (``retrieve.doc_depth`` hits deep): the pages themselves vote for their file.
 
 Each signal becomes a share over files, ``exp((s - max) / t)`` (1 for the best file; ``t`` in
-:data:`TEMPERATURES`), and the shares are mixed with ``retrieve.doc_weights``. The Retriever adds
+:data:`TEMPERATURES`), and the shares are mixed with ``retrieve.doc_weights``. Word-based signals
+(:data:`WORD_SIGNALS`) cannot meet a file written in another script than the question (a Korean
+question, an English policy): for such a file they are missing, not zero, and its prior is the mix of
+the other signals (:func:`script_of`). The Retriever adds
 ``retrieve.doc_boost`` times the file's share to each page's fused score (see
 :meth:`rag.retrieve.Retriever.retrieve`). Tuned on the dev split (docs/eval.md, issue 18).
 """
@@ -28,6 +31,7 @@ import logging
 import math
 import re
 import threading
+import unicodedata
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -68,6 +72,37 @@ def doc_terms(text: str) -> list[str]:
     return out
 
 
+SCRIPT_SHARE = 0.3
+"""A text is in a non-Latin script when that script holds at least this share of its letters (one
+Hangul syllable stands for two or three Latin letters, so a Korean question with an English product
+name stays Korean)."""
+_SCRIPTS = {"HANGUL": "hangul", "CJK": "cjk", "HIRAGANA": "cjk", "KATAKANA": "cjk", "CYRILLIC": "cyrillic",
+            "GREEK": "greek", "ARABIC": "arabic", "HEBREW": "hebrew", "THAI": "thai", "DEVANAGARI": "devanagari"}
+
+
+def script_of(text: str) -> str:
+    """The writing system of a text: ``hangul``, ``cjk``, ``cyrillic``, ... when that script holds at
+    least :data:`SCRIPT_SHARE` of its letters (the largest such), else ``latin``; ``""`` without
+    letters (digits and codes meet every file)."""
+    counts: Counter[str] = Counter()
+    letters = 0
+    for ch in text:
+        if not ch.isalpha():
+            continue
+        letters += 1
+        first = unicodedata.name(ch, "").split(" ", 1)[0]
+        script = _SCRIPTS.get(first)
+        if script:
+            counts[script] += 1
+    if not letters:
+        return ""
+    if counts:
+        script, n = counts.most_common(1)[0]
+        if n >= SCRIPT_SHARE * letters:
+            return script
+    return "latin"
+
+
 @dataclass
 class Profile:
     """What the document stage knows of one file."""
@@ -75,6 +110,8 @@ class Profile:
     file: str
     text: str
     terms: Counter[str]
+    script: str = "latin"
+    """:func:`script_of` the file's first chunks (its name when they have no letters)."""
 
 
 def bm25_scores(query_terms: Sequence[str], profiles: Sequence[Profile], k1: float = 1.2,
@@ -119,23 +156,33 @@ TEMPERATURES = {"name": 2.0, "dense": 0.02, "text": 0.02, "image": 0.02, "sparse
 """Softmax temperatures of the signals, in their units: BM25 points (``name``), cosine (``dense``
 and the dense branches), share of the best file's keyword score (``sparse``)."""
 SIGNALS = tuple(TEMPERATURES)
+WORD_SIGNALS = ("name", "sparse")
+"""Signals that rest on words the question and the file share: missing for a file in another
+script than the question's (see :func:`mix`). Dense signals cross languages."""
 
 
-def mix(signals: Mapping[str, np.ndarray], weights: Mapping[str, float]) -> np.ndarray:
+def mix(signals: Mapping[str, np.ndarray], weights: Mapping[str, float],
+        missing: np.ndarray | None = None) -> np.ndarray:
     """The document prior: the weighted mean of the signals' shares. Shape (n,). The keyword
-    branch's BM25 scores have no fixed scale, so they are divided by the best file's first."""
+    branch's BM25 scores have no fixed scale, so they are divided by the best file's first.
+    ``missing`` (bool, shape (n,)): files for which the :data:`WORD_SIGNALS` do not count, so
+    their prior is the weighted mean of the other signals (a file no keyword can reach is not
+    penalised for the keywords' silence)."""
     n = len(next(iter(signals.values()))) if signals else 0
     out = np.zeros(n, dtype=np.float64)
-    total = 0.0
+    total = np.zeros(n, dtype=np.float64)
     for k, v in signals.items():
         w = weights.get(k, 0.0)
         if w <= 0:
             continue
         if k == "sparse":
             v = v / (v.max() or 1.0)
-        out += w * share(v, TEMPERATURES[k])
-        total += w
-    return out / total if total else out
+        wv = np.full(n, w, dtype=np.float64)
+        if missing is not None and k in WORD_SIGNALS:
+            wv[missing] = 0.0
+        out += wv * share(v, TEMPERATURES[k])
+        total += wv
+    return np.divide(out, total, out=np.zeros(n, dtype=np.float64), where=total > 0)
 
 
 class DocumentStage:
@@ -168,7 +215,7 @@ class DocumentStage:
         body = " ".join(h.item.text for h in chunks)[:PROFILE_CHARS]
         name = name_words(file)
         terms = Counter(doc_terms(name) * NAME_REPEAT + doc_terms(body))
-        return Profile(file=file, text=f"{name}\n{body}", terms=terms)
+        return Profile(file=file, text=f"{name}\n{body}", terms=terms, script=script_of(body) or script_of(name))
 
     def signals(self, query: str, query_vector: Sequence[float] | None,
                 branches: Mapping[str, Sequence[Hit]]) -> tuple[list[str], dict[str, np.ndarray]]:
@@ -187,8 +234,18 @@ class DocumentStage:
 
     def prior(self, query: str, query_vector: Sequence[float] | None, branches: Mapping[str, Sequence[Hit]],
               weights: Mapping[str, float]) -> dict[str, float]:
-        """file -> document prior in [0, 1] (the mix of the signals' shares)."""
+        """file -> document prior in [0, 1] (the mix of the signals' shares; word signals missing
+        for files in another script than the question)."""
         files, sig = self.signals(query, query_vector, branches)
         if not files:
             return {}
-        return dict(zip(files, mix(sig, weights).tolist(), strict=True))
+        return dict(zip(files, mix(sig, weights, self.cross_script(query)).tolist(), strict=True))
+
+    def cross_script(self, query: str) -> np.ndarray | None:
+        """Files whose profile is in another script than ``query`` (bool, shape (n,)); None when the
+        question has no letters."""
+        q = script_of(query)
+        if not q:
+            return None
+        profiles, _ = self.profiles()
+        return np.array([p.script != q for p in profiles], dtype=bool)
