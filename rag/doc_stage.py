@@ -20,7 +20,8 @@ Each signal becomes a share over files, ``exp((s - max) / t)`` (1 for the best f
 :data:`TEMPERATURES`), and the shares are mixed with ``retrieve.doc_weights``. Word-based signals
 (:data:`WORD_SIGNALS`) cannot meet a file written in another script than the question (a Korean
 question, an English policy): for such a file they are missing, not zero, and its prior is the mix of
-the other signals (:func:`script_of`). The Retriever adds
+the other signals (:func:`script_of`). A question that names a page ("on page 42") cannot be about a
+file far shorter than that: such a file's prior is 0 (:func:`too_short`). The Retriever adds
 ``retrieve.doc_boost`` times the file's share to each page's fused score (see
 :meth:`rag.retrieve.Retriever.retrieve`). Tuned on the dev split (docs/eval.md, issue 18).
 """
@@ -41,7 +42,7 @@ import numpy as np
 
 from ingest.text.tokens import keyword_terms
 from rag.embed.base import Embedder
-from rag.records import Hit
+from rag.records import Hit, SearchFilter
 from rag.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,23 @@ class Profile:
     terms: Counter[str]
     script: str = "latin"
     """:func:`script_of` the file's first chunks (its name when they have no letters)."""
+    pages: int = 0
+    """Page items the file has (one per page with text or a render); 0: unknown."""
+
+
+PAGE_SLACK = (1.25, 2)
+"""A file is too short for a named page only when ``page items * 1.25 + 2`` is still below it: pages
+without text have no page item (dev split: up to 22 of 126 pages of one filing)."""
+
+
+def too_short(profiles: Sequence[Profile], pages: Sequence[int]) -> np.ndarray:
+    """Files that cannot hold the highest of the question's named ``pages`` (bool, shape (n,));
+    files with no page items are never ruled out."""
+    if not pages:
+        return np.zeros(len(profiles), dtype=bool)
+    top = max(pages)
+    factor, slack = PAGE_SLACK
+    return np.array([p.pages > 0 and p.pages * factor + slack < top for p in profiles], dtype=bool)
 
 
 def bm25_scores(query_terms: Sequence[str], profiles: Sequence[Profile], k1: float = 1.2,
@@ -215,7 +233,9 @@ class DocumentStage:
         body = " ".join(h.item.text for h in chunks)[:PROFILE_CHARS]
         name = name_words(file)
         terms = Counter(doc_terms(name) * NAME_REPEAT + doc_terms(body))
-        return Profile(file=file, text=f"{name}\n{body}", terms=terms, script=script_of(body) or script_of(name))
+        pages = self.store.count(SearchFilter(files=[file], kinds=["page"]))
+        return Profile(file=file, text=f"{name}\n{body}", terms=terms, script=script_of(body) or script_of(name),
+                       pages=pages)
 
     def signals(self, query: str, query_vector: Sequence[float] | None,
                 branches: Mapping[str, Sequence[Hit]]) -> tuple[list[str], dict[str, np.ndarray]]:
@@ -233,13 +253,16 @@ class DocumentStage:
         return files, out
 
     def prior(self, query: str, query_vector: Sequence[float] | None, branches: Mapping[str, Sequence[Hit]],
-              weights: Mapping[str, float]) -> dict[str, float]:
+              weights: Mapping[str, float], pages: Sequence[int] = ()) -> dict[str, float]:
         """file -> document prior in [0, 1] (the mix of the signals' shares; word signals missing
-        for files in another script than the question)."""
+        for files in another script than the question; 0 for files too short for the ``pages``
+        the question names)."""
         files, sig = self.signals(query, query_vector, branches)
         if not files:
             return {}
-        return dict(zip(files, mix(sig, weights, self.cross_script(query)).tolist(), strict=True))
+        out = mix(sig, weights, self.cross_script(query))
+        out[too_short(self.profiles()[0], pages)] = 0.0
+        return dict(zip(files, out.tolist(), strict=True))
 
     def cross_script(self, query: str) -> np.ndarray | None:
         """Files whose profile is in another script than ``query`` (bool, shape (n,)); None when the

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.doc_stage import PROFILE_CHARS, PROFILE_CHUNKS, NAME_REPEAT, Profile, bm25_scores, doc_terms, mix, name_words
+from rag.doc_stage import NAME_REPEAT, PROFILE_CHARS, PROFILE_CHUNKS, Profile, bm25_scores, doc_terms, mix, name_words
 from rag.eval import metrics as m
 from rag.eval.scoring import corpus_ranking
 
@@ -58,7 +58,8 @@ def fuse(lists: Sequence[tuple[str, Hits]], weights: Mapping[str, float], rrf_k:
     return sorted(chosen, key=lambda k: rank[k])
 
 
-def page_scores(lists: Sequence[tuple[str, Hits]], weights: Mapping[str, float], rrf_k: float) -> dict[tuple[str, int], float]:
+def page_scores(lists: Sequence[tuple[str, Hits]], weights: Mapping[str, float],
+                rrf_k: float) -> dict[tuple[str, int], float]:
     score: dict[tuple[str, int], float] = {}
     for name, hits in lists:
         w = weights.get(name, 1.0)
@@ -90,7 +91,8 @@ class Data:
                             and pts[i][4] < PROFILE_CHUNKS)
             body = " ".join(t for _, t in chunks)[:PROFILE_CHARS]
             name = name_words(f)
-            self.profiles.append(Profile(f, f"{name}\n{body}", Counter(doc_terms(name) * NAME_REPEAT + doc_terms(body))))
+            terms = Counter(doc_terms(name) * NAME_REPEAT + doc_terms(body))
+            self.profiles.append(Profile(f, f"{name}\n{body}", terms))
         self.prof_vec = embed([p.text for p in self.profiles]) if embed else None
         # whole-document text: page items where the page has one, else its chunks and tables
         self.doc_counts: list[Counter[str]] = []
@@ -117,6 +119,8 @@ class Data:
             self.page_centroid[fi] = pv / (np.linalg.norm(pv) or 1.0)
         self.sig_cache: dict[str, dict[str, np.ndarray]] = {}
         self.n_pages = np.array([max(pts[i][2] for i in by_file[f]) for f in self.files])
+        # what the shipped gate knows: page items per file, with slack for pages that have none
+        self.page_items = np.array([sum(pts[i][3] == "page" for i in by_file[f]) for f in self.files])
 
     def lists(self, qid: str) -> list[tuple[str, Hits, int]]:
         return [(n, hits, limit) for n, (limit, hits) in self.raw["hits"][qid].items()]
@@ -412,6 +416,23 @@ def mix_prior(data: Data, weights: Mapping[str, float], temps: Mapping[str, floa
     return fn
 
 
+def gated(data: Data, fn: Callable[[dict[str, Any]], dict[str, float]], factor: float, slack: int
+          ) -> Callable[[dict[str, Any]], dict[str, float]]:
+    """The shipped page gate: a file with page items whose count * factor + slack is below the
+    highest page the question names gets prior 0."""
+    from rag.retrieve import referenced_pages
+
+    def g(it: dict[str, Any]) -> dict[str, float]:
+        out = fn(it)
+        refs = referenced_pages(it["question"])
+        if not refs:
+            return out
+        top = max(refs)
+        return {f: (0.0 if n > 0 and n * factor + slack < top else v)
+                for (f, v), n in zip(out.items(), data.page_items, strict=True)}
+    return g
+
+
 SHIPPED_T = {"name": 2.0, "dense": 0.02, "text": 0.02, "image": 0.02, "sparse": 0.15}
 
 
@@ -420,6 +441,10 @@ def add_one(data: Data, folds: int) -> None:
     base = mix_prior(data, base_w, SHIPPED_T)
     print("shipped (mix_prior):", fmt(evaluate(data, base, 0.4)))
     print("shipped + page gate:", fmt(evaluate(data, mix_prior(data, base_w, SHIPPED_T, True), 0.4)))
+    for factor, slack in ((1.0, 0), (1.0, 2), (1.25, 2), (1.5, 5)):
+        res = evaluate(data, gated(data, base, factor, slack), 0.4)
+        print(f"shipped + item-count gate x{factor} + {slack}:", fmt(res))
+    return
     for b in (0.2, 0.3, 0.6, 0.8, 1.2):
         print(f"  shipped boost {b}:", fmt(evaluate(data, base, b)))
     cands = {"agree30": [0.05, 0.15, 0.3], "agree10": [0.05, 0.15, 0.3], "docbm25_b0.3": [0.05, 0.15, 0.3],
@@ -435,7 +460,7 @@ def add_one(data: Data, folds: int) -> None:
                     r = evaluate(data, mix_prior(data, {**base_w, k: w}, temps), boost)
                     rows.append((objective(r), k, t, w, boost, r))
     rows.sort(key=lambda x: -x[0])
-    for o, k, t, w, boost, r in rows[:25]:
+    for _, k, t, w, boost, r in rows[:25]:
         print(f"  +{k} t={t} w={w} boost {boost}: {fmt(r)}")
 
 
@@ -453,7 +478,8 @@ def per_question(data: Data) -> None:
         rr_off = m.reciprocal_rank(corpus_ranking(off, doc), it["pages"])
         short = lambda ps: " ".join(f"{Path(f).name[:6]}:{p}" for f, p in ps[:5])  # noqa: E731
         top = sorted(prior, key=lambda f: -prior[f])[:3]
-        print(f"{it['id'][:12]:12s} {Path(doc).name[:10]:10s} gold {it['pages']} rr on {rr_on:.2f} off {rr_off:.2f} | on {short(on)} | off {short(off)} | prior "
+        print(f"{it['id'][:12]:12s} {Path(doc).name[:10]:10s} gold {it['pages']} rr on {rr_on:.2f} "
+              f"off {rr_off:.2f} | on {short(on)} | off {short(off)} | prior "
               + " ".join(f"{Path(f).name[:6]}={prior[f]:.2f}" for f in top) + f" | {it['question'][:60]}")
 
 
@@ -496,7 +522,8 @@ def grid_div(data: Data) -> None:
                 rows.append((m.recall_at_k(ranked, it["pages"], 5), m.reciprocal_rank(ranked, it["pages"]),
                              m.document_hit_at_k(pairs, doc, 5), m.document_hit_at_k(pairs, doc, 5, distinct=True)))
             a = np.array(rows).mean(axis=0)
-            print(f"cap {cap} when 2nd share >= {tau}: r5 {a[0]:.3f} mrr {a[1]:.3f} doc5 pages {a[2]:.3f} docs {a[3]:.3f}")
+            print(f"cap {cap} when 2nd share >= {tau}: r5 {a[0]:.3f} mrr {a[1]:.3f} "
+                  f"doc5 pages {a[2]:.3f} docs {a[3]:.3f}")
 
 
 def hangul_share(text: str) -> float:
@@ -584,6 +611,7 @@ def cv_add_one(data: Data, folds: int) -> None:
         agg.append((res, ship))
     n = sum(r["n"] for r, _ in agg)
     for label, j in (("chosen", 0), ("shipped", 1)):
-        tot = {key: sum(a[j][key] * a[j]["n"] for a in agg) / n for key in ("r5", "mrr", "doc5p", "doc5d", "doc1", "prior1")}
+        keys = ("r5", "mrr", "doc5p", "doc5d", "doc1", "prior1")
+        tot = {key: sum(a[j][key] * a[j]["n"] for a in agg) / n for key in keys}
         tot["n"] = n
         print(f"held-out {label}: {fmt(tot)}")
