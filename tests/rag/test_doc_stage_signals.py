@@ -34,11 +34,15 @@ def test_word_signals_are_missing_not_zero_for_a_file_in_another_script() -> Non
     plain = mix(signals, weights)
     # file 1 meets no keyword: without the rule its silence counts as "no" in 4 of its 5 weights
     assert plain[0] > 0.8 and plain[1] < 0.25
-    crossed = mix(signals, weights, missing=np.array([False, True]))
+    other = np.array([False, True])
+    crossed = mix(signals, weights, missing={"name": other, "sparse": other})
     assert crossed[0] == plain[0] and crossed[1] == 1.0  # the dense signal alone speaks for it
     # a file for which every weighted signal is missing gets 0, not NaN
-    only_words = mix({"name": np.array([1.0, 0.0])}, {"name": 1.0}, missing=np.array([False, True]))
+    only_words = mix({"name": np.array([1.0, 0.0])}, {"name": 1.0}, missing={"name": other})
     assert only_words.tolist() == [1.0, 0.0]
+    # one signal missing, the other counted
+    half = mix(signals, weights, missing={"sparse": other})
+    assert plain[1] < half[1] < crossed[1]
 
 
 def _profile(pages: int) -> Profile:
@@ -95,10 +99,16 @@ def pipe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
 
 def test_profiles_know_their_script_and_pages(pipe: Pipeline) -> None:
     profiles, _ = pipe.retriever.doc_stage.profiles()
-    got = {Path(p.file).name: (p.script, p.pages) for p in profiles}
-    assert got == {"travel_policy_en.pdf": ("latin", 3), "rulebook.pdf": ("hangul", 6)}
-    crossed = pipe.retriever.doc_stage.cross_script(QUESTION)
-    assert crossed is not None and crossed.tolist() == [p.script == "latin" for p in profiles]
+    got = {Path(p.file).name: (p.script, p.name_script, p.pages) for p in profiles}
+    assert got == {"travel_policy_en.pdf": ("latin", "latin", 3), "rulebook.pdf": ("hangul", "latin", 6)}
+    stage = pipe.retriever.doc_stage
+    english = [p.script == "latin" for p in profiles]
+    missing = stage.missing(QUESTION)  # a Korean question: the English policy's words cannot speak
+    assert {k: v.tolist() for k, v in missing.items()} == {"sparse": english, "name": english}
+    # an English question: the rulebook's text is Korean, its name is not
+    missing = stage.missing("What does the rulebook say about hotels?")
+    assert missing["sparse"].tolist() == [not e for e in english] and not missing["name"].any()
+    assert stage.missing("2025") == {}
 
 
 def test_a_korean_question_about_the_english_policy_finds_it_over_the_whole_folder(pipe: Pipeline) -> None:
