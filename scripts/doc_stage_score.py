@@ -262,7 +262,7 @@ def rank_of(v: np.ndarray, i: int) -> int:
 
 
 def misses(data: Data) -> None:
-    fn = shipped_prior(data, data.cfg["doc_weights"])
+    fn = current_prior(data)
     w = {str(k): v for k, v in data.cfg["branch_weights"].items()}
     keys = ["name", "dense", "text", "image", "sparse", "text_top3", "sparse_top3", "docbm25_b0.3", "heads",
             "centroid", "page_centroid", "agree30"]
@@ -278,6 +278,8 @@ def misses(data: Data) -> None:
         for k in keys:
             tot[k] += ranks[k] <= 5
         tot["prior"] += rank_of(pv, i) <= 5
+        tot["any signal"] += min(ranks.values()) <= 5
+        tot["any signal first"] += min(ranks.values()) == 1
         lists = data.lists(it["id"])
         pairs = fuse([(n, h[:lim]) for n, h, lim in lists], w, data.cfg["rrf_k"], prior, data.cfg["doc_boost"])[:DEPTH]
         if not m.document_hit_at_k(pairs, doc, 5):
