@@ -215,17 +215,23 @@ class DocumentStage:
         self._vectors = np.zeros((0, 0), dtype=np.float32)
 
     def profiles(self) -> tuple[list[Profile], np.ndarray]:
-        """The profiles of every file the store holds and their vectors (n, dim); rebuilt when the
-        store's files changed since the last call."""
+        """The profiles of every file the store holds and their vectors (n, dim); re-read when the
+        store's files changed since the last call, and only profiles whose text changed (new
+        files, re-ingested ones) are embedded again: one new file in a large folder costs one
+        embedding, not one per file."""
         files = tuple(self.store.files())
         with self._lock:
             if files != self._files:
                 profiles = [self._profile(f) for f in files]
-                texts = [p.text for p in profiles]
-                vectors = (np.asarray(self.embedder.embed_texts(texts), dtype=np.float32) if texts
+                known = {p.text: v for p, v in zip(self._profiles, self._vectors, strict=True)}
+                todo = list(dict.fromkeys(p.text for p in profiles if p.text not in known))
+                if todo:
+                    fresh = np.asarray(self.embedder.embed_texts(todo), dtype=np.float32)  # (m, dim)
+                    known.update(zip(todo, fresh, strict=True))
+                vectors = (np.stack([known[p.text] for p in profiles]) if profiles
                            else np.zeros((0, self.embedder.dim), dtype=np.float32))  # (n, dim)
                 self._files, self._profiles, self._vectors = files, profiles, vectors
-                log.info("document stage: %d file profiles built", len(files))
+                log.info("document stage: %d file profiles read, %d embedded", len(files), len(todo))
             return self._profiles, self._vectors
 
     def _profile(self, file: str) -> Profile:

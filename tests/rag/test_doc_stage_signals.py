@@ -7,7 +7,7 @@ English policy and a Korean rulebook of look-alike articles holds every keyword 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -149,3 +149,49 @@ def test_a_named_page_beyond_a_short_file_rules_it_out(pipe: Pipeline, monkeypat
     pipe.search(question, k=3)
     pipe.search("What is the hotel limit?", k=3)
     assert seen == [[8], []]
+
+
+def test_a_new_file_embeds_one_profile_not_all(tmp_path: Path) -> None:
+    from rag.doc_stage import DocumentStage
+    from rag.records import Point
+    from rag.store.edge import EdgeStore
+    from rag.store.sparse import encode_sparse
+
+    from .test_retrieve import HashEmbedder, _item
+
+    class Counting(HashEmbedder):
+        """The hash embedder, counting the texts it embeds."""
+
+        def __init__(self) -> None:
+            self.embedded: list[str] = []
+
+        def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+            self.embedded.extend(texts)
+            return super().embed_texts(texts)
+
+    embedder = Counting()
+    store = EdgeStore(tmp_path / "idx")
+    store.ensure(embedder.id, embedder.dim)
+
+    def add(file: str, seq: int, text: str) -> None:
+        item = _item("text", file, 1, seq, text).model_copy(update={"order": 0})
+        store.upsert([Point(id=item.id, vector=embedder.embed_texts([text])[0].tolist(), sparse=encode_sparse(text),
+                            item=item, embedded_as="text")])
+
+    add("/f/a.pdf", 1, "Annual report of ACME")
+    add("/f/b.pdf", 2, "Pump manual")
+    stage = DocumentStage(embedder, store)
+    embedder.embedded.clear()
+    profiles, vectors = stage.profiles()
+    assert len(profiles) == 2 and vectors.shape == (2, embedder.dim) and len(embedder.embedded) == 2
+    add("/f/c.pdf", 3, "Travel policy")
+    embedder.embedded.clear()
+    profiles, vectors = stage.profiles()
+    assert [Path(p.file).name for p in profiles] == ["a.pdf", "b.pdf", "c.pdf"]
+    assert embedder.embedded == ["c\nTravel policy"]  # only the new file's profile
+    # each vector is its own profile's, whatever the order of embedding
+    again = embedder.embed_texts([p.text for p in profiles])
+    assert np.allclose(vectors, again, atol=1e-6)
+    embedder.embedded.clear()
+    stage.profiles()
+    assert embedder.embedded == []  # unchanged file set: nothing read or embedded
