@@ -20,8 +20,9 @@ Each signal becomes a share over files, ``exp((s - max) / t)`` (1 for the best f
 :data:`TEMPERATURES`), and the shares are mixed with ``retrieve.doc_weights``. Word-based signals
 (``name``, ``sparse``) cannot meet a file written in another script than the question (a Korean
 question, an English policy): for such a file they are missing, not zero, and its prior is the mix of
-the other signals (:func:`script_of`; the name signal still counts when the file *name* is in the
-question's script: "Hanbit" meets ``hanbit_business_report_2025.pdf`` whatever its text). A
+the other signals when that is higher (:func:`script_of`; words it does share, a part number, still
+count; the name signal counts when the file *name* is in the question's script: "Hanbit" meets
+``hanbit_business_report_2025.pdf`` whatever its text). A
 question that names a page ("on page 42") cannot be about a file far shorter than that: such a
 file's prior is 0 (:func:`too_short`). The Retriever adds ``retrieve.doc_boost`` times the file's
 share to each page's fused score (see :meth:`rag.retrieve.Retriever.retrieve`). Tuned on the dev
@@ -260,13 +261,16 @@ class DocumentStage:
 
     def prior(self, query: str, query_vector: Sequence[float] | None, branches: Mapping[str, Sequence[Hit]],
               weights: Mapping[str, float], pages: Sequence[int] = ()) -> dict[str, float]:
-        """file -> document prior in [0, 1] (the mix of the signals' shares; word signals missing
-        for files in another script than the question; 0 for files too short for the ``pages``
-        the question names)."""
+        """file -> document prior in [0, 1] (the mix of the signals' shares; for files in another
+        script than the question the higher of that and the mix without the word signals; 0 for
+        files too short for the ``pages`` the question names)."""
         files, sig = self.signals(query, query_vector, branches)
         if not files:
             return {}
-        out = mix(sig, weights, self.missing(query))
+        out = mix(sig, weights)
+        missing = self.missing(query)
+        if missing:  # words may still raise such a file (a part number both share), never lower it
+            out = np.maximum(out, mix(sig, weights, missing))
         out[too_short(self.profiles()[0], pages)] = 0.0
         return dict(zip(files, out.tolist(), strict=True))
 

@@ -239,8 +239,8 @@ def score(args: argparse.Namespace) -> None:
     print("no prior:", fmt(evaluate(data, lambda it: None, 0.0)))
     print("shipped:", fmt(evaluate(data, shipped_prior(data, cfg["doc_weights"]), cfg["doc_boost"])))
     print("current (script rule, page gate):", fmt(evaluate(data, current_prior(data), cfg["doc_boost"])))
-    print("variant (names in the question's script count):",
-          fmt(evaluate(data, name_rule_prior(data), cfg["doc_boost"])))
+    print("variant (word signals only help a file in another script):",
+          fmt(evaluate(data, help_only_prior(data), cfg["doc_boost"])))
     if args.what == 'add':
         add_one(data, args.folds)
     elif args.what == 'misses':
@@ -470,20 +470,23 @@ def add_one(data: Data, folds: int) -> None:
 
 
 def current_prior(data: Data) -> Callable[[dict[str, Any]], dict[str, float]]:
-    """:meth:`rag.doc_stage.DocumentStage.prior` as shipped: the mix with word signals missing for
-    files in another script, files too short for a named page at 0 (page items counted)."""
-    from rag.doc_stage import script_of, too_short
+    """:meth:`rag.doc_stage.DocumentStage.prior` as shipped: the mix with the word signals missing
+    for files in another script (``name`` only when the file name is too), files too short for a
+    named page at 0 (page items counted)."""
+    from rag.doc_stage import name_words, script_of, too_short
     from rag.retrieve import referenced_pages
 
-    profiles = [Profile(p.file, p.text, p.terms, script_of(p.text.split("\n", 1)[-1]) or script_of(p.text),
-                        int(n)) for p, n in zip(data.profiles, data.page_items, strict=True)]
+    profiles = [Profile(p.file, p.text, p.terms, script=script_of(p.text.split("\n", 1)[-1]) or script_of(p.text),
+                        name_script=script_of(name_words(p.file)) or "latin", pages=int(n))
+                for p, n in zip(data.profiles, data.page_items, strict=True)]
     weights = dict(data.cfg["doc_weights"])
 
     def fn(it: dict[str, Any]) -> dict[str, float]:
-        sig = data.signals(it)
+        sig = {k: v for k, v in data.signals(it).items() if k in ("name", "dense", "text", "image", "sparse")}
         q = script_of(it["question"])
-        missing = np.array([p.script != q for p in profiles]) if q else None
-        out = mix({k: sig[k] for k in ("name", "dense", "text", "image", "sparse") if k in sig}, weights, missing)
+        missing = {"sparse": np.array([p.script != q for p in profiles]),
+                   "name": np.array([p.script != q and p.name_script != q for p in profiles])} if q else None
+        out = mix(sig, weights, missing)
         out[too_short(profiles, referenced_pages(it["question"]))] = 0.0
         return dict(zip(data.files, out.tolist(), strict=True))
     return fn
@@ -642,39 +645,28 @@ def cv_add_one(data: Data, folds: int) -> None:
         print(f"held-out {label}: {fmt(tot)}")
 
 
-def name_rule_prior(data: Data) -> Callable[[dict[str, Any]], dict[str, float]]:
-    """Variant: the name signal counts for a file whose *name* is in the question's script even
-    when its text is not (file names are mostly Latin); sparse as shipped."""
-    from rag.doc_stage import TEMPERATURES, name_words, script_of, share, too_short
+def help_only_prior(data: Data) -> Callable[[dict[str, Any]], dict[str, float]]:
+    """Variant: for a file in another script, the word signals may raise its prior, never lower it
+    (max of the mix with and without them)."""
+    from rag.doc_stage import name_words, script_of, too_short
     from rag.retrieve import referenced_pages
 
     body = [script_of(p.text.split("\n", 1)[-1]) or script_of(p.text) for p in data.profiles]
     names = [script_of(name_words(f)) for f in data.files]
-    profiles = [Profile(p.file, p.text, p.terms, b, int(n))
+    profiles = [Profile(p.file, p.text, p.terms, script=b, pages=int(n))
                 for p, b, n in zip(data.profiles, body, data.page_items, strict=True)]
     weights = dict(data.cfg["doc_weights"])
 
     def fn(it: dict[str, Any]) -> dict[str, float]:
-        sig = data.signals(it)
+        sig = {k: v for k, v in data.signals(it).items() if k in ("name", "dense", "text", "image", "sparse")}
         q = script_of(it["question"])
-        n = len(data.files)
-        num, den = np.zeros(n), np.zeros(n)
-        for k in ("name", "dense", "text", "image", "sparse"):
-            w = weights.get(k, 0.0)
-            if w <= 0 or k not in sig:
-                continue
-            v = np.asarray(sig[k], dtype=np.float64)
-            if k == "sparse":
-                v = v / (v.max() or 1.0)
-            wv = np.full(n, w)
-            if q:
-                if k == "sparse":
-                    wv[[b != q for b in body]] = 0
-                if k == "name":
-                    wv[[b != q and nm != q for b, nm in zip(body, names, strict=True)]] = 0
-            num += wv * share(v, TEMPERATURES[k])
-            den += wv
-        out = np.divide(num, den, out=np.zeros(n), where=den > 0)
+        with_words = mix(sig, weights)
+        if q:
+            miss = {"sparse": np.array([b != q for b in body]),
+                    "name": np.array([b != q and nm != q for b, nm in zip(body, names, strict=True)])}
+            out = np.maximum(with_words, mix(sig, weights, miss))
+        else:
+            out = with_words
         out[too_short(profiles, referenced_pages(it["question"]))] = 0.0
         return dict(zip(data.files, out.tolist(), strict=True))
     return fn

@@ -130,6 +130,21 @@ def test_a_korean_question_about_the_english_policy_finds_it_over_the_whole_fold
     assert {e.file for e in pipe.search(QUESTION, k=3, flt=SearchFilter(files=[policy]))} == {policy}
 
 
+def test_shared_words_still_raise_a_file_in_another_script(pipe: Pipeline) -> None:
+    stage = pipe.retriever.doc_stage
+    cfg = pipe.settings.retrieve
+    question = "New York 호텔 1박 한도는?"  # Korean, with the policy's own words "New York"
+    plan = pipe.retriever.plan(question, 10)
+    branches = {"sparse": pipe.store.query(plan.model_copy(update={"prefetch": [plan.prefetch[-1]]}))}
+    files, sig = stage.signals(question, plan.dense, branches)
+    with_words = mix(sig, cfg.doc_weights)
+    without = mix(sig, cfg.doc_weights, stage.missing(question))
+    prior = stage.prior(question, plan.dense, branches, cfg.doc_weights)
+    assert [prior[f] for f in files] == np.maximum(with_words, without).tolist()
+    policy = next(i for i, f in enumerate(files) if f.endswith("travel_policy_en.pdf"))
+    assert sig["sparse"][policy] > 0  # the keyword branch found "new york" on the policy
+
+
 def test_a_named_page_beyond_a_short_file_rules_it_out(pipe: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
     stage = pipe.retriever.doc_stage
     policy, rulebook = (next(p.file for p in stage.profiles()[0] if p.file.endswith(n))
