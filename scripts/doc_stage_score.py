@@ -253,6 +253,8 @@ def score(args: argparse.Namespace) -> None:
         grid_lang(data)
     elif args.what == 'cv':
         cv_add_one(data, args.folds)
+    elif args.what == 'cvw':
+        cv_weights(data, args.folds)
     elif args.what == 'per':
         per_question(data)
 
@@ -670,3 +672,76 @@ def help_only_prior(data: Data) -> Callable[[dict[str, Any]], dict[str, float]]:
         out[too_short(profiles, referenced_pages(it["question"]))] = 0.0
         return dict(zip(data.files, out.tolist(), strict=True))
     return fn
+
+
+def per_item(data: Data, prior_fn: Callable[[dict[str, Any]], dict[str, float] | None], boost: float
+             ) -> dict[str, tuple[float, ...]]:
+    """id -> (recall@5, RR, doc in top-5 pages, doc in top-5 documents) of one setting."""
+    w = {str(k): v for k, v in data.cfg["branch_weights"].items()}
+    out = {}
+    for it in data.items:
+        lists = data.lists(it["id"])
+        pairs = fuse([(n, h[:lim]) for n, h, lim in lists], w, data.cfg["rrf_k"], prior_fn(it), boost)[:DEPTH]
+        doc = data.raw["doc_paths"][it["id"]]
+        ranked = corpus_ranking(pairs, doc)
+        out[it["id"]] = (m.recall_at_k(ranked, it["pages"], 5), m.reciprocal_rank(ranked, it["pages"]),
+                         m.document_hit_at_k(pairs, doc, 5), m.document_hit_at_k(pairs, doc, 5, distinct=True))
+    return out
+
+
+def cv_weights(data: Data, folds: int) -> None:
+    """Held-out over documents for the stage's own five weights and boost: on each fold the best of
+    a 3^5 weight grid x 3 boosts (current rules) chosen on the other folds, scored on the fold."""
+    import itertools
+
+    from rag.doc_stage import name_words, script_of, too_short
+    from rag.retrieve import referenced_pages
+
+    profiles = [Profile(p.file, p.text, p.terms, script=script_of(p.text.split("\n", 1)[-1]) or script_of(p.text),
+                        name_script=script_of(name_words(p.file)) or "latin", pages=int(n))
+                for p, n in zip(data.profiles, data.page_items, strict=True)]
+    keys = ("name", "dense", "text", "image", "sparse")
+
+    def prior_for(weights: dict[str, float]) -> Callable[[dict[str, Any]], dict[str, float]]:
+        def fn(it: dict[str, Any]) -> dict[str, float]:
+            sig = {k: v for k, v in data.signals(it).items() if k in keys}
+            q = script_of(it["question"])
+            out = mix(sig, weights)
+            if q:
+                miss = {"sparse": np.array([p.script != q for p in profiles]),
+                        "name": np.array([p.script != q and p.name_script != q for p in profiles])}
+                out = np.maximum(out, mix(sig, weights, miss))
+            out[too_short(profiles, referenced_pages(it["question"]))] = 0.0
+            return dict(zip(data.files, out.tolist(), strict=True))
+        return fn
+
+    settings = []
+    for ws in itertools.product((0.0, 1.0, 2.0), repeat=5):
+        if not any(ws):
+            continue
+        for boost in (0.2, 0.4, 0.8):
+            settings.append((dict(zip(keys, ws, strict=True)), boost))
+    results = [per_item(data, prior_for(w), b) for w, b in settings]
+    shipped = per_item(data, prior_for(dict(data.cfg["doc_weights"])), data.cfg["doc_boost"])
+    per_fold = folds_by_doc(data, folds)
+
+    def mean(res: dict[str, tuple[float, ...]], ids: set[str]) -> np.ndarray:
+        return np.array([res[i] for i in ids]).mean(axis=0)
+
+    def obj(v: np.ndarray) -> float:
+        return float(v[0] + 0.5 * v[2] + 0.5 * v[3])
+
+    held: list[tuple[float, ...]] = []
+    all_ids = {it["id"] for it in data.items}
+    for f in per_fold:
+        train = all_ids - f
+        best = max(range(len(settings)), key=lambda j: obj(mean(results[j], train)))
+        print(f"  fold ({len(f)} q): chose {settings[best]}: held-out r5/mrr/doc5p/doc5d "
+              + " ".join(f"{x:.3f}" for x in mean(results[best], f))
+              + " | shipped " + " ".join(f"{x:.3f}" for x in mean(shipped, f)))
+        held.extend(results[best][i] for i in f)
+    a = np.array(held).mean(axis=0)
+    best_all = max(range(len(settings)), key=lambda j: obj(mean(results[j], all_ids)))
+    print(f"held-out (weights re-tuned per fold): r5 {a[0]:.3f} mrr {a[1]:.3f} doc5 pages {a[2]:.3f} docs {a[3]:.3f}")
+    print(f"in-sample best {settings[best_all]}: " + " ".join(f"{x:.3f}" for x in mean(results[best_all], all_ids)))
+    print("shipped in-sample: " + " ".join(f"{x:.3f}" for x in mean(shipped, all_ids)))
