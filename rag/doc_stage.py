@@ -22,12 +22,12 @@ Each signal becomes a share over files, ``exp((s - max) / t)`` (1 for the best f
 question, an English policy): for such a file they are missing, not zero, and its prior is the mix of
 the other signals when that is higher (:func:`script_of`; words it does share, a part number, still
 count; the name signal counts when the file *name* is in the question's script: "Hanbit" meets
-``hanbit_business_report_2025.pdf`` whatever its text). A
-question that names a page ("on page 42") cannot be about a file far shorter than that: such a
-file's prior is 0 (:func:`too_short`). The Retriever adds ``retrieve.doc_boost`` times the file's
-share to each page's fused score (see :meth:`rag.retrieve.Retriever.retrieve`). Tuned on the dev
-split (docs/eval.md, issue 18); the script rule has no parameter and changes nothing on the dev
-split (every file and question there is Latin).
+``hanbit_business_report_2025.pdf`` whatever its text). A question that names a page ("on page
+42") cannot be about a file far shorter than that: such a file's prior is 0 (:func:`too_short`).
+The Retriever adds ``retrieve.doc_boost`` times the file's share to each page's fused score (see
+:meth:`rag.retrieve.Retriever.retrieve`). Tuned on the dev split (docs/eval.md, issue 18); the
+script rule has no parameter and changes nothing on the dev split (every file and question there
+is Latin).
 """
 
 from __future__ import annotations
@@ -180,6 +180,8 @@ TEMPERATURES = {"name": 2.0, "dense": 0.02, "text": 0.02, "image": 0.02, "sparse
 """Softmax temperatures of the signals, in their units: BM25 points (``name``), cosine (``dense``
 and the dense branches), share of the best file's keyword score (``sparse``)."""
 SIGNALS = tuple(TEMPERATURES)
+
+
 def mix(signals: Mapping[str, np.ndarray], weights: Mapping[str, float],
         missing: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
     """The document prior: the weighted mean of the signals' shares. Shape (n,). The keyword
