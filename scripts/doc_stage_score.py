@@ -1,4 +1,7 @@
-"""Offline scoring of document-stage variants on the data ``doc_stage_study.py collect`` wrote."""
+"""Offline scoring of document-stage variants on the data ``doc_stage_study.py collect`` wrote
+(``doc_stage_study.py score DATA --index IX --what add|cv|cvw|logit|misses|k|div|lang|per``).
+:func:`fuse` replays :func:`rag.retrieve.fuse_pages` and :func:`rag.retrieve.group_by_page` as
+``mmrag eval`` runs them; :func:`current_prior` is :meth:`rag.doc_stage.DocumentStage.prior`."""
 
 from __future__ import annotations
 
@@ -237,26 +240,23 @@ def score(args: argparse.Namespace) -> None:
     data = load(args.data, args.index)
     cfg = data.cfg
     print("no prior:", fmt(evaluate(data, lambda it: None, 0.0)))
-    print("shipped:", fmt(evaluate(data, shipped_prior(data, cfg["doc_weights"]), cfg["doc_boost"])))
-    print("current (script rule, page gate):", fmt(evaluate(data, current_prior(data), cfg["doc_boost"])))
+    print("before (fc01747):", fmt(evaluate(data, shipped_prior(data, cfg["doc_weights"]), cfg["doc_boost"])))
+    print("now (script rule, page gate):", fmt(evaluate(data, current_prior(data), cfg["doc_boost"])))
     print("variant (word signals only help a file in another script):",
           fmt(evaluate(data, help_only_prior(data), cfg["doc_boost"])))
-    if args.what == 'add':
-        add_one(data, args.folds)
-    elif args.what == 'misses':
-        misses(data)
-    elif args.what == 'k':
-        grid_k(data)
-    elif args.what == 'div':
-        grid_div(data)
-    elif args.what == 'lang':
-        grid_lang(data)
-    elif args.what == 'cv':
-        cv_add_one(data, args.folds)
-    elif args.what == 'cvw':
-        cv_weights(data, args.folds)
-    elif args.what == 'per':
-        per_question(data)
+    studies: dict[str, Callable[[], None]] = {
+        "add": lambda: add_one(data, args.folds),          # one more signal in the mix, in-sample
+        "cv": lambda: cv_add_one(data, args.folds),        # the same, held-out over documents
+        "cvw": lambda: cv_weights(data, args.folds),       # the five weights re-tuned per fold
+        "logit": lambda: [study(data, args.folds, l2) for l2 in (0.01, 0.001)],  # conditional logit
+        "misses": lambda: misses(data),                    # questions whose file is not in the top 5
+        "k": lambda: grid_k(data),                         # rrf_k x boost
+        "div": lambda: grid_div(data),                     # diversity among the first five pages
+        "lang": lambda: grid_lang(data),                   # word signals dropped across scripts
+        "per": lambda: per_question(data),                 # each question, prior on and off
+        "none": lambda: None,
+    }
+    studies[args.what]()
 
 
 def rank_of(v: np.ndarray, i: int) -> int:

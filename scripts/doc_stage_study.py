@@ -10,7 +10,8 @@ how often the question's document is among the top-5 pages / documents, for the 
 variants, and cross-validated over documents (weights chosen on the other folds' documents).
 
     python scripts/doc_stage_study.py collect QA.jsonl --docs DIR --index IX --out study.pkl
-    python scripts/doc_stage_study.py score study.pkl [--folds 5]
+    python scripts/doc_stage_study.py score study.pkl --index IX [--folds 5] \
+        --what add|cv|cvw|logit|misses|k|div|lang|per   (see doc_stage_score.py)
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     s = sub.add_parser("score")
     s.add_argument("data")
     s.add_argument("--folds", type=int, default=5)
-    s.add_argument("--what", default="add")
+    s.add_argument("--what", default="none", help="which study (doc_stage_score.py); none: the baselines")
     s.add_argument("--index", default=None, help="the index, for the embedder (profile vectors)")
     args = ap.parse_args(argv)
     if args.cmd == "collect":
