@@ -37,7 +37,7 @@ from ingest.media import doc_media_dir
 from ingest.ocr import OcrEngine, get_ocr_engine
 from ingest.parts import FilePart, merge_parts
 from ingest.pdf_pixels import _ocr_into, _render_pending
-from ingest.pdf_state import _bbox, _Pending, _State
+from ingest.pdf_state import _bbox, _Pending, _State, empty_mupdf_cache
 from ingest.pdf_structure import _page_paragraphs, _section_at, _structure_pass
 from ingest.records import (
     Document,
@@ -154,6 +154,7 @@ def iter_pdf_parts(info: FileInfo, data: bytes, cfg: IngestConfig, media_dir: Pa
             sent_seconds = dict(st.seconds)
             warnings, sent_warnings = st.warnings[sent_warnings:], len(st.warnings)
             end = min(pages, start + step)
+            empty_mupdf_cache()  # the range's decoded images are not needed by the next range
             yield FilePart(document=document, items=items, index=index, pages=end - start, last=end == pages,
                            seconds=seconds, warnings=warnings)
     finally:
