@@ -155,6 +155,7 @@ def _structure_pass(doc: pymupdf.Document, info: FileInfo, cfg: IngestConfig, en
             st.pictured.append(False)
     if failed_pages == doc.page_count:
         raise IngestError(info.path, "corrupt PDF", "no page could be read")
+    empty_mupdf_cache()
     with st.timed("chunk"):
         before = [[Block(lines=list(b.lines)) for b in blocks] for blocks in st.blocks]
         removed, st.margin_texts = layout.remove_repeated_margins(st.blocks, st.heights)

@@ -11,7 +11,8 @@ A worker's peak is its kernel high-water mark (``VmHWM`` in ``/proc/<pid>/status
 it runs: it only grows, so the last reading is the peak. ``ru_maxrss`` of the children is printed
 next to it because it is what earlier tables reported, and it is wrong for this: Linux carries a
 process's high-water mark across ``exec``, so a worker spawned by a parent holding 550 MB (the
-model, the index) reports 550 MB whatever it parses.
+model, the index) reports 550 MB whatever it parses (the same holds for this run's own
+``ru_maxrss``, which starts at the driver's: the main process's peak is its ``VmHWM`` too).
 
 ``--modes``: ``emptied`` is the code as it is (MuPDF's resource cache emptied every 16 pages and
 after each part, ``ingest.pdf_state.empty_mupdf_cache``); ``kept`` is the code before that change
@@ -133,7 +134,7 @@ def child(pdf: Path, mode: str, workers: int, profile: str, sets: dict[str, Any]
     worker_peak = max(peaks.values(), default=0)
     return {"pages": pages, "parts": parts, "seconds": seconds, "worker_peak_kib": worker_peak,
             "ru_maxrss_children_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
-            "main_peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+            "main_peak_kib": _hwm_kib(os.getpid())}
 
 
 def main(argv: list[str] | None = None) -> int:
