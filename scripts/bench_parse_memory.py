@@ -88,7 +88,7 @@ def kept_init(*args: Any) -> None:
     import ingest.pdf_structure
     from ingest.parse_pool import _init_worker
 
-    ingest.pdf.empty_mupdf_cache = ingest.pdf_structure.empty_mupdf_cache = _never_empty  # type: ignore[assignment]
+    ingest.pdf.empty_mupdf_cache = ingest.pdf_structure.empty_mupdf_cache = _never_empty
     _init_worker(*args)
 
 
