@@ -26,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,24 @@ from typing import Any
 import bench_compare  # the sibling script (scripts/ is on sys.path)
 
 MODES = ("shared", "whole")
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
 
 
 def whole_init(*args: Any) -> None:
@@ -58,6 +77,17 @@ def child(folder: Path, mode: str, workers: int, profile: str, sets: dict[str, A
 
         parse_pool._init_worker = bench_parse_ranges.whole_init  # type: ignore[assignment]
     found = discover([folder], cfg)
+    cpu: dict[int, float] = {}  # worker pid → CPU seconds (polled: the last reading before it ends)
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.is_set():
+            for pid in _children(os.getpid()):
+                cpu[pid] = max(cpu.get(pid, 0.0), _cpu_s(pid))
+            time.sleep(0.1)
+
+    watcher = threading.Thread(target=poll, daemon=True)
+    watcher.start()
     with tempfile.TemporaryDirectory(prefix="bench-parse-ranges-") as tmp:
         pages, t0 = 0, 0.0
         # The warm-up: a 1-page PDF first, the clock starts at its part (the workers are up).
@@ -71,7 +101,10 @@ def child(folder: Path, mode: str, workers: int, profile: str, sets: dict[str, A
                 continue
             pages += got.pages
         seconds = time.perf_counter() - t0
-    return {"pages": pages, "seconds": seconds}
+    done.set()
+    watcher.join()
+    workers_cpu = sorted((c for c in cpu.values() if c > 0.5), reverse=True)  # not the resource tracker
+    return {"pages": pages, "seconds": seconds, "workers_cpu_s": workers_cpu}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,13 +144,17 @@ def main(argv: list[str] | None = None) -> int:
                     runs[(name, mode)].append(json.loads(done.stdout.strip().splitlines()[-1]))
                     print(f"repeat {r + 1}: {name}, {mode}: {runs[(name, mode)][-1]['seconds']:.1f} s",
                           file=sys.stderr)
-    print(f"\n| dataset | ranges | pages | seconds (median of {args.repeats}) | pages/s | all runs s |")
-    print("|---|---|---:|---:|---:|---|")
+    print(f"\n| dataset | ranges | pages | seconds (median of {args.repeats}) | pages/s | all runs s "
+          "| workers' CPU s (median) | busiest worker's share |")
+    print("|---|---|---:|---:|---:|---|---|---:|")
     for (name, mode), got in runs.items():
         secs = [g["seconds"] for g in got]
         med = statistics.median(secs)
+        total = statistics.median(sum(g["workers_cpu_s"]) for g in got)
+        share = statistics.median(g["workers_cpu_s"][0] / sum(g["workers_cpu_s"]) for g in got)
+        each = " + ".join(f"{c:.1f}" for c in got[len(got) // 2]["workers_cpu_s"])
         print(f"| {name} | {mode} | {got[0]['pages']} | {med:.1f} | {got[0]['pages'] / med:.1f} "
-              f"| {', '.join(f'{s:.1f}' for s in secs)} |")
+              f"| {', '.join(f'{s:.1f}' for s in secs)} | {each} (sum {total:.1f}) | {share:.0%} |")
     print(f"\nload average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 
