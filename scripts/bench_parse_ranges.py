@@ -36,6 +36,25 @@ import bench_compare  # the sibling script (scripts/ is on sys.path)
 MODES = ("shared", "whole")
 
 
+def write_scans(path: Path, pages: int, first: int = 0) -> Path:
+    """``bench_compare.write_synthetic``'s pages as scans: each page an image of its text (150 dpi,
+    grey), no text layer, so every page is OCR'd in pass 2."""
+    import pymupdf
+
+    text = bench_compare.write_synthetic(path.with_suffix(".text.pdf"), pages, first)
+    src = pymupdf.open(str(text))
+    doc = pymupdf.open()
+    for n in range(src.page_count):
+        page = src.load_page(n)
+        pix = page.get_pixmap(dpi=150, colorspace=pymupdf.csGRAY)
+        doc.new_page(width=page.rect.width, height=page.rect.height).insert_image(page.rect, pixmap=pix)
+    doc.save(str(path), deflate=True)
+    doc.close()
+    src.close()
+    text.unlink()
+    return path
+
+
 def _cpu_s(pid: int) -> float:
     """User + system CPU seconds of process ``pid`` so far (0 once it is gone)."""
     try:
@@ -110,6 +129,8 @@ def child(folder: Path, mode: str, workers: int, profile: str, sets: dict[str, A
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=1000)
+    parser.add_argument("--kind", choices=("text", "scans"), default="text",
+                        help="text: a text layer (render-bound); scans: page images only (OCR-bound)")
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     parser.add_argument("--repeats", type=int, default=3, help="runs of each (median)")
     parser.add_argument("--workers", type=int, default=2)
@@ -124,13 +145,14 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(child(Path(args.child[0]), args.child[1], args.workers, args.profile, sets)))
         return 0
     print(f"load average at the start: {', '.join(f'{x:.2f}' for x in os.getloadavg())}; {os.cpu_count()} CPUs; "
-          f"{args.workers} workers; profile {args.profile}, overrides {args.set or 'none'}")
+          f"{args.workers} workers; profile {args.profile}, overrides {args.set or 'none'}; {args.kind} PDFs")
     tenth = max(args.pages // 10, 1)
     with tempfile.TemporaryDirectory(prefix="bench-parse-ranges-pdfs-") as tmp:
         root = Path(tmp)
-        bench_compare.write_synthetic(root / "one" / f"one_{args.pages}p.pdf", args.pages)
+        write = bench_compare.write_synthetic if args.kind == "text" else write_scans
+        write(root / "one" / f"one_{args.pages}p.pdf", args.pages)
         for i in range(10):
-            bench_compare.write_synthetic(root / "ten" / f"part_{i:02d}.pdf", tenth, first=i * tenth)
+            write(root / "ten" / f"part_{i:02d}.pdf", tenth, first=i * tenth)
         datasets = [(f"1 x {args.pages}-page PDF", root / "one"), (f"10 x {tenth}-page PDFs", root / "ten")]
         runs: dict[tuple[str, str], list[dict[str, Any]]] = {(d, m): [] for d, _ in datasets for m in args.modes}
         for r in range(args.repeats):
