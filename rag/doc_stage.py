@@ -34,17 +34,15 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from ingest.text.tokens import keyword_terms
+from ingest.text.tokens import doc_terms, name_words
 from rag.embed.base import Embedder
 from rag.records import Hit, SearchFilter
 from rag.store.base import Store
@@ -56,25 +54,6 @@ PROFILE_CHUNKS = 4
 PROFILE_CHARS = 1500
 NAME_REPEAT = 3
 """The file name's words count this many times in the profile: a name says what the file is."""
-_SPLIT_DIGITS = re.compile(r"(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z])")
-_NAME_SPLIT = re.compile(r"[_\W]+")
-
-
-def name_words(path: str) -> str:
-    """The words of a file name: ``/x/ADOBE_2015_10K.pdf`` -> ``ADOBE 2015 10K``; camel case is
-    left as is, hashes stay one (rare, harmless) word."""
-    return " ".join(w for w in _NAME_SPLIT.split(Path(path).stem) if w)
-
-
-def doc_terms(text: str) -> list[str]:
-    """Keyword terms with letter-digit runs also split ("fy2015" -> "fy2015", "fy", "2015")."""
-    out: list[str] = []
-    for t in keyword_terms(text):
-        out.append(t)
-        parts = _SPLIT_DIGITS.split(t)
-        if len(parts) > 1:
-            out.extend(p for p in parts if len(p) > 1 or p.isdigit())
-    return out
 
 
 SCRIPT_SHARE = 0.3
