@@ -12,7 +12,8 @@ from pathlib import Path
 from ingest.config import IngestConfig
 from ingest.errors import IngestError
 from ingest.limits import check_before_parse
-from ingest.parse_pool import _in_pool
+from ingest.parse_pool import _in_pool, sharer
+from ingest.parse_ranges import RANGE_PAGES, Reassembly, Share, ranges_after_first
 from ingest.parts import FilePart, whole
 from ingest.records import FileFailure, FileInfo, Item, ParsedFile, content_hash
 from ingest.registry import parser_for, preload_parsers, unsupported_reason
@@ -82,11 +83,41 @@ def number_chunks(items: list[Item]) -> list[Item]:
     return out
 
 
-def parse_parts(info: FileInfo, cfg: IngestConfig, media_dir: Path) -> Iterator[FilePart]:
+def _shared_pdf_parts(info: FileInfo, data: bytes, cfg: IngestConfig, media_dir: Path, share: Share
+                      ) -> Iterator[FilePart]:
+    """A PDF's parts when other workers may take its later page ranges: pass 1 here, then, for a
+    PDF of more than ``RANGE_PAGES`` pages, the plan shared and only the first range parsed here."""
+    from ingest.ocr import get_ocr_engine
+    from ingest.pdf import open_pdf, parts_of_range, plan_pdf
+    from ingest.pdf_state import _State
+
+    st = _State(path=info.path, max_render_pixels=cfg.max_render_pixels)
+    with st.timed("open"):
+        doc = open_pdf(info.path, data, cfg)
+    try:
+        engine = get_ocr_engine(cfg.ocr)
+        plan = plan_pdf(info, doc, cfg, engine, st)
+        pages, run = doc.page_count, ""
+        if pages > RANGE_PAGES:
+            run = share(plan, info, ranges_after_first(pages))  # pickled now, before this range adds OCR
+        for part in parts_of_range(doc, plan, info, cfg, media_dir, engine, 0, min(pages, RANGE_PAGES)
+                                   if run else pages):
+            yield part.model_copy(update={"run": run}) if run else part
+    finally:
+        doc.close()
+
+
+def parse_parts(info: FileInfo, cfg: IngestConfig, media_dir: Path, share: Share | None = None
+                ) -> Iterator[FilePart]:
     """``parse_file`` in parts: a PDF in page ranges as they are made
     (:func:`ingest.pdf.iter_pdf_parts`), any other file as one part. The items, their ids and the
     chunks' ``order`` are ``parse_file``'s (a PDF's in page order rather than chunks first).
-    Raises ``IngestError`` as ``parse_file`` does; a PDF's only before its first part."""
+    Raises ``IngestError`` as ``parse_file`` does; a PDF's only before its first part.
+
+    ``share`` (in a pool worker of several, :func:`ingest.parse_pool.sharer`): a PDF of more than
+    ``ingest.parse_ranges.RANGE_PAGES`` pages yields only its first range; the others go to any
+    worker (:mod:`ingest.parse_ranges`), and the parent puts them back in order and numbers the
+    chunks (:class:`~ingest.parse_ranges.Reassembly`)."""
     suffix = Path(info.path).suffix.lower()
     if suffix != ".pdf":
         yield whole(parse_file(info, cfg, media_dir))
@@ -96,7 +127,8 @@ def parse_parts(info: FileInfo, cfg: IngestConfig, media_dir: Path) -> Iterator[
     data = _read(info, cfg)
     t0 = time.perf_counter()
     n = 0
-    parts = iter_pdf_parts(info, data, cfg, media_dir)
+    parts = iter_pdf_parts(info, data, cfg, media_dir) if share is None else _shared_pdf_parts(
+        info, data, cfg, media_dir, share)
     while True:
         try:
             part = next(parts, None)
@@ -130,9 +162,10 @@ def _attempt(info: FileInfo, cfg: IngestConfig, media_dir: Path) -> Outcome:
 
 
 def _stream_attempt(info: FileInfo, cfg: IngestConfig, media_dir: Path) -> Iterator[Streamed]:
-    """``parse_parts`` with every failure turned into a ``FileFailure`` (after any parts made)."""
+    """``parse_parts`` with every failure turned into a ``FileFailure`` (after any parts made); in
+    a pool worker of several, a long PDF's later page ranges are shared with the other workers."""
     try:
-        yield from parse_parts(info, cfg, media_dir)
+        yield from parse_parts(info, cfg, media_dir, sharer())
     except IngestError as exc:
         yield FileFailure(path=info.path, reason=exc.reason, detail=exc.detail)
     except Exception as exc:  # parse_parts wraps errors; this is the last guard
@@ -164,12 +197,18 @@ def parse_stream(infos: Iterable[FileInfo], cfg: IngestConfig, media_dir: Path) 
     Parts of one file come in order; files interleave. A file is complete at its part with
     ``last`` set. A failure can follow parts of its file (drop them), and a part with ``index`` 0
     can follow parts of its file when a crashed worker's files are parsed again (drop the held
-    ones). Same workers, time limit and crash handling as ``parse_many``.
+    ones). Same workers, time limit and crash handling as ``parse_many``. With several workers, a
+    PDF of more than ``ingest.parse_ranges.RANGE_PAGES`` pages is parsed by all of them, range by
+    range (pass 1 by one, its page ranges by any), and handed on in page order; a range's time
+    limit and crash are its own, and its failure names the file and the pages.
     """
     if cfg.workers <= 1 and cfg.file_timeout_s is None:
         for info in infos:
             yield from _stream_attempt(info, cfg, media_dir)
         return
+    order = Reassembly()
     for got in _in_pool(infos, cfg, media_dir, _stream_attempt):
         assert not isinstance(got, ParsedFile)  # _stream_attempt sends parts
-        yield got
+        yield from order.feed(got)
+    for path in order.unfinished():  # cannot happen unless a worker lost a range's parts
+        yield FileFailure(path=path, reason="parse failed", detail="some page ranges never came back")

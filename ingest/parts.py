@@ -27,6 +27,8 @@ class FilePart(_Record):
     last: bool = Field(description="Whether this part ends the file.")
     seconds: dict[str, float] = Field(default_factory=dict, description="Stage timings spent on this part.")
     warnings: list[PageWarning] = Field(default_factory=list)
+    run: str = Field(default="", description="Which parse of the file made this part, when its page ranges are "
+                     "parsed by several workers (ingest.parse_ranges); parts of one run belong together.")
 
 
 def whole(parsed: ParsedFile) -> FilePart:

@@ -25,6 +25,7 @@ import logging
 import re
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -37,7 +38,7 @@ from ingest.media import doc_media_dir
 from ingest.ocr import OcrEngine, get_ocr_engine
 from ingest.parts import FilePart, merge_parts
 from ingest.pdf_pixels import _ocr_into, _render_pending
-from ingest.pdf_state import _bbox, _Pending, _State
+from ingest.pdf_state import _bbox, _Pending, _State, empty_mupdf_cache
 from ingest.pdf_structure import _page_paragraphs, _section_at, _structure_pass
 from ingest.records import (
     Document,
@@ -78,6 +79,97 @@ def open_pdf(path: str, data: bytes, cfg: IngestConfig, filetype: str = "pdf") -
     return doc
 
 
+@dataclass
+class PdfPlan:
+    """What pass 1 leaves for pass 2: the document, the structure state and each page's pending
+    image items. Picklable, so page ranges of one PDF can be parsed by other workers
+    (:func:`parts_of_range`) from the same plan."""
+
+    document: Document
+    state: _State
+    by_page: dict[int, list[_Pending]] = field(default_factory=dict)
+
+
+def plan_pdf(info: FileInfo, doc: pymupdf.Document, cfg: IngestConfig, engine: OcrEngine,
+             st: _State, mime: str = "application/pdf") -> PdfPlan:
+    """Pass 1 of an open PDF into ``st``: the :class:`PdfPlan` every page range is parsed from."""
+    _structure_pass(doc, info, cfg, engine, st)
+    metadata = doc.metadata or {}
+    title = metadata.get("title") or ""
+    if not title:
+        title = next((b.text for blocks in st.blocks for b in blocks if b.heading_level), "")
+    document = Document(doc_id=info.sha256[:16], path=info.path, sha256=info.sha256, size=info.size,
+                        mtime=info.mtime, pages=doc.page_count, title=title[:300] or Path(info.path).stem, mime=mime,
+                        created=pdf_date(metadata.get("creationDate")))
+    by_page: defaultdict[int, list[_Pending]] = defaultdict(list)
+    for p in st.pending:
+        by_page[p.page].append(p)
+    st.pending = []
+    return PdfPlan(document=document, state=st, by_page=dict(by_page))
+
+
+def parts_of_range(doc: pymupdf.Document, plan: PdfPlan, info: FileInfo, cfg: IngestConfig, media_dir: Path,
+                   engine: OcrEngine, start: int, end: int, part_pages: int | None = None, *,
+                   first_seconds: bool = True) -> Iterator[FilePart]:
+    """Pass 2 of pages ``start`` to ``end`` (0-based, end excluded; ``start`` a multiple of the part
+    size) as :class:`FilePart` s of ``part_pages`` pages, numbered as in the whole document.
+
+    The plan's state is read and extended (OCR, warnings, seconds): give each worker its own copy.
+    ``first_seconds``: the stage seconds already in the state (pass 1's) go with the first part;
+    otherwise only what this range adds is reported."""
+    st, document = plan.state, plan.document
+    pages = document.pages
+    folder = doc_media_dir(media_dir, document.doc_id)
+    common = {"doc_id": document.doc_id, "file": info.path}
+    seq: defaultdict[tuple[str, int], int] = defaultdict(int)
+
+    def next_id(kind: ItemKind, page: int) -> str:
+        seq[(kind, page)] += 1
+        return item_id(info.path, info.sha256, kind, page, seq[(kind, page)])
+
+    sent_warnings = 0 if first_seconds else len(st.warnings)
+    sent_seconds: dict[str, float] = {} if first_seconds else dict(st.seconds)
+    step = max(1, part_pages or PART_PAGES)
+    for begin in range(start, min(end, pages), step):
+        items: list[Item] = []
+        for idx in range(begin, min(pages, end, begin + step)):
+            pno = idx + 1
+            pending = plan.by_page.pop(pno, [])
+            if idx in st.late_ocr:
+                _ocr_into(doc, idx, engine, cfg, st)
+            if pending:
+                try:
+                    pending = _render_pending(doc.load_page(idx), pending, folder, cfg, engine, st)
+                except Exception as exc:  # its text stays; its images are lost
+                    st.warn(pno, "page images skipped", f"{type(exc).__name__}: {exc}")
+                    pending = []
+            with st.timed("chunk"):
+                section = st.start_section.get(pno, ())
+                paragraphs, page_text, _ = _page_paragraphs(st, idx, section)
+                for c in chunk_paragraphs(paragraphs, cfg.chunk_tokens, cfg.chunk_overlap):
+                    items.append(TextChunk(id=next_id("text", c.page), page=c.page, bbox=c.bbox, text=c.text,
+                                           section=list(c.section), **common))
+            for p in pending:
+                kw = {"id": next_id(p.kind, p.page), "page": p.page, "bbox": _bbox(p.bbox),
+                      "section": _section_at(st, p.page, p.bbox[1], section), **common}
+                if p.kind == "table":
+                    items.append(Table(**kw, **p.fields))
+                elif p.kind == "figure":
+                    items.append(Figure(**kw, **p.fields))
+                else:
+                    tabled = [str(t.fields["text"]) for t in pending if t.kind == "table"]
+                    items.append(PageImage(**kw, text=page_item_text(page_text, tabled, cfg.page_item_text),
+                                           **p.fields))
+        seconds = {k: round(v - sent_seconds.get(k, 0.0), 4) for k, v in st.seconds.items()
+                   if v > sent_seconds.get(k, 0.0)}
+        sent_seconds = dict(st.seconds)
+        warnings, sent_warnings = st.warnings[sent_warnings:], len(st.warnings)
+        stop = min(pages, end, begin + step)
+        empty_mupdf_cache()  # the range's decoded images are not needed by the next range
+        yield FilePart(document=document, items=items, index=begin // step, pages=stop - begin, last=stop == pages,
+                       seconds=seconds, warnings=warnings)
+
+
 def iter_pdf_parts(info: FileInfo, data: bytes, cfg: IngestConfig, media_dir: Path, *,
                    filetype: str = "pdf", mime: str = "application/pdf",
                    part_pages: int | None = None) -> Iterator[FilePart]:
@@ -93,69 +185,9 @@ def iter_pdf_parts(info: FileInfo, data: bytes, cfg: IngestConfig, media_dir: Pa
     with st.timed("open"):
         doc = open_pdf(info.path, data, cfg, filetype)
     try:
-        doc_id = info.sha256[:16]
-        folder = doc_media_dir(media_dir, doc_id)
         engine: OcrEngine = get_ocr_engine(cfg.ocr)
-        _structure_pass(doc, info, cfg, engine, st)
-        metadata = doc.metadata or {}
-        title = metadata.get("title") or ""
-        if not title:
-            title = next((b.text for blocks in st.blocks for b in blocks if b.heading_level), "")
-        pages = doc.page_count
-        document = Document(doc_id=doc_id, path=info.path, sha256=info.sha256, size=info.size,
-                            mtime=info.mtime, pages=pages, title=title[:300] or Path(info.path).stem, mime=mime,
-                            created=pdf_date(metadata.get("creationDate")))
-        by_page: defaultdict[int, list[_Pending]] = defaultdict(list)
-        for p in st.pending:
-            by_page[p.page].append(p)
-        st.pending = []
-        common = {"doc_id": doc_id, "file": info.path}
-        seq: defaultdict[tuple[str, int], int] = defaultdict(int)
-
-        def next_id(kind: ItemKind, page: int) -> str:
-            seq[(kind, page)] += 1
-            return item_id(info.path, info.sha256, kind, page, seq[(kind, page)])
-
-        sent_warnings, sent_seconds = 0, dict[str, float]()
-        step = max(1, part_pages or PART_PAGES)
-        for index, start in enumerate(range(0, pages, step)):
-            items: list[Item] = []
-            for idx in range(start, min(pages, start + step)):
-                pno = idx + 1
-                pending = by_page.pop(pno, [])
-                if idx in st.late_ocr:
-                    _ocr_into(doc, idx, engine, cfg, st)
-                if pending:
-                    try:
-                        pending = _render_pending(doc.load_page(idx), pending, folder, cfg, engine, st)
-                    except Exception as exc:  # its text stays; its images are lost
-                        st.warn(pno, "page images skipped", f"{type(exc).__name__}: {exc}")
-                        pending = []
-                with st.timed("chunk"):
-                    section = st.start_section.get(pno, ())
-                    paragraphs, page_text, _ = _page_paragraphs(st, idx, section)
-                    for c in chunk_paragraphs(paragraphs, cfg.chunk_tokens, cfg.chunk_overlap):
-                        items.append(TextChunk(id=next_id("text", c.page), page=c.page, bbox=c.bbox, text=c.text,
-                                               section=list(c.section), **common))
-                for p in pending:
-                    kw = {"id": next_id(p.kind, p.page), "page": p.page, "bbox": _bbox(p.bbox),
-                          "section": _section_at(st, p.page, p.bbox[1], section), **common}
-                    if p.kind == "table":
-                        items.append(Table(**kw, **p.fields))
-                    elif p.kind == "figure":
-                        items.append(Figure(**kw, **p.fields))
-                    else:
-                        tabled = [str(t.fields["text"]) for t in pending if t.kind == "table"]
-                        items.append(PageImage(**kw, text=page_item_text(page_text, tabled, cfg.page_item_text),
-                                               **p.fields))
-            # The structure pass's seconds go with the first part.
-            base = {} if index == 0 else sent_seconds
-            seconds = {k: round(v - base.get(k, 0.0), 4) for k, v in st.seconds.items() if v > base.get(k, 0.0)}
-            sent_seconds = dict(st.seconds)
-            warnings, sent_warnings = st.warnings[sent_warnings:], len(st.warnings)
-            end = min(pages, start + step)
-            yield FilePart(document=document, items=items, index=index, pages=end - start, last=end == pages,
-                           seconds=seconds, warnings=warnings)
+        plan = plan_pdf(info, doc, cfg, engine, st, mime)
+        yield from parts_of_range(doc, plan, info, cfg, media_dir, engine, 0, doc.page_count, part_pages)
     finally:
         doc.close()
 

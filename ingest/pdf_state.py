@@ -13,10 +13,27 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import pymupdf
+
 from ingest.layout import Block, Rect
 from ingest.records import BBox, ItemKind, PageWarning
 
 log = logging.getLogger("ingest.pdf")  # the parser's logger, as before the split
+
+CACHE_PAGES = 16
+"""Pages read between two emptyings of MuPDF's resource cache (:func:`empty_mupdf_cache`)."""
+
+
+def empty_mupdf_cache() -> None:
+    """Empty MuPDF's store: its process-wide cache of decoded resources (images, fonts, ...).
+
+    MuPDF keeps every decoded image it met until the store reaches its limit (256 MB): a parse
+    worker reading a 1,000-page PDF with one 300x200 photo a page grew by ~180 MB in pass 1 alone
+    (docs/benchmarks.md, "Peak RSS of a parse worker"). Emptied every :data:`CACHE_PAGES` pages
+    and after every part, a worker's memory is bounded by a page range, not by the document. Only
+    a cache: what is in use stays, and what is dropped is decoded again if a later page needs it.
+    """
+    pymupdf.TOOLS.store_shrink(100)
 
 
 @dataclass

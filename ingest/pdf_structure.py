@@ -16,7 +16,7 @@ from ingest.errors import IngestError
 from ingest.layout import Block, Rect
 from ingest.ocr import NoOcr, OcrEngine
 from ingest.pdf_pixels import _check_images, _ocr_into
-from ingest.pdf_state import _bbox, _Pending, _State
+from ingest.pdf_state import CACHE_PAGES, _bbox, _Pending, _State, empty_mupdf_cache
 from ingest.records import FileInfo
 
 
@@ -139,6 +139,8 @@ def _structure_pass(doc: pymupdf.Document, info: FileInfo, cfg: IngestConfig, en
     """Pass 1 over every page, then the document-level steps (margins, OCR choice, sections)."""
     failed_pages = 0
     for pno in range(doc.page_count):
+        if pno and pno % CACHE_PAGES == 0:
+            empty_mupdf_cache()
         page = doc.load_page(pno)
         try:
             _page_pass(page, cfg, engine, st)
@@ -153,6 +155,7 @@ def _structure_pass(doc: pymupdf.Document, info: FileInfo, cfg: IngestConfig, en
             st.pictured.append(False)
     if failed_pages == doc.page_count:
         raise IngestError(info.path, "corrupt PDF", "no page could be read")
+    empty_mupdf_cache()
     with st.timed("chunk"):
         before = [[Block(lines=list(b.lines)) for b in blocks] for blocks in st.blocks]
         removed, st.margin_texts = layout.remove_repeated_margins(st.blocks, st.heights)

@@ -8,6 +8,7 @@ import threading
 import time
 from pathlib import Path
 
+import pymupdf
 import pytest
 
 from ingest import pdf
@@ -17,7 +18,7 @@ from ingest.parts import FilePart, merge_parts
 from ingest.records import FileFailure, Item
 
 from . import crashy
-from .builders import info_of, report_pdf
+from .builders import info_of, photo_pdf, report_pdf
 
 SHARED = Path("../shared/eval/pdfs")
 
@@ -97,3 +98,32 @@ def test_a_crashed_workers_file_streams_again_from_its_first_part(tmp_path: Path
     # Part 0 came, the worker died, the file was parsed again: 0 again, then the rest.
     assert [p.index for p in mine] == [0, 0, 1, 2]
     assert sum(isinstance(p, FilePart) and p.document.path == str(ok.resolve()) for p in got) == 1
+
+
+def test_mupdf_cache_is_emptied_every_few_pages_in_both_passes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # MuPDF keeps every decoded image in its process-wide store (up to 256 MB): unless emptied,
+    # a worker's memory grows with the document's pages, not with the part it is on.
+    from ingest import pdf_structure
+
+    path = photo_pdf(tmp_path / "photos.pdf", pages=12)
+    events: list[str] = []
+    load_page, shrink = pymupdf.Document.load_page, pymupdf.TOOLS.store_shrink
+
+    def spy_load(doc: pymupdf.Document, *args: object, **kw: object) -> pymupdf.Page:
+        events.append("load")
+        return load_page(doc, *args, **kw)
+
+    def spy_shrink(percent: int) -> object:
+        events.append(f"empty {percent}")
+        return shrink(percent)
+
+    monkeypatch.setattr(pymupdf.Document, "load_page", spy_load)
+    monkeypatch.setattr(pymupdf.TOOLS, "store_shrink", spy_shrink)
+    monkeypatch.setattr(pdf_structure, "CACHE_PAGES", 4)
+    cfg = IngestConfig(ocr="none", render_pages=True, page_dpi=36)
+    parts = list(pdf.iter_pdf_parts(info_of(path), path.read_bytes(), cfg, tmp_path / "m", part_pages=4))
+    assert len(parts) == 3 and sum(p.pages for p in parts) == 12
+    assert events.count("load") >= 24  # every page in pass 1, again in pass 2
+    assert set(events) == {"load", "empty 100"}  # emptied whole
+    runs = "".join("L" if e == "load" else "|" for e in events).split("|")
+    assert max(len(r) for r in runs) <= 4, runs  # never more than 4 pages' resources held
