@@ -1,0 +1,243 @@
+"""Cheap per-page features of the ``features`` reranker (:mod:`rag.rerank`), one row per candidate page.
+
+A candidate is a page of the fused pool: its fused rank and score, the rank and raw score of its
+best item in each retrieval branch (dense text, dense image/page, keywords, named pages), the
+multilingual embedder's cosine between the question and the page's own page item (the query
+vector is the one the search already computed), and text matches between the question and the
+page's text: BM25 over the pool with the keyword tokenizer (Kiwi morphemes for Korean, so the
+features are the same for both languages), the share of the question's terms, numbers and
+figure/table labels ("Figure 3", "표 2") the page holds, and how many of its terms the page's
+first lines (a statement's title) hold.
+
+Every feature is a number on a scale that does not depend on the pool size (ranks enter as
+reciprocal ranks, scores relative to the pool's best), so weights fitted on a pool of 30 pages
+(``mmrag eval``) hold for the 20 of a chat search. :data:`FEATURES` names the columns; the
+weights file stores them by name, so a file that lacks a column or has an extra one is refused.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ingest.text.tokens import label_terms, normalise
+from rag.store.sparse import tokenize
+
+BRANCHES = ("text", "image", "sparse", "pages")
+"""Retrieval branches whose ranks are features (names as :func:`rag.retrieve.branch_name`)."""
+
+RRF_K = 10.0
+"""Constant of the reciprocal-rank features: ``1 / (RRF_K + rank)`` scaled by ``RRF_K + 1``
+(rank from 1), so the best rank gives 1."""
+
+TITLE_CHARS = 240
+"""The page's first characters read as its title (a statement's name and units fit in them)."""
+
+FEATURES: tuple[str, ...] = (
+    "fused_rr",          # reciprocal fused rank
+    "fused_rel",         # fused score / the pool's best fused score
+    *(f"{b}_rr" for b in BRANCHES),      # reciprocal rank of the page's best item in each branch (0: not found)
+    "text_rel", "image_rel", "sparse_rel",  # branch raw score minus / over the pool's best (missing: the branch's worst)
+    "branches",          # how many branches found the page, / 4
+    "page_cos_rel",      # cosine(question, page item) minus the pool's best
+    "page_cos_z",        # the same cosine as a z-score within the pool
+    "bm25_rel",          # BM25 of the page text over the pool / the pool's best
+    "coverage",          # share of the question's distinct terms in the page
+    "title_coverage",    # share of them in the page's first TITLE_CHARS characters
+    "numbers",           # share of the question's numbers in the page (0 when it has none)
+    "labels",            # share of the question's figure/table labels on the page (0 when none)
+    "visual",            # the question asks about a figure/chart/photo and the page has figures
+    "figures",           # the page has figure items (any question)
+    "statement",         # share of the financial statements the question names that the page's title names
+    "log_len",           # log(1 + page terms) / 8
+)
+
+VISUAL_TERMS = frozenset({
+    "figure", "figures", "fig", "chart", "charts", "graph", "graphs", "image", "images", "picture",
+    "pictures", "photo", "photos", "photograph", "diagram", "diagrams", "plot", "plots", "map", "maps",
+    "logo", "logos", "illustration", "screenshot", "icon", "icons", "infographic", "subfigure",
+    "그림", "사진", "도표", "차트", "그래프", "이미지", "다이어그램", "지도", "로고", "도식",
+})
+"""Question terms (keyword tokenizer forms) that ask about something drawn rather than written."""
+
+STATEMENTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    # statement: (what a question says when it needs it, what the statement's title says)
+    "balance": (("balance sheet", "financial position", "total assets", "working capital", "current assets",
+                 "current liabilities", "total liabilities", "stockholders' equity", "shareholders' equity",
+                 "pp&e", "inventor", "receivable", "quick ratio", "current ratio", "debt to equity",
+                 "debt-to-equity", "return on assets", "roa", "재무상태표", "대차대조표", "자산총계",
+                 "부채총계", "유동자산", "유동부채", "자본총계"),
+                ("balance sheet", "financial position", "재무상태표", "대차대조표")),
+    "cash": (("cash flow", "cash from operations", "operating activities", "capital expenditure", "capex",
+              "dividends", "free cash", "depreciation and amortization", "d&a", "현금흐름"),
+             ("cash flow", "현금흐름")),
+    "income": (("income statement", "statement of operations", "statements of operations", "p&l",
+                "profit and loss", "revenue", "net income", "operating income", "operating margin",
+                "gross margin", "gross profit", "ebitda", "earnings per share", "eps", "cost of goods",
+                "cogs", "net sales", "손익계산서", "매출", "영업이익", "당기순이익"),
+               ("statements of operations", "statement of operations", "statements of income",
+                "statement of income", "income statement", "statements of earnings", "statement of earnings",
+                "손익계산서")),
+}
+"""The three financial statements: a question's cue words and the statement page's title words
+(English and Korean, normalised lower case). Filings hold hundreds of pages that quote the same
+line items; the page whose title is the statement the question names is the one that answers."""
+
+
+def statements_asked(question: str) -> set[str]:
+    """Statements of :data:`STATEMENTS` whose cue words ``question`` holds."""
+    norm = normalise(question)
+    return {name for name, (cues, _) in STATEMENTS.items()
+            if any(re.search(rf"(?<![a-z]){re.escape(c)}", norm) for c in cues)}
+
+
+def statements_titled(title: str) -> set[str]:
+    """Statements of :data:`STATEMENTS` whose title words ``title`` holds."""
+    norm = normalise(title)
+    return {name for name, (_, titles) in STATEMENTS.items() if any(t in norm for t in titles)}
+
+
+_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
+
+
+def numbers_in(text: str) -> set[str]:
+    """Numbers of ``text`` without thousands separators ("1,200.5" -> "1200.5"); single digits
+    are left out (list markers, footnotes), years and amounts stay."""
+    out = {m.group().replace(",", "") for m in _NUMBER.finditer(text)}
+    return {n for n in out if len(n.replace(".", "")) >= 2}
+
+
+def labels_in(text: str) -> set[str]:
+    """Figure and table labels of ``text`` as keyword terms: ``figure:3``, ``table:2`` (그림, 표 too)."""
+    return {t for _, t in label_terms(normalise(text))}
+
+
+@dataclass
+class Candidate:
+    """One page of the pool, in fused order, with what its features are read from."""
+
+    file: str
+    page: int
+    fused_score: float
+    text: str
+    """The page's full text (its page item) when known, else the text of its hit chunks."""
+    page_cos: float | None = None
+    """Cosine of the question and the page item; None: the page has none (or it was not fetched)."""
+    chunk_cos: float | None = None
+    """Cosine of the question and the page's best text chunk or table; None: not known."""
+    keyword_score: float | None = None
+    """Best keyword (sparse) score of the page's items; None: not known."""
+    figures: int = 0
+    """Figure items of the page."""
+    branch_rank: dict[str, int] = field(default_factory=dict)
+    """Branch name -> rank (from 1) of the page among that branch's distinct pages."""
+    branch_score: dict[str, float] = field(default_factory=dict)
+    """Branch name -> raw score of the page's best item in that branch."""
+
+
+@dataclass
+class QueryTerms:
+    """What the question is matched with, read once per question."""
+
+    terms: list[str]
+    numbers: set[str]
+    labels: set[str]
+    visual: bool = False
+    statements: set[str] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, question: str) -> QueryTerms:
+        """Distinct keyword terms (tokenizer of the keyword branch), numbers, labels, whether it
+        asks about a figure, and the financial statements it names, of ``question``."""
+        terms = list(dict.fromkeys(tokenize(question)))
+        return cls(terms, numbers_in(question), labels_in(question),
+                   bool(VISUAL_TERMS.intersection(terms)), statements_asked(question))
+
+
+def _bm25(query: Sequence[str], docs: Sequence[Counter[str]], lengths: np.ndarray,
+          k1: float = 1.2, b: float = 0.75) -> np.ndarray:
+    """BM25 of each doc for ``query`` with IDF over ``docs`` themselves (the pool). Shape (n,)."""
+    n = len(docs)
+    avg = float(lengths.mean()) if n and lengths.mean() > 0 else 1.0
+    out = np.zeros(n, dtype=np.float64)
+    for term in query:
+        df = sum(1 for d in docs if term in d)
+        if not df:
+            continue
+        idf = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+        for i, d in enumerate(docs):
+            tf = d.get(term, 0)
+            if tf:
+                out[i] += idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * lengths[i] / avg))
+    return out
+
+
+def _score_of(c: Candidate, branch: str) -> float | None:
+    """The page's raw score in ``branch``: the pool-wide lookup when made, else the branch's own hit."""
+    own = {"text": c.chunk_cos, "image": c.page_cos, "sparse": c.keyword_score}[branch]
+    return own if own is not None else c.branch_score.get(branch)
+
+
+def _rel(values: np.ndarray) -> np.ndarray:
+    """``values`` over the pool's best (0 when the best is not positive)."""
+    top = float(values.max()) if values.size else 0.0
+    return values / top if top > 0 else np.zeros_like(values)
+
+
+def feature_matrix(question: str | QueryTerms, candidates: Sequence[Candidate]) -> np.ndarray:
+    """One row of :data:`FEATURES` per candidate (candidates in fused order). Shape (n, F)."""
+    q = question if isinstance(question, QueryTerms) else QueryTerms.of(question)
+    n = len(candidates)
+    x = np.zeros((n, len(FEATURES)), dtype=np.float64)
+    if not n:
+        return x
+    col = {name: j for j, name in enumerate(FEATURES)}
+    fused = np.array([c.fused_score for c in candidates], dtype=np.float64)
+    x[:, col["fused_rr"]] = (RRF_K + 1) / (RRF_K + 1 + np.arange(n))
+    x[:, col["fused_rel"]] = _rel(fused)
+    for b in BRANCHES:
+        x[:, col[f"{b}_rr"]] = [(RRF_K + 1) / (RRF_K + c.branch_rank[b]) if b in c.branch_rank else 0.0
+                                for c in candidates]
+    for b in ("text", "image", "sparse"):
+        raw = [_score_of(c, b) for c in candidates]
+        known = [s for s in raw if s is not None]
+        if not known:
+            continue
+        worst, best = min(known), max(known)
+        vals = np.array([worst if s is None else s for s in raw], dtype=np.float64)
+        # dense cosines differ by hundredths: a difference; keyword scores have no fixed scale: a ratio
+        x[:, col[f"{b}_rel"]] = (vals - best) * 10 if b != "sparse" else (vals / best if best > 0 else 0.0)
+    x[:, col["branches"]] = [len(c.branch_rank) / len(BRANCHES) for c in candidates]
+    cos = [c.page_cos for c in candidates]
+    known_cos = [v for v in cos if v is not None]
+    if known_cos:
+        floor = min(known_cos)
+        cv = np.array([floor if v is None else v for v in cos], dtype=np.float64)
+        x[:, col["page_cos_rel"]] = (cv - cv.max()) * 10
+        sd = float(cv.std())
+        x[:, col["page_cos_z"]] = (cv - cv.mean()) / sd if sd > 1e-9 else 0.0
+    page_terms = [tokenize(c.text) for c in candidates]
+    bags = [Counter(t) for t in page_terms]
+    lengths = np.array([len(t) for t in page_terms], dtype=np.float64)
+    x[:, col["bm25_rel"]] = _rel(_bm25(q.terms, bags, lengths))
+    if q.terms:
+        x[:, col["coverage"]] = [sum(1 for t in q.terms if t in bag) / len(q.terms) for bag in bags]
+        titles = [set(tokenize(c.text[:TITLE_CHARS])) for c in candidates]
+        x[:, col["title_coverage"]] = [sum(1 for t in q.terms if t in tt) / len(q.terms) for tt in titles]
+    if q.numbers:
+        x[:, col["numbers"]] = [len(q.numbers & numbers_in(c.text)) / len(q.numbers) for c in candidates]
+    if q.labels:
+        x[:, col["labels"]] = [len(q.labels & labels_in(c.text)) / len(q.labels) for c in candidates]
+    x[:, col["figures"]] = [float(c.figures > 0) for c in candidates]
+    if q.visual:
+        x[:, col["visual"]] = x[:, col["figures"]]
+    if q.statements:
+        x[:, col["statement"]] = [len(q.statements & statements_titled(c.text[:TITLE_CHARS])) / len(q.statements)
+                                  for c in candidates]
+    x[:, col["log_len"]] = np.log1p(lengths) / 8.0
+    return x

@@ -1,0 +1,213 @@
+"""Fit the ``features`` reranker's weights on the dev split, with cross-validation over documents.
+
+``collect`` runs the real search of every answerable question with evidence pages within its
+document (``k`` 30, as ``mmrag eval`` asks) and keeps the reranker's pool: each page's
+:class:`~rag.rerank_features.Candidate` (branch ranks, page item, cosine, text) in fused order.
+``fit`` computes :data:`~rag.rerank_features.FEATURES`, fits a pairwise logistic model (every
+gold page against every other page of its pool, L2, plain numpy gradient descent), reports
+held-out page recall@5 / MRR / recall@10 over ``--folds`` folds of documents (fit on the others),
+and with ``--write`` fits on every question and writes the weights file.
+
+    python scripts/rerank_study.py collect ../shared/eval/qa.jsonl --docs ../shared/eval/pdfs \\
+        --index IX --out pool.pkl
+    python scripts/rerank_study.py fit pool.pkl [--folds 5] [--write rag/rerank_weights.json]
+
+Dev split only: the other set is never read here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import pickle
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from study_cli import study_parser  # the sibling module: scripts run as files
+
+from rag.eval import metrics as m
+from rag.eval.dataset import load_qa
+from rag.records import Evidence, SearchFilter
+from rag.rerank import FeatureReranker, LinearWeights, RerankContext
+from rag.rerank_features import FEATURES, QueryTerms, feature_matrix
+
+log = logging.getLogger("rerank_study")
+
+POOL_K = 30  # mmrag eval's search k: min(100, depth 10 * overfetch 3)
+
+
+class _Recorder(FeatureReranker):
+    """Keeps each pool's candidates and leaves the fused order as it is."""
+
+    def __init__(self, embedder: Any) -> None:
+        n = len(FEATURES)
+        super().__init__(embedder, LinearWeights(np.zeros(n), np.zeros(n), np.ones(n)))
+        self.last: list[Any] = []
+
+    def rerank_in(self, query: str, evidence: list[Evidence], context: RerankContext) -> list[Evidence]:
+        self.last = self.candidates(query, evidence, context)
+        return list(evidence)
+
+
+def collect(args: argparse.Namespace) -> None:
+    from rag.pipeline import Pipeline
+
+    items = [i for i in load_qa(args.qa, args.limit) if i.answerable and i.pages]
+    out: dict[str, Any] = {"questions": []}
+    with Pipeline.from_config(args.config, {"store.path": args.index}) as pipe:
+        rec = _Recorder(pipe.embedder)
+        pipe.retriever.reranker = rec
+        for n, item in enumerate(items):
+            doc = str((Path(args.docs) / item.doc).resolve())
+            pipe.retriever.retrieve(item.question, k=POOL_K, flt=SearchFilter(files=[doc]))
+            out["questions"].append({"id": item.id, "doc": item.doc, "question": item.question,
+                                     "pages": list(item.pages), "type": list(item.evidence_type),
+                                     "candidates": rec.last})
+            if n % 25 == 0:
+                log.info("%d / %d", n, len(items))
+    Path(args.out).write_bytes(pickle.dumps(out))
+
+
+# ------------------------------------------------------------------------------------ fitting
+
+
+def _matrices(data: dict[str, Any]) -> list[tuple[np.ndarray, np.ndarray, list[int], list[int], str]]:
+    """(features, labels, pool pages, gold pages, doc) per question."""
+    rows = []
+    for q in data["questions"]:
+        cands = q["candidates"]
+        x = feature_matrix(QueryTerms.of(q["question"]), cands)
+        pages = [c.page for c in cands]
+        y = np.array([p in q["pages"] for p in pages], dtype=np.float64)
+        rows.append((x, y, pages, q["pages"], q["doc"]))
+    return rows
+
+
+def fit_pairwise(rows: Sequence[tuple[np.ndarray, np.ndarray, Any, Any, str]], l2: float,
+                 steps: int = 400, lr: float = 0.5) -> LinearWeights:
+    """Pairwise logistic (gold page above each other page of the same pool), standardised
+    features, L2 ``l2``; each question weighs the same."""
+    allx = np.concatenate([r[0] for r in rows])
+    mean = allx.mean(axis=0)
+    scale = allx.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    diffs, qw = [], []
+    for x, y, *_ in rows:
+        pos, neg = np.flatnonzero(y > 0), np.flatnonzero(y == 0)
+        if not len(pos) or not len(neg):
+            continue
+        z = (x - mean) / scale
+        d = (z[pos][:, None, :] - z[neg][None, :, :]).reshape(-1, z.shape[1])  # (p*n, F)
+        diffs.append(d)
+        qw.append(np.full(len(d), 1.0 / len(d)))
+    d = np.concatenate(diffs)
+    sw = np.concatenate(qw)
+    sw /= sw.sum()
+    w = np.zeros(d.shape[1])
+    for _ in range(steps):
+        margin = d @ w
+        p = 1.0 / (1.0 + np.exp(margin))  # d loss / d margin = -sigmoid(-margin)
+        grad = -(d * (p * sw)[:, None]).sum(axis=0) + l2 * w
+        w -= lr * grad
+    return LinearWeights(w, mean, scale)
+
+
+def _score_rows(rows: Sequence[tuple[np.ndarray, np.ndarray, list[int], list[int], str]],
+                weights: LinearWeights | None) -> dict[str, float]:
+    r5 = mrr = r10 = 0.0
+    for x, _y, pages, gold, _doc in rows:
+        order = list(range(len(pages))) if weights is None else sorted(
+            range(len(pages)), key=lambda i, s=weights.score(x): -s[i])
+        ranked = [pages[i] for i in order][:10]
+        r5 += m.recall_at_k(ranked, gold, 5)
+        r10 += m.recall_at_k(ranked, gold, 10)
+        mrr += m.reciprocal_rank(ranked, gold)
+    n = len(rows)
+    return {"n": n, "r5": r5 / n, "mrr": mrr / n, "r10": r10 / n}
+
+
+def cross_validate(rows: list[Any], folds: int, l2: float, only: Sequence[int] | None = None) -> dict[str, float]:
+    """Held-out scores: documents split into ``folds`` groups (sorted names, round robin)."""
+    docs = sorted({r[4] for r in rows})
+    fold_of = {d: i % folds for i, d in enumerate(docs)}
+    held: list[Any] = []
+    scored: list[tuple[Any, LinearWeights]] = []
+    for f in range(folds):
+        train = [r for r in rows if fold_of[r[4]] != f]
+        test = [r for r in rows if fold_of[r[4]] == f]
+        w = fit_pairwise(_subset(train, only), l2)
+        scored += [(r, w) for r in _subset(test, only)]
+        held += test
+    out = {"r5": 0.0, "mrr": 0.0, "r10": 0.0}
+    for r, w in scored:
+        s = _score_rows([r], w)
+        for k in out:
+            out[k] += s[k] / len(scored)
+    return {"n": len(scored), **out}
+
+
+def _subset(rows: list[Any], only: Sequence[int] | None) -> list[Any]:
+    if only is None:
+        return rows
+    return [(r[0][:, list(only)], *r[1:]) for r in rows]
+
+
+def fit(args: argparse.Namespace) -> None:
+    data = pickle.loads(Path(args.pool).read_bytes())
+    rows = _matrices(data)
+    fb = [r for r, q in zip(rows, data["questions"], strict=True) if q["id"].startswith("financebench")]
+    print(f"{len(rows)} questions, {len({r[4] for r in rows})} documents; pool recall@30 "
+          f"{np.mean([m.recall_at_k(r[2], r[3], 30) for r in rows]):.3f}")
+    print("fused order:", _fmt(_score_rows(rows, None)))
+    for l2 in args.l2:
+        cv = cross_validate(rows, args.folds, l2)
+        print(f"held-out ({args.folds} folds by document), l2 {l2}:", _fmt(cv))
+    if args.ablate:
+        base = cross_validate(rows, args.folds, args.l2[0])["r5"]
+        for j, name in enumerate(FEATURES):
+            keep = [i for i in range(len(FEATURES)) if i != j]
+            r5 = cross_validate(rows, args.folds, args.l2[0], keep)["r5"]
+            print(f"  without {name:15s} r5 {r5:.3f} ({r5 - base:+.3f})")
+    w = fit_pairwise(rows, args.l2[0])
+    print("in-sample, all questions:", _fmt(_score_rows(rows, w)))
+    if fb:
+        print(f"FinanceBench ({len(fb)}) fused:", _fmt(_score_rows(fb, None)), " in-sample:", _fmt(_score_rows(fb, w)))
+    for name, wj in sorted(zip(FEATURES, w.weights, strict=True), key=lambda t: -abs(t[1])):
+        print(f"  {name:15s} {wj:+.3f}")
+    if args.write:
+        cv = cross_validate(rows, args.folds, args.l2[0])
+        Path(args.write).write_text(json.dumps({
+            "about": "features reranker (rag/rerank.py): pairwise logistic over rag/rerank_features.FEATURES, "
+                     "fitted by scripts/rerank_study.py on the dev split only (../shared/eval/qa.jsonl)",
+            "l2": args.l2[0], "questions": len(rows),
+            "held_out": {"folds": args.folds, **{k: round(v, 4) for k, v in cv.items()}},
+            "features": list(FEATURES), "weights": [round(float(v), 6) for v in w.weights],
+            "mean": [round(float(v), 6) for v in w.mean], "scale": [round(float(v), 6) for v in w.scale],
+        }, indent=1) + "\n", encoding="utf-8")
+        print("wrote", args.write)
+
+
+def _fmt(r: dict[str, float]) -> str:
+    return f"n={r['n']} r5 {r['r5']:.3f} mrr {r['mrr']:.3f} r10 {r['r10']:.3f}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    ap, sub = study_parser(__doc__)
+    f = sub.add_parser("fit")
+    f.add_argument("pool")
+    f.add_argument("--folds", type=int, default=5)
+    f.add_argument("--l2", type=float, nargs="+", default=[0.01])
+    f.add_argument("--ablate", action="store_true")
+    f.add_argument("--write", default=None)
+    args = ap.parse_args(argv)
+    {"collect": collect, "fit": fit}[args.cmd](args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
