@@ -55,6 +55,12 @@ FEATURES: tuple[str, ...] = (
     "figures",           # the page has figure items (any question)
     "statement",         # share of the financial statements the question names that the page's title names
     "log_len",           # log(1 + page terms) / 8
+    "neighbour_rr",      # the best reciprocal fused rank of the page just before or after it
+    "first_page",        # the page is the document's first
+    "chunk_pool_rr", "page_pool_rr", "keyword_pool_rr", "bm25_pool_rr",  # reciprocal rank within the pool by
+    # the best chunk's cosine, the page item's cosine, the keyword score, BM25
+    "bigrams",           # share of the question's adjacent term pairs adjacent on the page
+    "quoted",            # share of the question's quoted phrases on the page (0 when none)
 )
 
 VISUAL_TERMS = frozenset({
@@ -70,16 +76,19 @@ STATEMENTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "balance": (("balance sheet", "financial position", "total assets", "working capital", "current assets",
                  "current liabilities", "total liabilities", "stockholders' equity", "shareholders' equity",
                  "pp&e", "inventor", "receivable", "quick ratio", "current ratio", "debt to equity",
-                 "debt-to-equity", "return on assets", "roa", "재무상태표", "대차대조표", "자산총계",
+                 "debt-to-equity", "return on assets", "roa", "return on equity", "roe", "asset turnover",
+                 "inventory turnover", "days sales", "operating cash flow ratio", "net debt", "재무상태표", "대차대조표", "자산총계",
                  "부채총계", "유동자산", "유동부채", "자본총계"),
                 ("balance sheet", "financial position", "재무상태표", "대차대조표")),
     "cash": (("cash flow", "cash from operations", "operating activities", "capital expenditure", "capex",
-              "dividends", "free cash", "depreciation and amortization", "d&a", "현금흐름"),
+              "dividends", "free cash", "cashflow", "cash conversion", "depreciation and amortization", "d&a",
+              "capital-intensive", "capital intensive", "현금흐름"),
              ("cash flow", "현금흐름")),
     "income": (("income statement", "statement of operations", "statements of operations", "p&l",
                 "profit and loss", "revenue", "net income", "operating income", "operating margin",
                 "gross margin", "gross profit", "ebitda", "earnings per share", "eps", "cost of goods",
-                "cogs", "net sales", "손익계산서", "매출", "영업이익", "당기순이익"),
+                "cogs", "net sales", "return on assets", "roa", "return on equity", "roe", "asset turnover",
+                "inventory turnover", "days sales", "interest coverage", "ebit", "margin", "손익계산서", "매출", "영업이익", "당기순이익"),
                ("statements of operations", "statement of operations", "statements of income",
                 "statement of income", "income statement", "statements of earnings", "statement of earnings",
                 "손익계산서")),
@@ -93,7 +102,8 @@ def statements_asked(question: str) -> set[str]:
     """Statements of :data:`STATEMENTS` whose cue words ``question`` holds."""
     norm = normalise(question)
     return {name for name, (cues, _) in STATEMENTS.items()
-            if any(re.search(rf"(?<![a-z]){re.escape(c)}", norm) for c in cues)}
+            if any(re.search(rf"(?<![a-z]){re.escape(c)}{'(?![a-z])' if len(c) < 5 else ''}", norm)
+                   for c in cues)}
 
 
 def statements_titled(title: str) -> set[str]:
@@ -115,6 +125,14 @@ def numbers_in(text: str) -> set[str]:
 def labels_in(text: str) -> set[str]:
     """Figure and table labels of ``text`` as keyword terms: ``figure:3``, ``table:2`` (그림, 표 too)."""
     return {t for _, t in label_terms(normalise(text))}
+
+
+_QUOTED = re.compile(r"[\"“”‘’「」『』]([^\"“”‘’「」『』]{3,80})[\"“”‘’「」『』]")
+
+
+def quoted_in(text: str) -> list[str]:
+    """Phrases of ``text`` in double, curly or corner quotes, normalised."""
+    return [normalise(m.group(1)).strip() for m in _QUOTED.finditer(text) if m.group(1).strip()]
 
 
 @dataclass
@@ -149,14 +167,18 @@ class QueryTerms:
     labels: set[str]
     visual: bool = False
     statements: set[str] = field(default_factory=set)
+    bigrams: set[tuple[str, str]] = field(default_factory=set)
+    quoted: list[str] = field(default_factory=list)
 
     @classmethod
     def of(cls, question: str) -> QueryTerms:
         """Distinct keyword terms (tokenizer of the keyword branch), numbers, labels, whether it
         asks about a figure, and the financial statements it names, of ``question``."""
-        terms = list(dict.fromkeys(tokenize(question)))
+        seq = tokenize(question)
+        terms = list(dict.fromkeys(seq))
         return cls(terms, numbers_in(question), labels_in(question),
-                   bool(VISUAL_TERMS.intersection(terms)), statements_asked(question))
+                   bool(VISUAL_TERMS.intersection(terms)), statements_asked(question),
+                   set(zip(seq, seq[1:], strict=False)), quoted_in(question))
 
 
 def _bm25(query: Sequence[str], docs: Sequence[Counter[str]], lengths: np.ndarray,
@@ -240,4 +262,20 @@ def feature_matrix(question: str | QueryTerms, candidates: Sequence[Candidate]) 
         x[:, col["statement"]] = [len(q.statements & statements_titled(c.text[:TITLE_CHARS])) / len(q.statements)
                                   for c in candidates]
     x[:, col["log_len"]] = np.log1p(lengths) / 8.0
+    rr_of = {(c.file, c.page): x[i, col["fused_rr"]] for i, c in enumerate(candidates)}
+    x[:, col["neighbour_rr"]] = [max(rr_of.get((c.file, c.page - 1), 0.0), rr_of.get((c.file, c.page + 1), 0.0))
+                                 for c in candidates]
+    x[:, col["first_page"]] = [float(c.page == 1) for c in candidates]
+    if q.bigrams:
+        x[:, col["bigrams"]] = [len(q.bigrams & set(zip(t, t[1:], strict=False))) / len(q.bigrams)
+                                for t in page_terms]
+    if q.quoted:
+        norms = [normalise(c.text) for c in candidates]
+        x[:, col["quoted"]] = [sum(1 for ph in q.quoted if ph in t) / len(q.quoted) for t in norms]
+    pooled = {"chunk_pool_rr": x[:, col["text_rel"]], "page_pool_rr": x[:, col["image_rel"]],
+              "keyword_pool_rr": x[:, col["sparse_rel"]], "bm25_pool_rr": x[:, col["bm25_rel"]]}
+    for name, values in pooled.items():
+        ranks = np.empty(n)
+        ranks[np.argsort(-values, kind="stable")] = np.arange(1, n + 1)
+        x[:, col[name]] = (RRF_K + 1) / (RRF_K + ranks)
     return x
