@@ -56,11 +56,11 @@ FEATURES: tuple[str, ...] = (
     "statement",         # share of the financial statements the question names that the page's title names
     "log_len",           # log(1 + page terms) / 8
     "neighbour_rr",      # the best reciprocal fused rank of the page just before or after it
-    "first_page",        # the page is the document's first
     "chunk_pool_rr", "page_pool_rr", "keyword_pool_rr", "bm25_pool_rr",  # reciprocal rank within the pool by
     # the best chunk's cosine, the page item's cosine, the keyword score, BM25
     "bigrams",           # share of the question's adjacent term pairs adjacent on the page
     "quoted",            # share of the question's quoted phrases on the page (0 when none)
+    "file_share",        # share of the pool's first 10 pages that are of the page's file (1 within one file)
 )
 
 VISUAL_TERMS = frozenset({
@@ -135,6 +135,17 @@ def quoted_in(text: str) -> list[str]:
     return [normalise(m.group(1)).strip() for m in _QUOTED.finditer(text) if m.group(1).strip()]
 
 
+def _bigrams(terms: Sequence[str]) -> set[tuple[str, str]]:
+    """Adjacent pairs of ``terms`` once the parts the tokenizer adds after a compound are left out
+    ("hx-7720", "hx", "7720" is one word; 영업이익, 영업, 이익 too), so a pair is two words."""
+    words: list[str] = []
+    for t in terms:
+        if words and t != words[-1] and t in words[-1]:
+            continue
+        words.append(t)
+    return set(zip(words, words[1:], strict=False))
+
+
 @dataclass
 class Candidate:
     """One page of the pool, in fused order, with what its features are read from."""
@@ -178,7 +189,7 @@ class QueryTerms:
         terms = list(dict.fromkeys(seq))
         return cls(terms, numbers_in(question), labels_in(question),
                    bool(VISUAL_TERMS.intersection(terms)), statements_asked(question),
-                   set(zip(seq, seq[1:], strict=False)), quoted_in(question))
+                   _bigrams(seq), quoted_in(question))
 
 
 def _bm25(query: Sequence[str], docs: Sequence[Counter[str]], lengths: np.ndarray,
@@ -265,10 +276,10 @@ def feature_matrix(question: str | QueryTerms, candidates: Sequence[Candidate]) 
     rr_of = {(c.file, c.page): x[i, col["fused_rr"]] for i, c in enumerate(candidates)}
     x[:, col["neighbour_rr"]] = [max(rr_of.get((c.file, c.page - 1), 0.0), rr_of.get((c.file, c.page + 1), 0.0))
                                  for c in candidates]
-    x[:, col["first_page"]] = [float(c.page == 1) for c in candidates]
+    top_files = Counter(c.file for c in candidates[:10])
+    x[:, col["file_share"]] = [top_files.get(c.file, 0) / min(10, n) for c in candidates]
     if q.bigrams:
-        x[:, col["bigrams"]] = [len(q.bigrams & set(zip(t, t[1:], strict=False))) / len(q.bigrams)
-                                for t in page_terms]
+        x[:, col["bigrams"]] = [len(q.bigrams & _bigrams(t)) / len(q.bigrams) for t in page_terms]
     if q.quoted:
         norms = [normalise(c.text) for c in candidates]
         x[:, col["quoted"]] = [sum(1 for ph in q.quoted if ph in t) / len(q.quoted) for t in norms]

@@ -63,10 +63,12 @@ def collect(args: argparse.Namespace) -> None:
         pipe.retriever.reranker = rec
         for n, item in enumerate(items):
             doc = str((Path(args.docs) / item.doc).resolve())
-            pipe.retriever.retrieve(item.question, k=POOL_K, flt=SearchFilter(files=[doc]))
-            out["questions"].append({"id": item.id, "doc": item.doc, "question": item.question,
-                                     "pages": list(item.pages), "type": list(item.evidence_type),
-                                     "candidates": rec.last})
+            for scope in args.scopes.split(","):
+                pipe.retriever.retrieve(item.question, k=POOL_K,
+                                        flt=SearchFilter(files=[doc]) if scope == "doc" else None)
+                out["questions"].append({"id": item.id, "doc": item.doc, "path": doc, "scope": scope,
+                                         "question": item.question, "pages": list(item.pages),
+                                         "type": list(item.evidence_type), "candidates": rec.last})
             if n % 25 == 0:
                 log.info("%d / %d", n, len(items))
     Path(args.out).write_bytes(pickle.dumps(out))
@@ -75,15 +77,19 @@ def collect(args: argparse.Namespace) -> None:
 # ------------------------------------------------------------------------------------ fitting
 
 
-def _matrices(data: dict[str, Any]) -> list[tuple[np.ndarray, np.ndarray, list[int], list[int], str, bool]]:
-    """(features, labels, pool pages, gold pages, doc, FinanceBench?) per question."""
+def _matrices(data: dict[str, Any], scopes: Sequence[str] = ("doc",)) -> list[
+        tuple[np.ndarray, np.ndarray, list[int], list[int], str, bool, str]]:
+    """(features, labels, pool pages, gold pages, doc, FinanceBench?, scope) per question and scope."""
     rows = []
     for q in data["questions"]:
+        if q.get("scope", "doc") not in scopes:
+            continue
         cands = q["candidates"]
         x = feature_matrix(QueryTerms.of(q["question"]), cands)
-        pages = [c.page for c in cands]
+        # a page of another file never counts (whole-folder pools): -1 - its rank, as mmrag eval ranks it
+        pages = [c.page if c.file == q.get("path", c.file) else -1 - i for i, c in enumerate(cands)]
         y = np.array([p in q["pages"] for p in pages], dtype=np.float64)
-        rows.append((x, y, pages, q["pages"], q["doc"], q["id"].startswith("financebench")))
+        rows.append((x, y, pages, q["pages"], q["doc"], q["id"].startswith("financebench"), q.get("scope", "doc")))
     return rows
 
 
@@ -148,29 +154,33 @@ def _score_rows(rows: Sequence[tuple[np.ndarray, np.ndarray, list[int], list[int
 
 
 def cross_validate(rows: list[Any], folds: int, l2: float, only: Sequence[int] | None = None,
-                   repeats: int = 1) -> dict[str, float]:
-    """Held-out scores: documents split into ``folds`` groups (sorted names, round robin; each
-    further repeat shuffles the documents with a fixed seed), a model fitted on the other
-    groups scores each; the mean over repeats."""
+                   repeats: int = 1, train_scopes: Sequence[str] = ("doc",)) -> dict[str, dict[str, float]]:
+    """Held-out scores per scope: documents split into ``folds`` groups (sorted names, round
+    robin; each further repeat shuffles the documents with a fixed seed), a model fitted on the
+    other groups' pools of ``train_scopes`` scores each held-out pool; means over repeats."""
     docs = sorted({r[4] for r in rows})
-    out = {"r5": 0.0, "mrr": 0.0, "r10": 0.0}
     scored: list[tuple[Any, LinearWeights]] = []
     for rep in range(repeats):
         order = docs if rep == 0 else list(np.random.default_rng(rep).permutation(docs))
         fold_of = {d: i % folds for i, d in enumerate(order)}
         for f in range(folds):
-            train = [r for r in rows if fold_of[r[4]] != f]
+            train = [r for r in rows if fold_of[r[4]] != f and r[6] in train_scopes]
             test = [r for r in rows if fold_of[r[4]] == f]
             w = fit_pairwise(_subset(train, only), l2)
             scored += [(r, w) for r in _subset(test, only)]
-    for r, w in scored:
-        s = _score_rows([r], w)
-        for k in out:
-            out[k] += s[k] / len(scored)
-    fb = [(r, w) for r, w in scored if r[5]]
-    if fb:
-        out["fb_r5"] = sum(_score_rows([r], w)["r5"] for r, w in fb) / len(fb)
-    return {"n": len(scored) // repeats, **out}
+    out: dict[str, dict[str, float]] = {}
+    for scope in sorted({r[6] for r, _ in scored}):
+        mine = [(r, w) for r, w in scored if r[6] == scope]
+        res = {"r5": 0.0, "mrr": 0.0, "r10": 0.0}
+        for r, w in mine:
+            one = _score_rows([r], w)
+            for k in res:
+                res[k] += one[k] / len(mine)
+        fb = [(r, w) for r, w in mine if r[5]]
+        if fb:
+            res["fb_r5"] = sum(_score_rows([r], w)["r5"] for r, w in fb) / len(fb)
+        out[scope] = {"n": len(mine) // repeats, **res}
+    return out
 
 
 def _subset(rows: list[Any], only: Sequence[int] | None) -> list[Any]:
@@ -181,33 +191,41 @@ def _subset(rows: list[Any], only: Sequence[int] | None) -> list[Any]:
 
 def fit(args: argparse.Namespace) -> None:
     data = pickle.loads(Path(args.pool).read_bytes())
-    rows = _matrices(data)
-    fb = [r for r in rows if r[5]]
-    print(f"{len(rows)} questions, {len({r[4] for r in rows})} documents; pool recall@30 "
-          f"{np.mean([m.recall_at_k(r[2], r[3], 30) for r in rows]):.3f}")
-    print("fused order:", _fmt(_score_rows(rows, None)))
+    rows = _matrices(data, ("doc", "corpus"))
+    train_scopes = tuple(args.train_scopes.split(","))
+    train = [r for r in rows if r[6] in train_scopes]
+    for scope in sorted({r[6] for r in rows}):
+        mine = [r for r in rows if r[6] == scope]
+        print(f"{scope}: {len(mine)} questions, {len({r[4] for r in mine})} documents; pool recall@30 "
+              f"{np.mean([m.recall_at_k(r[2], r[3], 30) for r in mine]):.3f}; fused order:",
+              _fmt(_score_rows(mine, None)), f"(FinanceBench r5 {_score_rows([r for r in mine if r[5]], None)['r5']:.3f})")
+    print(f"trained on {', '.join(train_scopes)} pools")
+    cv: dict[str, dict[str, float]] = {}
     for l2 in args.l2:
-        cv = cross_validate(rows, args.folds, l2, repeats=args.repeats)
-        print(f"held-out ({args.folds} folds by document, {args.repeats} repeats), l2 {l2}:", _fmt(cv))
+        cv = cross_validate(rows, args.folds, l2, repeats=args.repeats, train_scopes=train_scopes)
+        for scope, res in cv.items():
+            print(f"held-out {scope} ({args.folds} folds by document, {args.repeats} repeats), l2 {l2}:", _fmt(res))
     if args.ablate:
-        base = cross_validate(rows, args.folds, args.l2[0], repeats=args.repeats)["r5"]
+        base = cross_validate(rows, args.folds, args.l2[0], repeats=args.repeats, train_scopes=train_scopes)
         for j, name in enumerate(FEATURES):
             keep = [i for i in range(len(FEATURES)) if i != j]
-            r5 = cross_validate(rows, args.folds, args.l2[0], keep, args.repeats)["r5"]
-            print(f"  without {name:15s} r5 {r5:.3f} ({r5 - base:+.3f})")
-    w = fit_pairwise(rows, args.l2[0])
-    print("in-sample, all questions:", _fmt(_score_rows(rows, w)))
-    if fb:
-        print(f"FinanceBench ({len(fb)}) fused:", _fmt(_score_rows(fb, None)), " in-sample:", _fmt(_score_rows(fb, w)))
+            res = cross_validate(rows, args.folds, args.l2[0], keep, args.repeats, train_scopes)
+            print(f"  without {name:15s} " + "  ".join(
+                f"{s} r5 {res[s]['r5']:.3f} ({res[s]['r5'] - base[s]['r5']:+.3f})" for s in res))
+    w = fit_pairwise(train, args.l2[0])
+    for scope in sorted({r[6] for r in rows}):
+        mine = [r for r in rows if r[6] == scope]
+        print(f"in-sample {scope}:", _fmt(_score_rows(mine, w)),
+              f"(FinanceBench r5 {_score_rows([r for r in mine if r[5]], w)['r5']:.3f})")
     for name, wj in sorted(zip(FEATURES, w.weights, strict=True), key=lambda t: -abs(t[1])):
         print(f"  {name:15s} {wj:+.3f}")
     if args.write:
-        cv = cross_validate(rows, args.folds, args.l2[0], repeats=args.repeats)
         Path(args.write).write_text(json.dumps({
             "about": "features reranker (rag/rerank.py): pairwise logistic over rag/rerank_features.FEATURES, "
                      "fitted by scripts/rerank_study.py on the dev split only (../shared/eval/qa.jsonl)",
-            "l2": args.l2[0], "questions": len(rows),
-            "held_out": {"folds": args.folds, "repeats": args.repeats, **{k: round(v, 4) for k, v in cv.items()}},
+            "l2": args.l2[0], "trained_on": list(train_scopes), "questions": len(train),
+            "held_out": {"folds": args.folds, "repeats": args.repeats,
+                         **{s: {k: round(v, 4) for k, v in res.items()} for s, res in cv.items()}},
             "features": list(FEATURES), "weights": [round(float(v), 6) for v in w.weights],
             "mean": [round(float(v), 6) for v in w.mean], "scale": [round(float(v), 6) for v in w.scale],
         }, indent=1) + "\n", encoding="utf-8")
@@ -230,6 +248,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     f.add_argument("--rounds", type=int, default=LAMBDA_ROUNDS)
     f.add_argument("--ablate", action="store_true")
     f.add_argument("--write", default=None)
+    f.add_argument("--train-scopes", default="doc", help="pools fitted on: doc, corpus or doc,corpus")
+    sub.choices["collect"].add_argument("--scopes", default="doc,corpus")
     args = ap.parse_args(argv)
     if args.cmd == "fit":
         _OPTS["rounds"] = args.rounds
