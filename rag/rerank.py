@@ -26,8 +26,9 @@ A :class:`Reranker` takes the question and the evidence in fused order and retur
 
         score_i = sum_j w_j * (x_ij - mean_j) / scale_j
 
-    with ``w``, ``mean`` and ``scale`` read from a weights file (default: the packaged
-    ``rag/rerank_weights.json``, fitted on the dev split by ``scripts/rerank_study.py``). Branch
+    with ``w``, ``mean`` and ``scale`` read from a weights file (the packaged
+    ``rag/rerank_weights.json``, fitted on the dev split by ``scripts/rerank_study.py``): one
+    model for a pool of one file's pages, one for a whole-folder pool of several files'. Branch
     ranks come from the search itself (:class:`RerankContext`); the page items of pool pages no
     branch returned are fetched in one store call. Runs on CPU with no model of its own.
 """
@@ -174,9 +175,10 @@ class LinearWeights:
     scale: np.ndarray
 
     @classmethod
-    def load(cls, path: Path = WEIGHTS_FILE) -> LinearWeights:
-        """Reads a weights file (JSON: ``features``, ``weights``, ``mean``, ``scale``); a file
-        whose feature names are not :data:`FEATURES` is a ConfigError (it was fitted on other columns)."""
+    def load(cls, path: Path = WEIGHTS_FILE, model: str = "file") -> LinearWeights:
+        """Reads model ``model`` (``file``: pools of one file; ``folder``: pools of several) of a
+        weights file (JSON: ``features``, then per model ``weights``, ``mean``, ``scale``); a
+        file whose feature names are not :data:`FEATURES` is a ConfigError (fitted on other columns)."""
         try:
             raw = json.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
@@ -184,7 +186,13 @@ class LinearWeights:
         names = raw.get("features")
         if names != list(FEATURES):
             raise ConfigError(f"{path}: reranker weights are for features {names}, this version has {list(FEATURES)}")
-        arrays = [np.asarray(raw[key], dtype=np.float64) for key in ("weights", "mean", "scale")]
+        one = raw.get("models", {}).get(model)
+        if not isinstance(one, dict):
+            raise ConfigError(f"{path}: no reranker model {model!r}")
+        try:
+            arrays = [np.asarray(one[key], dtype=np.float64) for key in ("weights", "mean", "scale")]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"{path}: reranker model {model!r} needs weights, mean and scale: {exc}") from exc
         if any(a.shape != (len(FEATURES),) for a in arrays) or not np.all(arrays[2] > 0):
             raise ConfigError(f"{path}: reranker weights, mean and scale need {len(FEATURES)} values (scale > 0)")
         return cls(*arrays)
@@ -197,10 +205,18 @@ class LinearWeights:
 class FeatureReranker:
     """Linear model over cheap per-page features (formula: module docstring)."""
 
-    def __init__(self, embedder: Embedder, weights: LinearWeights | None = None) -> None:
-        """``weights``: None reads the packaged :data:`WEIGHTS_FILE`."""
+    def __init__(self, embedder: Embedder, weights: LinearWeights | None = None,
+                 folder_weights: LinearWeights | None = None) -> None:
+        """``weights`` score a pool of one file's pages, ``folder_weights`` a pool of several
+        files' (a whole-folder search); None reads that model of the packaged :data:`WEIGHTS_FILE`."""
         self.embedder = embedder
-        self.weights = weights or LinearWeights.load()
+        self.weights = weights or LinearWeights.load(WEIGHTS_FILE, "file")
+        self.folder_weights = folder_weights or (self.weights if weights is not None
+                                                 else LinearWeights.load(WEIGHTS_FILE, "folder"))
+
+    def model_for(self, candidates: Sequence[Candidate]) -> LinearWeights:
+        """The file model for a pool of one file's pages, else the folder model."""
+        return self.weights if len({c.file for c in candidates}) <= 1 else self.folder_weights
 
     @classmethod
     def from_config(cls, cfg: RetrieveConfig, embedder: Embedder) -> FeatureReranker:
@@ -266,7 +282,8 @@ class FeatureReranker:
 
     def scores_in(self, query: str, evidence: Sequence[Evidence], context: RerankContext) -> np.ndarray:
         """Model score of each item, in input order. Shape (n,)."""
-        return self.weights.score(feature_matrix(query, self.candidates(query, evidence, context)))
+        cands = self.candidates(query, evidence, context)
+        return self.model_for(cands).score(feature_matrix(query, cands))
 
     def rerank_in(self, query: str, evidence: list[Evidence], context: RerankContext) -> list[Evidence]:
         """``evidence`` ordered by model score (stable), each with its ``rerank_score``."""
@@ -287,7 +304,7 @@ class FeatureReranker:
         cos = np.asarray(self.embedder.embed_texts(texts), dtype=np.float64) @ np.asarray(qv, dtype=np.float64)
         cands = [Candidate(file=e.file, page=e.page, fused_score=e.score, text=e.text, page_cos=float(c))
                  for e, c in zip(evidence, cos, strict=True)]
-        scores = self.weights.score(feature_matrix(query, cands))
+        scores = self.model_for(cands).score(feature_matrix(query, cands))
         order = sorted(range(len(evidence)), key=lambda i: -scores[i])
         return [evidence[i].model_copy(update={"rerank_score": float(scores[i])}) for i in order]
 

@@ -220,14 +220,23 @@ def fit(args: argparse.Namespace) -> None:
     for name, wj in sorted(zip(FEATURES, w.weights, strict=True), key=lambda t: -abs(t[1])):
         print(f"  {name:15s} {wj:+.3f}")
     if args.write:
+        # the file model from one-file pools, the folder model from both (it learns file_share)
+        models, held = {}, {}
+        for model, scopes, scope in (("file", ("doc",), "doc"), ("folder", ("doc", "corpus"), "corpus")):
+            fitted = fit_pairwise([r for r in rows if r[6] in scopes], args.l2[0])
+            res = cross_validate(rows, args.folds, args.l2[0], repeats=args.repeats, train_scopes=scopes)
+            held[model] = {"trained_on": list(scopes), "scored_on": scope,
+                           **{k: round(v, 4) for k, v in res[scope].items()}}
+            models[model] = {key: [round(float(v), 6) for v in arr] for key, arr in
+                             (("weights", fitted.weights), ("mean", fitted.mean), ("scale", fitted.scale))}
+            print(f"{model} model, held-out {scope}:", _fmt(res[scope]))
         Path(args.write).write_text(json.dumps({
             "about": "features reranker (rag/rerank.py): pairwise logistic over rag/rerank_features.FEATURES, "
-                     "fitted by scripts/rerank_study.py on the dev split only (../shared/eval/qa.jsonl)",
-            "l2": args.l2[0], "trained_on": list(train_scopes), "questions": len(train),
-            "held_out": {"folds": args.folds, "repeats": args.repeats,
-                         **{s: {k: round(v, 4) for k, v in res.items()} for s, res in cv.items()}},
-            "features": list(FEATURES), "weights": [round(float(v), 6) for v in w.weights],
-            "mean": [round(float(v), 6) for v in w.mean], "scale": [round(float(v), 6) for v in w.scale],
+                     "fitted by scripts/rerank_study.py on the dev split only (../shared/eval/qa.jsonl); "
+                     "file: pools of one file's pages, folder: whole-folder pools",
+            "l2": args.l2[0], "questions": sum(1 for r in rows if r[6] == "doc"),
+            "held_out": {"folds": args.folds, "repeats": args.repeats, **held},
+            "features": list(FEATURES), "models": models,
         }, indent=1) + "\n", encoding="utf-8")
         print("wrote", args.write)
 

@@ -35,7 +35,7 @@ def _evidence() -> list[Evidence]:
 
 
 def test_registry_builds_none_and_embedding(minilm: MiniLMEmbedder) -> None:
-    assert RERANKERS.names() == ["embedding", "none"]
+    assert RERANKERS.names() == ["embedding", "features", "none"]
     assert isinstance(build_reranker(RetrieveConfig(), minilm), NoReranker)
     emb = build_reranker(RetrieveConfig(rerank="embedding", rerank_weight=0.7), minilm)
     assert isinstance(emb, EmbeddingReranker) and isinstance(emb, Reranker)
