@@ -44,10 +44,10 @@ from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+from ingest.records import TEXT_KINDS
 from rag.config import RetrieveConfig
 from rag.embed.base import Embedder
 from rag.errors import ConfigError
-from ingest.records import TEXT_KINDS
 from rag.records import Evidence, Hit, Prefetch, QueryPlan, SearchFilter, SparseVector
 from rag.registry import Registry
 from rag.rerank_features import FEATURES, Candidate, feature_matrix

@@ -22,6 +22,8 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import pairwise
 
 import numpy as np
 
@@ -42,7 +44,9 @@ FEATURES: tuple[str, ...] = (
     "fused_rr",          # reciprocal fused rank
     "fused_rel",         # fused score / the pool's best fused score
     *(f"{b}_rr" for b in BRANCHES),      # reciprocal rank of the page's best item in each branch (0: not found)
-    "text_rel", "image_rel", "sparse_rel",  # branch raw score minus / over the pool's best (missing: the branch's worst)
+    # raw score in the branch (best chunk cosine, page item cosine, keyword score) against the
+    # pool's best: a difference for cosines, a ratio for keywords; unknown: the pool's worst
+    "text_rel", "image_rel", "sparse_rel",
     "branches",          # how many branches found the page, / 4
     "page_cos_rel",      # cosine(question, page item) minus the pool's best
     "page_cos_z",        # the same cosine as a z-score within the pool
@@ -77,8 +81,8 @@ STATEMENTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
                  "current liabilities", "total liabilities", "stockholders' equity", "shareholders' equity",
                  "pp&e", "inventor", "receivable", "quick ratio", "current ratio", "debt to equity",
                  "debt-to-equity", "return on assets", "roa", "return on equity", "roe", "asset turnover",
-                 "inventory turnover", "days sales", "operating cash flow ratio", "net debt", "재무상태표", "대차대조표", "자산총계",
-                 "부채총계", "유동자산", "유동부채", "자본총계"),
+                 "inventory turnover", "days sales", "operating cash flow ratio", "net debt",
+                 "재무상태표", "대차대조표", "자산총계", "부채총계", "유동자산", "유동부채", "자본총계"),
                 ("balance sheet", "financial position", "재무상태표", "대차대조표")),
     "cash": (("cash flow", "cash from operations", "operating activities", "capital expenditure", "capex",
               "dividends", "free cash", "cashflow", "cash conversion", "depreciation and amortization", "d&a",
@@ -88,7 +92,8 @@ STATEMENTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
                 "profit and loss", "revenue", "net income", "operating income", "operating margin",
                 "gross margin", "gross profit", "ebitda", "earnings per share", "eps", "cost of goods",
                 "cogs", "net sales", "return on assets", "roa", "return on equity", "roe", "asset turnover",
-                "inventory turnover", "days sales", "interest coverage", "ebit", "margin", "손익계산서", "매출", "영업이익", "당기순이익"),
+                "inventory turnover", "days sales", "interest coverage", "ebit", "margin",
+                "손익계산서", "매출", "영업이익", "당기순이익"),
                ("statements of operations", "statement of operations", "statements of income",
                 "statement of income", "income statement", "statements of earnings", "statement of earnings",
                 "손익계산서")),
@@ -135,6 +140,12 @@ def quoted_in(text: str) -> list[str]:
     return [normalise(m.group(1)).strip() for m in _QUOTED.finditer(text) if m.group(1).strip()]
 
 
+@lru_cache(maxsize=4096)
+def _terms(text: str) -> tuple[str, ...]:
+    """Keyword terms of a page text, kept for the pages searched again (Kiwi is most of the cost)."""
+    return tuple(tokenize(text))
+
+
 def _bigrams(terms: Sequence[str]) -> set[tuple[str, str]]:
     """Adjacent pairs of ``terms`` once the parts the tokenizer adds after a compound are left out
     ("hx-7720", "hx", "7720" is one word; 영업이익, 영업, 이익 too), so a pair is two words."""
@@ -143,7 +154,7 @@ def _bigrams(terms: Sequence[str]) -> set[tuple[str, str]]:
         if words and t != words[-1] and t in words[-1]:
             continue
         words.append(t)
-    return set(zip(words, words[1:], strict=False))
+    return set(pairwise(words))
 
 
 @dataclass
@@ -254,13 +265,13 @@ def feature_matrix(question: str | QueryTerms, candidates: Sequence[Candidate]) 
         x[:, col["page_cos_rel"]] = (cv - cv.max()) * 10
         sd = float(cv.std())
         x[:, col["page_cos_z"]] = (cv - cv.mean()) / sd if sd > 1e-9 else 0.0
-    page_terms = [tokenize(c.text) for c in candidates]
+    page_terms = [_terms(c.text) for c in candidates]
     bags = [Counter(t) for t in page_terms]
     lengths = np.array([len(t) for t in page_terms], dtype=np.float64)
     x[:, col["bm25_rel"]] = _rel(_bm25(q.terms, bags, lengths))
     if q.terms:
         x[:, col["coverage"]] = [sum(1 for t in q.terms if t in bag) / len(q.terms) for bag in bags]
-        titles = [set(tokenize(c.text[:TITLE_CHARS])) for c in candidates]
+        titles = [set(_terms(c.text[:TITLE_CHARS])) for c in candidates]
         x[:, col["title_coverage"]] = [sum(1 for t in q.terms if t in tt) / len(q.terms) for tt in titles]
     if q.numbers:
         x[:, col["numbers"]] = [len(q.numbers & numbers_in(c.text)) / len(q.numbers) for c in candidates]

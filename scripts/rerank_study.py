@@ -77,8 +77,11 @@ def collect(args: argparse.Namespace) -> None:
 # ------------------------------------------------------------------------------------ fitting
 
 
-def _matrices(data: dict[str, Any], scopes: Sequence[str] = ("doc",)) -> list[
-        tuple[np.ndarray, np.ndarray, list[int], list[int], str, bool, str]]:
+Row = tuple[np.ndarray, np.ndarray, list[int], list[int], str, bool, str]
+"""One pool: features, labels, pool pages, gold pages, document, FinanceBench?, scope."""
+
+
+def _matrices(data: dict[str, Any], scopes: Sequence[str] = ("doc",)) -> list[Row]:
     """(features, labels, pool pages, gold pages, doc, FinanceBench?, scope) per question and scope."""
     rows = []
     for q in data["questions"]:
@@ -94,12 +97,13 @@ def _matrices(data: dict[str, Any], scopes: Sequence[str] = ("doc",)) -> list[
 
 
 LAMBDA_ROUNDS = 0
-"""Refits after the first (``--rounds``; 0: none, the dev split gained nothing from them), each weighing a pair by how much swapping it moves recall@5 and
-NDCG under the previous fit (LambdaRank's idea), so the fit spends itself on the top 5."""
+"""Refits after the first (``--rounds``; 0: none, the dev split gained nothing from them), each
+weighing a pair by how much swapping it moves recall@5 and NDCG under the previous fit
+(LambdaRank's idea), so the fit spends itself on the top 5."""
 _OPTS = {"rounds": LAMBDA_ROUNDS}
 
 
-def fit_pairwise(rows: Sequence[tuple[np.ndarray, np.ndarray, Any, Any, str]], l2: float,
+def fit_pairwise(rows: Sequence[Row], l2: float,
                  steps: int = 400, lr: float = 0.5, rounds: int | None = None) -> LinearWeights:
     """Pairwise logistic (gold page above each other page of the same pool), standardised
     features, L2 ``l2``; each question weighs the same; ``rounds`` lambda-weighted refits."""
@@ -139,12 +143,15 @@ def fit_pairwise(rows: Sequence[tuple[np.ndarray, np.ndarray, Any, Any, str]], l
     return LinearWeights(w, mean, scale)
 
 
-def _score_rows(rows: Sequence[tuple[np.ndarray, np.ndarray, list[int], list[int], str]],
+def _score_rows(rows: Sequence[Row],
                 weights: LinearWeights | None) -> dict[str, float]:
     r5 = mrr = r10 = 0.0
     for x, _y, pages, gold, *_ in rows:
-        order = list(range(len(pages))) if weights is None else sorted(
-            range(len(pages)), key=lambda i, s=weights.score(x): -s[i])
+        if weights is None:
+            order = list(range(len(pages)))
+        else:
+            s = weights.score(x)
+            order = sorted(range(len(pages)), key=lambda i: -s[i])
         ranked = [pages[i] for i in order][:10]
         r5 += m.recall_at_k(ranked, gold, 5)
         r10 += m.recall_at_k(ranked, gold, 10)
@@ -153,13 +160,13 @@ def _score_rows(rows: Sequence[tuple[np.ndarray, np.ndarray, list[int], list[int
     return {"n": n, "r5": r5 / n, "mrr": mrr / n, "r10": r10 / n}
 
 
-def cross_validate(rows: list[Any], folds: int, l2: float, only: Sequence[int] | None = None,
+def cross_validate(rows: list[Row], folds: int, l2: float, only: Sequence[int] | None = None,
                    repeats: int = 1, train_scopes: Sequence[str] = ("doc",)) -> dict[str, dict[str, float]]:
     """Held-out scores per scope: documents split into ``folds`` groups (sorted names, round
     robin; each further repeat shuffles the documents with a fixed seed), a model fitted on the
     other groups' pools of ``train_scopes`` scores each held-out pool; means over repeats."""
     docs = sorted({r[4] for r in rows})
-    scored: list[tuple[Any, LinearWeights]] = []
+    scored: list[tuple[Row, LinearWeights]] = []
     for rep in range(repeats):
         order = docs if rep == 0 else list(np.random.default_rng(rep).permutation(docs))
         fold_of = {d: i % folds for i, d in enumerate(order)}
@@ -183,7 +190,7 @@ def cross_validate(rows: list[Any], folds: int, l2: float, only: Sequence[int] |
     return out
 
 
-def _subset(rows: list[Any], only: Sequence[int] | None) -> list[Any]:
+def _subset(rows: list[Row], only: Sequence[int] | None) -> list[Row]:
     if only is None:
         return rows
     return [(r[0][:, list(only)], *r[1:]) for r in rows]
@@ -198,20 +205,22 @@ def fit(args: argparse.Namespace) -> None:
         mine = [r for r in rows if r[6] == scope]
         print(f"{scope}: {len(mine)} questions, {len({r[4] for r in mine})} documents; pool recall@30 "
               f"{np.mean([m.recall_at_k(r[2], r[3], 30) for r in mine]):.3f}; fused order:",
-              _fmt(_score_rows(mine, None)), f"(FinanceBench r5 {_score_rows([r for r in mine if r[5]], None)['r5']:.3f})")
+              _fmt(_score_rows(mine, None)),
+              f"(FinanceBench r5 {_score_rows([r for r in mine if r[5]], None)['r5']:.3f})")
     print(f"trained on {', '.join(train_scopes)} pools")
     cv: dict[str, dict[str, float]] = {}
     for l2 in args.l2:
         cv = cross_validate(rows, args.folds, l2, repeats=args.repeats, train_scopes=train_scopes)
-        for scope, res in cv.items():
-            print(f"held-out {scope} ({args.folds} folds by document, {args.repeats} repeats), l2 {l2}:", _fmt(res))
+        for scope, scores in cv.items():
+            print(f"held-out {scope} ({args.folds} folds by document, {args.repeats} repeats), l2 {l2}:",
+                  _fmt(scores))
     if args.ablate:
         base = cross_validate(rows, args.folds, args.l2[0], repeats=args.repeats, train_scopes=train_scopes)
         for j, name in enumerate(FEATURES):
             keep = [i for i in range(len(FEATURES)) if i != j]
-            res = cross_validate(rows, args.folds, args.l2[0], keep, args.repeats, train_scopes)
+            less = cross_validate(rows, args.folds, args.l2[0], keep, args.repeats, train_scopes)
             print(f"  without {name:15s} " + "  ".join(
-                f"{s} r5 {res[s]['r5']:.3f} ({res[s]['r5'] - base[s]['r5']:+.3f})" for s in res))
+                f"{s} r5 {less[s]['r5']:.3f} ({less[s]['r5'] - base[s]['r5']:+.3f})" for s in less))
     w = fit_pairwise(train, args.l2[0])
     for scope in sorted({r[6] for r in rows}):
         mine = [r for r in rows if r[6] == scope]
@@ -221,15 +230,15 @@ def fit(args: argparse.Namespace) -> None:
         print(f"  {name:15s} {wj:+.3f}")
     if args.write:
         # the file model from one-file pools, the folder model from both (it learns file_share)
-        models, held = {}, {}
+        models: dict[str, dict[str, list[float]]] = {}
+        held: dict[str, dict[str, Any]] = {}
         for model, scopes, scope in (("file", ("doc",), "doc"), ("folder", ("doc", "corpus"), "corpus")):
             fitted = fit_pairwise([r for r in rows if r[6] in scopes], args.l2[0])
-            res = cross_validate(rows, args.folds, args.l2[0], repeats=args.repeats, train_scopes=scopes)
-            held[model] = {"trained_on": list(scopes), "scored_on": scope,
-                           **{k: round(v, 4) for k, v in res[scope].items()}}
+            one = cross_validate(rows, args.folds, args.l2[0], repeats=args.repeats, train_scopes=scopes)[scope]
+            held[model] = {"trained_on": list(scopes), "scored_on": scope, **{k: round(v, 4) for k, v in one.items()}}
             models[model] = {key: [round(float(v), 6) for v in arr] for key, arr in
                              (("weights", fitted.weights), ("mean", fitted.mean), ("scale", fitted.scale))}
-            print(f"{model} model, held-out {scope}:", _fmt(res[scope]))
+            print(f"{model} model, held-out {scope}:", _fmt(one))
         Path(args.write).write_text(json.dumps({
             "about": "features reranker (rag/rerank.py): pairwise logistic over rag/rerank_features.FEATURES, "
                      "fitted by scripts/rerank_study.py on the dev split only (../shared/eval/qa.jsonl); "

@@ -12,7 +12,7 @@ from rag.embed.text_models import MiniLMEmbedder
 from rag.errors import ConfigError
 from rag.pipeline import Pipeline
 from rag.records import Evidence
-from rag.rerank import RERANKERS, EmbeddingReranker, NoReranker, Reranker, build_reranker
+from rag.rerank import RERANKERS, EmbeddingReranker, FeatureReranker, NoReranker, Reranker, build_reranker
 
 QUESTION = "How often should the shaft seal of the pump be checked?"
 PAGES = [  # in a fused order that puts the answer last
@@ -80,4 +80,7 @@ def test_pipeline_passes_the_configured_reranker(tmp_path: Path) -> None:
         assert isinstance(reranker, EmbeddingReranker) and reranker.embedder is pipe.embedder
         assert pipe.search("shaft seal") == []  # an empty index: nothing to rerank, no error
     with Pipeline.from_config("cpu", {"store.path": str(tmp_path / "idx")}, environ={}) as pipe:
-        assert pipe.retriever.reranker is None  # default "none"
+        assert isinstance(pipe.retriever.reranker, FeatureReranker)  # the cpu profile's (issue 18)
+    with Pipeline.from_config("cpu", {"store.path": str(tmp_path / "idx"), "retrieve.rerank": "none"},
+                              environ={}) as pipe:
+        assert pipe.retriever.reranker is None

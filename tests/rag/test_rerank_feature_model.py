@@ -31,7 +31,7 @@ def test_weights_for_other_features_are_refused(tmp_path: Path) -> None:
     raw = json.loads(WEIGHTS_FILE.read_text(encoding="utf-8"))
     stale = tmp_path / "stale.json"
     stale.write_text(json.dumps({**raw, "features": raw["features"][:-1]}), encoding="utf-8")
-    with pytest.raises(ConfigError, match="stale.json: reranker weights are for features"):
+    with pytest.raises(ConfigError, match=r"stale\.json: reranker weights are for features"):
         LinearWeights.load(stale)
     with pytest.raises(ConfigError, match="no reranker model 'other'"):
         LinearWeights.load(WEIGHTS_FILE, "other")
