@@ -58,7 +58,8 @@ def collect(args: argparse.Namespace) -> None:
 
     items = [i for i in load_qa(args.qa, args.limit) if i.answerable and i.pages]
     out: dict[str, Any] = {"questions": []}
-    with Pipeline.from_config(args.config, {"store.path": args.index}) as pipe:
+    # the profile's own reranker is not built: its weights may be for other features than these
+    with Pipeline.from_config(args.config, {"store.path": args.index, "retrieve.rerank": "none"}) as pipe:
         rec = _Recorder(pipe.embedder)
         pipe.retriever.reranker = rec
         for n, item in enumerate(items):
