@@ -28,6 +28,7 @@ from itertools import pairwise
 import numpy as np
 
 from ingest.text.tokens import label_terms, normalise
+from rag.doc_stage import script_of
 from rag.store.sparse import tokenize
 
 BRANCHES = ("text", "image", "sparse", "pages")
@@ -146,6 +147,21 @@ def _terms(text: str) -> tuple[str, ...]:
     return tuple(tokenize(text))
 
 
+LEXICAL = ("sparse_rr", "sparse_rel", "keyword_pool_rr", "bm25_rel", "bm25_pool_rr", "coverage",
+           "title_coverage", "bigrams", "quoted")
+"""Features read from the question's words: silent on a page in another script than the question
+(a Korean question, an English page), so such a page gets the mean of the pages that can match,
+not a zero that ranks it below every look-alike page of the question's own script."""
+
+SCRIPT_CHARS = 600
+"""Characters of a page its script is read from (:func:`rag.doc_stage.script_of`)."""
+
+
+@lru_cache(maxsize=4096)
+def _script(text: str) -> str:
+    return script_of(text[:SCRIPT_CHARS])
+
+
 def _bigrams(terms: Sequence[str]) -> set[tuple[str, str]]:
     """Adjacent pairs of ``terms`` once the parts the tokenizer adds after a compound are left out
     ("hx-7720", "hx", "7720" is one word; 영업이익, 영업, 이익 too), so a pair is two words."""
@@ -187,6 +203,8 @@ class QueryTerms:
     terms: list[str]
     numbers: set[str]
     labels: set[str]
+    script: str = ""
+    """The question's writing system (:func:`rag.doc_stage.script_of`; ``""``: no letters)."""
     visual: bool = False
     statements: set[str] = field(default_factory=set)
     bigrams: set[tuple[str, str]] = field(default_factory=set)
@@ -198,7 +216,7 @@ class QueryTerms:
         asks about a figure, and the financial statements it names, of ``question``."""
         seq = tokenize(question)
         terms = list(dict.fromkeys(seq))
-        return cls(terms, numbers_in(question), labels_in(question),
+        return cls(terms, numbers_in(question), labels_in(question), script_of(question),
                    bool(VISUAL_TERMS.intersection(terms)), statements_asked(question),
                    _bigrams(seq), quoted_in(question))
 
@@ -219,6 +237,20 @@ def _bm25(query: Sequence[str], docs: Sequence[Counter[str]], lengths: np.ndarra
             if tf:
                 out[i] += idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * lengths[i] / avg))
     return out
+
+
+def _neutral_across_scripts(x: np.ndarray, candidates: Sequence[Candidate], col: dict[str, int],
+                            script: str) -> None:
+    """In place: :data:`LEXICAL` columns of pages in another script than the question become the
+    mean of the pages in its script (unchanged when no page or every page is in its script)."""
+    if not script:
+        return
+    other = np.array([bool(_script(c.text)) and _script(c.text) != script for c in candidates])
+    if not other.any() or other.all():
+        return
+    for name in LEXICAL:
+        j = col[name]
+        x[other, j] = x[~other, j].mean()
 
 
 def _score_of(c: Candidate, branch: str) -> float | None:
@@ -300,4 +332,5 @@ def feature_matrix(question: str | QueryTerms, candidates: Sequence[Candidate]) 
         ranks = np.empty(n)
         ranks[np.argsort(-values, kind="stable")] = np.arange(1, n + 1)
         x[:, col[name]] = (RRF_K + 1) / (RRF_K + ranks)
+    _neutral_across_scripts(x, candidates, col, q.script)
     return x
