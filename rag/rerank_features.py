@@ -150,16 +150,23 @@ def _terms(text: str) -> tuple[str, ...]:
 LEXICAL = ("sparse_rr", "sparse_rel", "keyword_pool_rr", "bm25_rel", "bm25_pool_rr", "coverage",
            "title_coverage", "bigrams", "quoted")
 """Features read from the question's words: silent on a page in another script than the question
-(a Korean question, an English page), so such a page gets the mean of the pages that can match,
-not a zero that ranks it below every look-alike page of the question's own script."""
+(a Korean question, an English page). Such a page would rank below every look-alike page of the
+question's script (a mean or any other stand-in still did, on the Korean set), so a pool that
+holds one is ordered without them."""
 
 SCRIPT_CHARS = 600
 """Characters of a page its script is read from (:func:`rag.doc_stage.script_of`)."""
 
 
+MIN_SCRIPT_LETTERS = 40
+"""Letters a page needs for its script to count: OCR of a photo ("@ ': 구나 {7") has none to speak of."""
+
+
 @lru_cache(maxsize=4096)
 def _script(text: str) -> str:
-    return script_of(text[:SCRIPT_CHARS])
+    """The page's script, ``""`` when it has too few letters to tell."""
+    head = text[:SCRIPT_CHARS]
+    return script_of(head) if sum(ch.isalpha() for ch in head) >= MIN_SCRIPT_LETTERS else ""
 
 
 def _bigrams(terms: Sequence[str]) -> set[tuple[str, str]]:
@@ -241,16 +248,16 @@ def _bm25(query: Sequence[str], docs: Sequence[Counter[str]], lengths: np.ndarra
 
 def _neutral_across_scripts(x: np.ndarray, candidates: Sequence[Candidate], col: dict[str, int],
                             script: str) -> None:
-    """In place: :data:`LEXICAL` columns of pages in another script than the question become the
-    mean of the pages in its script (unchanged when no page or every page is in its script)."""
+    """In place: when any page of the pool is in another script than the question, the
+    :data:`LEXICAL` columns become 0 for every page (the same for all: they no longer order the
+    pool, which the fused rank and the cosines then do)."""
     if not script:
         return
     other = np.array([bool(_script(c.text)) and _script(c.text) != script for c in candidates])
-    if not other.any() or other.all():
+    if not other.any():
         return
     for name in LEXICAL:
-        j = col[name]
-        x[other, j] = x[~other, j].mean()
+        x[:, col[name]] = 0.0
 
 
 def _score_of(c: Candidate, branch: str) -> float | None:

@@ -98,16 +98,19 @@ def test_empty_pool_and_empty_question() -> None:
     assert np.all(np.isfinite(x)) and x[:, COL["coverage"]].sum() == 0
 
 
-def test_word_features_are_neutral_on_a_page_in_another_script() -> None:
-    """A Korean question about an English page: its words cannot meet the page, so the page gets
-    the Korean pages' mean of every word feature, not a zero below every Korean look-alike."""
-    pool = [Candidate("/k/rules.pdf", 1, 0.3, "제1조 국내 출장 시 호텔 숙박 한도를 정한다."),
-            Candidate("/k/rules.pdf", 2, 0.2, "제2조 출장 호텔 1박 한도는 별표에 따른다."),
-            Candidate("/k/policy.pdf", 2, 0.1, "Hotel limit per night: New York 300 dollars.")]
-    x = feature_matrix("출장 중 뉴욕 호텔은 하룻밤에 얼마까지 되나요?", pool)
-    for name in ("coverage", "bm25_rel", "bigrams", "sparse_rel"):
-        assert x[2, COL[name]] == x[:2, COL[name]].mean(), name
-    assert x[2, COL["coverage"]] > 0
-    # the same question against Korean pages only: nothing is changed
-    same = feature_matrix("출장 중 뉴욕 호텔은 하룻밤에 얼마까지 되나요?", pool[:2])
-    np.testing.assert_allclose(same[:, COL["coverage"]], x[:2, COL["coverage"]])
+def test_word_features_are_silent_in_a_pool_with_a_page_in_another_script() -> None:
+    """A Korean question, Korean look-alike articles and the English page that answers: the
+    question's words cannot meet that page, so they order none of the pool."""
+    pool = [Candidate("/k/rules.pdf", 1, 0.3, "제1조 (숙박) 국내 출장 시 호텔 숙박과 교통의 한도를 정한다. 직급별로 다르다."),
+            Candidate("/k/rules.pdf", 2, 0.2, "제2조 (한도) 국내 출장 시 호텔 1박 숙박비 한도는 직급별 별표에 따른다."),
+            Candidate("/k/policy.pdf", 2, 0.1, "Hotel limit per night: New York 300 dollars, London 250 dollars.")]
+    question = "출장 중 뉴욕 호텔은 하룻밤에 얼마까지 되나요?"
+    x = feature_matrix(question, pool)
+    for name in ("coverage", "bm25_rel", "bigrams", "sparse_rel", "title_coverage"):
+        assert x[:, COL[name]].tolist() == [0.0, 0.0, 0.0], name
+    # Korean pages only: the words speak
+    assert feature_matrix(question, pool[:2])[:, COL["coverage"]].min() > 0
+    # a photo's OCR noise ("@ ': 구나 {7") has no script: an English pool keeps its words
+    noisy = [Candidate("/e/a.pdf", 1, 0.3, "Hotel limit per night: New York 300 dollars, London 250 dollars."),
+             Candidate("/e/a.pdf", 2, 0.2, "@ ': 구나 {7")]
+    assert feature_matrix("What is the hotel limit in New York?", noisy)[0, COL["coverage"]] > 0
