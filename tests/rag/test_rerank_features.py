@@ -101,8 +101,10 @@ def test_empty_pool_and_empty_question() -> None:
 def test_word_features_are_silent_in_a_pool_with_a_page_in_another_script() -> None:
     """A Korean question, Korean look-alike articles and the English page that answers: the
     question's words cannot meet that page, so they order none of the pool."""
-    pool = [Candidate("/k/rules.pdf", 1, 0.3, "제1조 (숙박) 국내 출장 시 호텔 숙박과 교통의 한도를 정한다. 직급별로 다르다."),
-            Candidate("/k/rules.pdf", 2, 0.2, "제2조 (한도) 국내 출장 시 호텔 1박 숙박비 한도는 직급별 별표에 따른다."),
+    pool = [Candidate("/k/rules.pdf", 1, 0.3, "제1조 (숙박) 국내 출장 시 호텔 숙박과 교통의 한도를 정한다. "
+                      "직급별로 다르다."),
+            Candidate("/k/rules.pdf", 2, 0.2, "제2조 (한도) 국내 출장 시 호텔 1박 숙박비 한도는 직급별 "
+                      "별표에 따른다."),
             Candidate("/k/policy.pdf", 2, 0.1, "Hotel limit per night: New York 300 dollars, London 250 dollars.")]
     question = "출장 중 뉴욕 호텔은 하룻밤에 얼마까지 되나요?"
     x = feature_matrix(question, pool)
