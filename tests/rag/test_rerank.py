@@ -84,3 +84,26 @@ def test_pipeline_passes_the_configured_reranker(tmp_path: Path) -> None:
     with Pipeline.from_config("cpu", {"store.path": str(tmp_path / "idx"), "retrieve.rerank": "none"},
                               environ={}) as pipe:
         assert pipe.retriever.reranker is None
+
+
+def test_rerank_passes_the_search_context_only_to_a_context_reranker() -> None:
+    from rag.rerank import ContextReranker, RerankContext, rerank
+
+    evidence = _evidence()
+    seen: list[str] = []
+
+    class Plain:
+        def rerank(self, query: str, ev: list[Evidence]) -> list[Evidence]:
+            seen.append("plain")
+            return ev[::-1]
+
+    class WithContext(Plain):
+        def rerank_in(self, query: str, ev: list[Evidence], context: RerankContext) -> list[Evidence]:
+            seen.append(f"context {len(context.branches)}")
+            return ev
+
+    ctx = RerankContext(branches=[("text", [])])
+    assert not isinstance(Plain(), ContextReranker) and isinstance(WithContext(), ContextReranker)
+    assert rerank(Plain(), QUESTION, evidence, ctx) == evidence[::-1]
+    assert rerank(WithContext(), QUESTION, evidence, ctx) == evidence
+    assert seen == ["plain", "context 1"]
