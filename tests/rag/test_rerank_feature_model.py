@@ -83,3 +83,12 @@ def test_candidates_have_every_pool_page_item_and_its_cosine(pipe: tuple[Pipelin
     assert all(c.page_cos is not None and 0 < c.page_cos <= 1 and c.chunk_cos is not None for c in cands)
     assert "Total assets 880,100" in next(c for c in cands if c.page == 3).text  # the page item's text
     assert max(cands, key=lambda c: c.keyword_score or 0.0).page == 3
+
+
+def test_the_weights_file_ships_in_the_wheel() -> None:
+    """The cpu profile reads it at start-up: an installed package without it cannot search."""
+    import tomllib
+
+    root = Path(__file__).resolve().parents[2]
+    data = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["package-data"]
+    assert WEIGHTS_FILE.name in data["rag"] and WEIGHTS_FILE.parent == root / "rag"
