@@ -151,14 +151,17 @@ LEXICAL = ("sparse_rr", "sparse_rel", "keyword_pool_rr", "bm25_rel", "bm25_pool_
            "title_coverage", "bigrams", "quoted")
 """Features read from the question's words: silent on a page in another script than the question
 (a Korean question, an English page). Such a page would rank below every look-alike page of the
-question's script (a mean or any other stand-in still did, on the Korean set), so a pool that
-holds one is ordered without them."""
+question's script (a mean or any other stand-in still did, on the Korean set), so a pool whose
+nearest pages by cosine hold one is ordered without them."""
+
+CROSS_SCRIPT_TOP = 3
+"""Pages nearest the question by cosine looked at for a page in another script than the question."""
 
 SCRIPT_CHARS = 600
 """Characters of a page its script is read from (:func:`rag.doc_stage.script_of`)."""
 
 
-MIN_SCRIPT_LETTERS = 40
+MIN_SCRIPT_LETTERS = 20
 """Letters a page needs for its script to count: OCR of a photo ("@ ': 구나 {7") has none to speak of."""
 
 
@@ -248,13 +251,18 @@ def _bm25(query: Sequence[str], docs: Sequence[Counter[str]], lengths: np.ndarra
 
 def _neutral_across_scripts(x: np.ndarray, candidates: Sequence[Candidate], col: dict[str, int],
                             script: str) -> None:
-    """In place: when any page of the pool is in another script than the question, the
-    :data:`LEXICAL` columns become 0 for every page (the same for all: they no longer order the
-    pool, which the fused rank and the cosines then do)."""
+    """In place: when one of the :data:`CROSS_SCRIPT_TOP` pages of the pool closest to the question
+    by cosine is in another script than the question, the :data:`LEXICAL` columns become 0 for
+    every page (the same for all: they no longer order the pool, which the fused rank and the
+    cosines then do)."""
     if not script:
         return
-    other = np.array([bool(_script(c.text)) and _script(c.text) != script for c in candidates])
-    if not other.any():
+    # only when the multilingual embedder puts such a page near the top: else the words still
+    # order the pages of a mixed-language folder that the question can meet
+    dense = [max((v for v in (c.chunk_cos, c.page_cos, *(c.branch_score.get(b) for b in ("text", "image")))
+                  if v is not None), default=-1.0) for c in candidates]
+    top = sorted(range(len(candidates)), key=lambda i: -dense[i])[:CROSS_SCRIPT_TOP]
+    if not any(_script(candidates[i].text) and _script(candidates[i].text) != script for i in top):
         return
     for name in LEXICAL:
         x[:, col[name]] = 0.0

@@ -116,3 +116,20 @@ def test_word_features_are_silent_in_a_pool_with_a_page_in_another_script() -> N
     noisy = [Candidate("/e/a.pdf", 1, 0.3, "Hotel limit per night: New York 300 dollars, London 250 dollars."),
              Candidate("/e/a.pdf", 2, 0.2, "@ ': 구나 {7")]
     assert feature_matrix("What is the hotel limit in New York?", noisy)[0, COL["coverage"]] > 0
+
+
+def test_words_still_speak_when_the_other_script_page_is_far_from_the_question() -> None:
+    """A mixed-language folder: an English question whose nearest pages (by cosine) are English
+    keeps its word features, though a Korean page sits lower in the pool."""
+    english = [Candidate("/e/acme.pdf", p, 0.3 - p / 100, t, page_cos=0.9 - p / 100) for p, t in
+               ((1, "ACME revenue by region in 2025: Europe 146.2, Asia 98.1 million euros."),
+                (2, "ACME employees and offices in Europe and Asia, with their managers."),
+                (3, "ACME risk factors: currency, supply chain, competition and regulation."))]
+    korean = Candidate("/k/hanbit.pdf", 1, 0.05, "한빛전자 2025년 사업보고서 제1장 회사의 개요와 연혁 및 주요 사업",
+                       page_cos=0.70)
+    x = feature_matrix("What was ACME's revenue in Europe in 2025?", [*english, korean])
+    assert x[0, COL["coverage"]] > x[3, COL["coverage"]] > 0  # "2025" is on the Korean page too
+    # the same Korean page nearest the question: the words order nothing
+    near = Candidate(korean.file, korean.page, korean.fused_score, korean.text, page_cos=0.95)
+    y = feature_matrix("What was ACME's revenue in Europe in 2025?", [*english, near])
+    assert y[:, COL["coverage"]].tolist() == [0.0] * 4
