@@ -3,7 +3,7 @@ numbers becomes the abstain sentence of the question's language, for every gener
 
 from __future__ import annotations
 
-from rag.config import GenerateConfig
+from rag.backend_settings import ExtractiveGenerateConfig
 from rag.generate.citations import build_answer
 from rag.generate.extractive import ExtractiveGenerator
 from rag.generate.prompting import abstain_sentence
@@ -11,7 +11,7 @@ from rag.generate.support import measure, names_of, numbers_of, supported
 from tests.rag.generate.evidence import ev
 
 LUFTHANSA = ev(1, "Within the first 90 minutes Lufthansa posted 12 tweets about the crash.")
-ON = GenerateConfig()  # the shipped thresholds
+ON = ExtractiveGenerateConfig()  # the shipped thresholds
 
 
 def test_names_and_numbers_of_a_question() -> None:
@@ -49,7 +49,8 @@ def test_build_answer_replaces_an_unsupported_answer_in_the_question_language() 
 def test_the_extractive_answerer_lets_the_check_decide() -> None:
     gen = ExtractiveGenerator.from_config(ON)
     assert gen.min_coverage == 0.01
-    assert ExtractiveGenerator.from_config(GenerateConfig(support_names=0, support_numbers=0)).min_coverage == 0.3
+    off = ExtractiveGenerateConfig(support_names=0, support_numbers=0)
+    assert ExtractiveGenerator.from_config(off).min_coverage == 0.3
 
 
 def test_a_possessive_names_its_owner() -> None:
