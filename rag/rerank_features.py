@@ -27,9 +27,8 @@ from itertools import pairwise
 
 import numpy as np
 
-from ingest.text.tokens import label_terms, normalise
+from ingest.text.tokens import keyword_terms, label_terms, normalise
 from rag.doc_stage import script_of
-from rag.store.sparse import tokenize
 
 BRANCHES = ("text", "image", "sparse", "pages")
 """Retrieval branches whose ranks are features (names as :func:`rag.retrieve.branch_name`)."""
@@ -144,7 +143,7 @@ def quoted_in(text: str) -> list[str]:
 @lru_cache(maxsize=4096)
 def _terms(text: str) -> tuple[str, ...]:
     """Keyword terms of a page text, kept for the pages searched again (Kiwi is most of the cost)."""
-    return tuple(tokenize(text))
+    return tuple(keyword_terms(text))
 
 
 LEXICAL = ("sparse_rr", "sparse_rel", "keyword_pool_rr", "bm25_rel", "bm25_pool_rr", "coverage",
@@ -224,7 +223,7 @@ class QueryTerms:
     def of(cls, question: str) -> QueryTerms:
         """Distinct keyword terms (tokenizer of the keyword branch), numbers, labels, whether it
         asks about a figure, and the financial statements it names, of ``question``."""
-        seq = tokenize(question)
+        seq = keyword_terms(question)
         terms = list(dict.fromkeys(seq))
         return cls(terms, numbers_in(question), labels_in(question), script_of(question),
                    bool(VISUAL_TERMS.intersection(terms)), statements_asked(question),
