@@ -27,7 +27,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from ingest.text.tokens import keyword_terms, label_terms, normalise
+from ingest.text.tokens import NUMBER, keyword_terms, label_terms, normalise
 from rag.doc_stage import script_of
 
 BRANCHES = ("text", "image", "sparse", "pages")
@@ -117,13 +117,10 @@ def statements_titled(title: str) -> set[str]:
     return {name for name, (_, titles) in STATEMENTS.items() if any(t in norm for t in titles)}
 
 
-_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
-
-
 def numbers_in(text: str) -> set[str]:
     """Numbers of ``text`` without thousands separators ("1,200.5" -> "1200.5"); single digits
     are left out (list markers, footnotes), years and amounts stay."""
-    out = {m.group().replace(",", "") for m in _NUMBER.finditer(text)}
+    out = {m.group().replace(",", "") for m in NUMBER.finditer(text)}
     return {n for n in out if len(n.replace(".", "")) >= 2}
 
 
@@ -132,6 +129,7 @@ def labels_in(text: str) -> set[str]:
     return {t for _, t in label_terms(normalise(text))}
 
 
+# corner brackets too (「보고」), unlike the evidence check's QUOTED: a Korean title is quoted so
 _QUOTED = re.compile(r"[\"“”‘’「」『』]([^\"“”‘’「」『』]{3,80})[\"“”‘’「」『』]")
 
 
