@@ -123,8 +123,10 @@ class RetrieveConfig(Section):
     doc_depth: int = Field(default=300, ge=1, le=2000)
     """Hits per branch the document stage reads (the fusion reads each branch's own quota)."""
     rerank: str = "none"
-    """Registry name of the reranker run on the grouped page evidence: ``none`` or ``embedding``
-    (re-scores each page's text against the question with the pipeline's own embedder)."""
+    """Registry name of the reranker run on the grouped page evidence: ``none``, ``embedding``
+    (re-scores each page's text against the question with the pipeline's own embedder) or
+    ``features`` (a linear model over cheap per-page features fitted on the dev split; the ``cpu``
+    profile's, see :mod:`rag.rerank`)."""
     rerank_top: int = Field(default=20, ge=1, le=200)
     """Page evidence items fetched and reranked; the best ``k`` of them are kept."""
     rerank_weight: float = Field(default=0.5, ge=0, le=1)

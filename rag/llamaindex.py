@@ -58,7 +58,8 @@ def evidence_to_node(ev: Evidence) -> NodeWithScore:
         node = ImageNode(image_path=ev.image_path, **common)
     else:
         node = TextNode(**common)
-    return NodeWithScore(node=node, score=ev.score)
+    # a reranked page is ordered by its reranker's score, so that is the node's (sorted, as LlamaIndex expects)
+    return NodeWithScore(node=node, score=ev.rerank_score if ev.rerank_score is not None else ev.score)
 
 
 class MmragRetriever(BaseRetriever):

@@ -19,20 +19,43 @@ A :class:`Reranker` takes the question and the evidence in fused order and retur
     for every page. Evidence without text (an image without bridge text) gets the mean cosine of
     the others, so it is ordered by its prior alone. ``w = 0`` keeps the fused order; ``w = 1``
     orders by cosine alone. Ties keep the fused order.
+``features``
+    Scores each page of the pool by a linear model over cheap features (:mod:`rag.rerank_features`:
+    each branch's rank and score of the page, the question-vs-page-item cosine, BM25 over the
+    pool, the question's terms, numbers and figure/table labels on the page and in its title)::
+
+        score_i = sum_j w_j * (x_ij - mean_j) / scale_j
+
+    with ``w``, ``mean`` and ``scale`` read from a weights file (the packaged
+    ``rag/rerank_weights.json``, fitted on the dev split by ``scripts/rerank_study.py``): one
+    model for a pool of one file's pages, one for a whole-folder pool of several files'. Branch
+    ranks come from the search itself (:class:`RerankContext`); every pool page's best chunk and
+    page-item cosine and keyword score come from two store calls restricted to the pool's pages.
+    Runs on CPU with no model of its own; the ``cpu`` profile's reranker (issue 18: within one
+    document recall@5 0.717 -> 0.781 on the dev split, 0.763 held out; ``docs/eval.md``).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+from ingest.records import TEXT_KINDS
 from rag.config import RetrieveConfig
 from rag.embed.base import Embedder
-from rag.records import Evidence
+from rag.errors import ConfigError
+from rag.records import Evidence, Hit, Prefetch, QueryPlan, SearchFilter, SparseVector
 from rag.registry import Registry
+from rag.rerank_features import FEATURES, Candidate, feature_matrix
+
+if TYPE_CHECKING:
+    from rag.store.base import Store
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +67,42 @@ class Reranker(Protocol):
     def rerank(self, query: str, evidence: list[Evidence]) -> list[Evidence]:
         """``evidence`` in fused order (best first) -> the same items reordered."""
         ...
+
+
+@dataclass(frozen=True)
+class RerankContext:
+    """What the search already has when it reranks: rerankers that read it implement
+    :class:`ContextReranker`; the others get the question and the evidence alone."""
+
+    query_vector: Sequence[float] | None = None
+    """The question's dense vector (None in ``sparse`` mode)."""
+    branches: Sequence[tuple[str, Sequence[Hit]]] = ()
+    """Each branch's hits, best first, as fused (name as :func:`rag.retrieve.branch_name`);
+    empty with ``retrieve.fusion: items``."""
+    store: Store | None = None
+    """The store searched, for what the branches did not return (a pool page's page item)."""
+    filter: SearchFilter = field(default_factory=SearchFilter)
+    """The search's filter (tenant, kinds, files)."""
+    sparse_vector: SparseVector | None = None
+    """The question's keyword vector (None in ``dense`` mode)."""
+
+
+@runtime_checkable
+class ContextReranker(Protocol):
+    """A reranker that also reads the search's :class:`RerankContext`."""
+
+    def rerank(self, query: str, evidence: list[Evidence]) -> list[Evidence]: ...
+
+    def rerank_in(self, query: str, evidence: list[Evidence], context: RerankContext) -> list[Evidence]:
+        """Like :meth:`Reranker.rerank`, reading ``context`` too."""
+        ...
+
+
+def rerank(reranker: Reranker, query: str, evidence: list[Evidence], context: RerankContext) -> list[Evidence]:
+    """``reranker``'s order of ``evidence``, passing ``context`` to a :class:`ContextReranker`."""
+    if isinstance(reranker, ContextReranker):
+        return reranker.rerank_in(query, evidence, context)
+    return reranker.rerank(query, evidence)
 
 
 class NoReranker:
@@ -100,9 +159,162 @@ class EmbeddingReranker:
         return [evidence[i].model_copy(update={"rerank_score": float(scores[i])}) for i in order]
 
 
+ITEMS_PER_PAGE = 12
+"""Items read per pool page by the reranker's store calls (a page's best chunk is among them)."""
+MAX_POOL_ITEMS = 600
+"""Most items one of those calls returns."""
+
+WEIGHTS_FILE = Path(__file__).with_name("rerank_weights.json")
+"""The packaged weights of the ``features`` reranker (fitted on the dev split only)."""
+
+
+@dataclass(frozen=True)
+class LinearWeights:
+    """A linear model over :data:`~rag.rerank_features.FEATURES`: standardise, then dot."""
+
+    weights: np.ndarray
+    mean: np.ndarray
+    scale: np.ndarray
+
+    @classmethod
+    def load(cls, path: Path = WEIGHTS_FILE, model: str = "file") -> LinearWeights:
+        """Reads model ``model`` (``file``: pools of one file; ``folder``: pools of several) of a
+        weights file (JSON: ``features``, then per model ``weights``, ``mean``, ``scale``); a
+        file whose feature names are not :data:`FEATURES` is a ConfigError (fitted on other columns)."""
+        try:
+            raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"{path}: cannot read reranker weights: {exc}") from exc
+        names = raw.get("features")
+        if names != list(FEATURES):
+            raise ConfigError(f"{path}: reranker weights are for features {names}, this version has {list(FEATURES)}")
+        one = raw.get("models", {}).get(model)
+        if not isinstance(one, dict):
+            raise ConfigError(f"{path}: no reranker model {model!r}")
+        try:
+            arrays = [np.asarray(one[key], dtype=np.float64) for key in ("weights", "mean", "scale")]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"{path}: reranker model {model!r} needs weights, mean and scale: {exc}") from exc
+        if any(a.shape != (len(FEATURES),) for a in arrays) or not np.all(arrays[2] > 0):
+            raise ConfigError(f"{path}: reranker weights, mean and scale need {len(FEATURES)} values (scale > 0)")
+        return cls(*arrays)
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        """Score of each row of ``x`` (n, F) -> (n,)."""
+        return ((x - self.mean) / self.scale) @ self.weights
+
+
+class FeatureReranker:
+    """Linear model over cheap per-page features (formula: module docstring)."""
+
+    def __init__(self, embedder: Embedder, weights: LinearWeights | None = None,
+                 folder_weights: LinearWeights | None = None) -> None:
+        """``weights`` score a pool of one file's pages, ``folder_weights`` a pool of several
+        files' (a whole-folder search); None reads that model of the packaged :data:`WEIGHTS_FILE`."""
+        self.embedder = embedder
+        self.weights = weights or LinearWeights.load(WEIGHTS_FILE, "file")
+        self.folder_weights = folder_weights or (self.weights if weights is not None
+                                                 else LinearWeights.load(WEIGHTS_FILE, "folder"))
+
+    def model_for(self, candidates: Sequence[Candidate]) -> LinearWeights:
+        """The file model for a pool of one file's pages, else the folder model."""
+        return self.weights if len({c.file for c in candidates}) <= 1 else self.folder_weights
+
+    @classmethod
+    def from_config(cls, cfg: RetrieveConfig, embedder: Embedder) -> FeatureReranker:
+        """The packaged weights; the embedder only scores pages when no search context is given."""
+        return cls(embedder)
+
+    def candidates(self, query: str, evidence: Sequence[Evidence], context: RerankContext) -> list[Candidate]:
+        """The pool as :class:`~rag.rerank_features.Candidate` (fused order): branch ranks from
+        ``context``, and from two store calls restricted to the pool's pages every page's best
+        chunk cosine, page item (its text and cosine), figures and best keyword score."""
+        rank: dict[tuple[str, int], dict[str, int]] = {}
+        best: dict[tuple[str, int], dict[str, float]] = {}
+        for name, hits in context.branches:
+            seen = 0
+            for h in hits:
+                key = (h.item.file, h.item.page)
+                if name not in rank.setdefault(key, {}):
+                    seen += 1
+                    rank[key][name] = seen
+                    best.setdefault(key, {})[name] = h.score
+        keys = [(e.file, e.page) for e in evidence]
+        dense = self._pool_hits(keys, context, "dense")
+        sparse = self._pool_hits(keys, context, "sparse")
+        out = []
+        for ev, key in zip(evidence, keys, strict=True):
+            own = dense.get(key, [])
+            page_item = next((h for h in own if h.item.kind == "page"), None)
+            chunk = next((h for h in own if h.item.kind in TEXT_KINDS), None)
+            kw = sparse.get(key, [])
+            text = page_item.item.text if page_item is not None and page_item.item.text.strip() else ev.text
+            out.append(Candidate(
+                file=ev.file, page=ev.page, fused_score=ev.score, text=text,
+                page_cos=page_item.score if page_item is not None else None,
+                chunk_cos=chunk.score if chunk is not None else None,
+                keyword_score=kw[0].score if kw else (0.0 if sparse else None),
+                figures=sum(1 for h in own if h.item.kind == "figure"),
+                branch_rank=rank.get(key, {}), branch_score=best.get(key, {})))
+        return out
+
+    @staticmethod
+    def _pool_hits(keys: Sequence[tuple[str, int]], context: RerankContext,
+                   using: Literal["dense", "sparse"]) -> dict[tuple[str, int], list[Hit]]:
+        """Every item of the pool's pages a ``using`` query of the question returns (best first,
+        by page); one store call restricted to the pool's files and page numbers. Empty when the
+        context has no store or no query vector of that kind."""
+        vector = context.query_vector if using == "dense" else context.sparse_vector
+        if context.store is None or vector is None or not keys:
+            return {}
+        files = sorted({f for f, _ in keys})
+        pages = sorted({p for _, p in keys})
+        limit = min(MAX_POOL_ITEMS, ITEMS_PER_PAGE * len(keys))
+        flt = context.filter.model_copy(update={"files": files, "file_globs": [], "kinds": []})
+        plan = QueryPlan(dense=list(context.query_vector) if context.query_vector is not None else None,
+                         sparse=context.sparse_vector, filter=flt, limit=limit,
+                         prefetch=[Prefetch(using=using, pages=pages, limit=limit)])
+        wanted = set(keys)
+        found: dict[tuple[str, int], list[Hit]] = {}
+        for h in context.store.query(plan):
+            key = (h.item.file, h.item.page)
+            if key in wanted:
+                found.setdefault(key, []).append(h)
+        return found
+
+    def scores_in(self, query: str, evidence: Sequence[Evidence], context: RerankContext) -> np.ndarray:
+        """Model score of each item, in input order. Shape (n,)."""
+        cands = self.candidates(query, evidence, context)
+        return self.model_for(cands).score(feature_matrix(query, cands))
+
+    def rerank_in(self, query: str, evidence: list[Evidence], context: RerankContext) -> list[Evidence]:
+        """``evidence`` ordered by model score (stable), each with its ``rerank_score``."""
+        if not evidence:
+            return []
+        scores = self.scores_in(query, evidence, context)
+        order = sorted(range(len(evidence)), key=lambda i: -scores[i])
+        log.debug("feature-reranked %d items for %r: fused ranks %s", len(evidence), query[:80], order)
+        return [evidence[i].model_copy(update={"rerank_score": float(scores[i])}) for i in order]
+
+    def rerank(self, query: str, evidence: list[Evidence]) -> list[Evidence]:
+        """Without a search context: the question vector from the embedder, no branch ranks,
+        and each page's cosine against its own text."""
+        if not evidence:
+            return []
+        qv = self.embedder.embed_queries([query])[0]
+        texts = [e.text if e.text.strip() else " " for e in evidence]
+        cos = np.asarray(self.embedder.embed_texts(texts), dtype=np.float64) @ np.asarray(qv, dtype=np.float64)
+        cands = [Candidate(file=e.file, page=e.page, fused_score=e.score, text=e.text, page_cos=float(c))
+                 for e, c in zip(evidence, cos, strict=True)]
+        scores = self.model_for(cands).score(feature_matrix(query, cands))
+        order = sorted(range(len(evidence)), key=lambda i: -scores[i])
+        return [evidence[i].model_copy(update={"rerank_score": float(scores[i])}) for i in order]
+
+
 RERANKERS: Registry[Reranker] = Registry("reranker")
 RERANKERS.register("none", "rag.rerank:NoReranker.from_config")
 RERANKERS.register("embedding", "rag.rerank:EmbeddingReranker.from_config")
+RERANKERS.register("features", "rag.rerank:FeatureReranker.from_config")
 
 
 def build_reranker(cfg: RetrieveConfig, embedder: Embedder) -> Reranker:

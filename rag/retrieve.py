@@ -31,7 +31,7 @@ from rag.config import RetrieveConfig
 from rag.doc_stage import DocumentStage
 from rag.embed.base import Embedder
 from rag.records import Evidence, Hit, Prefetch, QueryPlan, SearchFilter
-from rag.rerank import NoReranker, Reranker
+from rag.rerank import NoReranker, RerankContext, Reranker, rerank
 from rag.store.base import Store
 from rag.store.sparse import encode_sparse_query
 
@@ -250,7 +250,7 @@ class Retriever:
         plan = self.plan(query, k, flt)
         t1 = time.perf_counter()
         seconds["embed"] = t1 - t0
-        hits = self._query(query, plan, flt)
+        hits, branches = self._query(query, plan, flt)
         t2 = time.perf_counter()
         seconds["query"] = t2 - t1
         # the diversity cap stays that of k, so a larger rerank pool is not one file's pages
@@ -258,7 +258,8 @@ class Retriever:
         t3 = time.perf_counter()
         seconds["group"] = t3 - t2
         if self.reranker is not None:
-            evidence = self.reranker.rerank(query, evidence)[:k]
+            context = RerankContext(plan.dense, branches, self.store, plan.filter, plan.sparse)
+            evidence = rerank(self.reranker, query, evidence, context)[:k]
             seconds["rerank"] = time.perf_counter() - t3
         if self.cfg.neighbours:
             t4 = time.perf_counter()
@@ -273,11 +274,13 @@ class Retriever:
         ``retrieve.kinds``; reranked when a reranker is set."""
         return self.retrieve(query, k, flt)[0]
 
-    def _query(self, query: str, plan: QueryPlan, flt: SearchFilter | None) -> list[Hit]:
+    def _query(self, query: str, plan: QueryPlan,
+               flt: SearchFilter | None) -> tuple[list[Hit], list[tuple[str, list[Hit]]]]:
         """The plan's hits in fused order: one store call (``fusion: items``), or one per branch
-        fused by :func:`fuse_pages`, with the document prior on whole-index searches."""
+        fused by :func:`fuse_pages`, with the document prior on whole-index searches; and each
+        branch's hits as fused (none with ``fusion: items``), for the reranker."""
         if self.cfg.fusion == "items":
-            return self.store.query(plan)
+            return self.store.query(plan), []
         whole = self.cfg.doc_stage and whole_index(flt)
         lists: list[tuple[str, list[Hit], int]] = []
         for b in plan.prefetch:
@@ -291,8 +294,8 @@ class Retriever:
             prior = self.doc_stage.prior(query, plan.dense, {n: h for n, h, _ in lists if n != "pages"},
                                          self.cfg.doc_weights, named)
         weights: dict[str, float] = {str(k): w for k, w in self.cfg.branch_weights.items()}
-        return fuse_pages([(n, h[:limit]) for n, h, limit in lists], weights,
-                          self.cfg.rrf_k, prior, self.cfg.doc_boost)
+        fused = [(n, h[:limit]) for n, h, limit in lists]
+        return fuse_pages(fused, weights, self.cfg.rrf_k, prior, self.cfg.doc_boost), fused
 
     def _expand(self, evidence: list[Evidence], hits: Sequence[Hit], tenant: str | None) -> list[Evidence]:
         """Each page's text rebuilt from its hit chunks and ``cfg.neighbours`` chunks either side

@@ -12,7 +12,7 @@ from rag.embed.text_models import MiniLMEmbedder
 from rag.errors import ConfigError
 from rag.pipeline import Pipeline
 from rag.records import Evidence
-from rag.rerank import RERANKERS, EmbeddingReranker, NoReranker, Reranker, build_reranker
+from rag.rerank import RERANKERS, EmbeddingReranker, FeatureReranker, NoReranker, Reranker, build_reranker
 
 QUESTION = "How often should the shaft seal of the pump be checked?"
 PAGES = [  # in a fused order that puts the answer last
@@ -35,7 +35,7 @@ def _evidence() -> list[Evidence]:
 
 
 def test_registry_builds_none_and_embedding(minilm: MiniLMEmbedder) -> None:
-    assert RERANKERS.names() == ["embedding", "none"]
+    assert RERANKERS.names() == ["embedding", "features", "none"]
     assert isinstance(build_reranker(RetrieveConfig(), minilm), NoReranker)
     emb = build_reranker(RetrieveConfig(rerank="embedding", rerank_weight=0.7), minilm)
     assert isinstance(emb, EmbeddingReranker) and isinstance(emb, Reranker)
@@ -80,4 +80,30 @@ def test_pipeline_passes_the_configured_reranker(tmp_path: Path) -> None:
         assert isinstance(reranker, EmbeddingReranker) and reranker.embedder is pipe.embedder
         assert pipe.search("shaft seal") == []  # an empty index: nothing to rerank, no error
     with Pipeline.from_config("cpu", {"store.path": str(tmp_path / "idx")}, environ={}) as pipe:
-        assert pipe.retriever.reranker is None  # default "none"
+        assert isinstance(pipe.retriever.reranker, FeatureReranker)  # the cpu profile's (issue 18)
+    with Pipeline.from_config("cpu", {"store.path": str(tmp_path / "idx"), "retrieve.rerank": "none"},
+                              environ={}) as pipe:
+        assert pipe.retriever.reranker is None
+
+
+def test_rerank_passes_the_search_context_only_to_a_context_reranker() -> None:
+    from rag.rerank import ContextReranker, RerankContext, rerank
+
+    evidence = _evidence()
+    seen: list[str] = []
+
+    class Plain:
+        def rerank(self, query: str, ev: list[Evidence]) -> list[Evidence]:
+            seen.append("plain")
+            return ev[::-1]
+
+    class WithContext(Plain):
+        def rerank_in(self, query: str, ev: list[Evidence], context: RerankContext) -> list[Evidence]:
+            seen.append(f"context {len(context.branches)}")
+            return ev
+
+    ctx = RerankContext(branches=[("text", [])])
+    assert not isinstance(Plain(), ContextReranker) and isinstance(WithContext(), ContextReranker)
+    assert rerank(Plain(), QUESTION, evidence, ctx) == evidence[::-1]
+    assert rerank(WithContext(), QUESTION, evidence, ctx) == evidence
+    assert seen == ["plain", "context 1"]

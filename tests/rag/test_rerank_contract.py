@@ -27,3 +27,10 @@ class TestEmbeddingReranker(RerankerContract):
     def reranker(self, minilm: MiniLMEmbedder) -> Reranker:
         reranker: Reranker = RERANKERS.factory("embedding")(RetrieveConfig(rerank="embedding"), minilm)
         return reranker
+
+
+class TestFeatureReranker(RerankerContract):
+    @pytest.fixture
+    def reranker(self, minilm: MiniLMEmbedder) -> Reranker:
+        reranker: Reranker = RERANKERS.factory("features")(RetrieveConfig(rerank="features"), minilm)
+        return reranker
