@@ -237,6 +237,71 @@ def short_answer(unit: _Unit, question_terms: Sequence[str]) -> str:
     return f"{label}, {values}" if label else values
 
 
+@dataclass(frozen=True)
+class Scored:
+    """One candidate answer unit (sentence or table row) and how well it matches the question."""
+
+    score: float
+    """Sum of the matched terms' weight x idf, divided by the evidence rank's decay."""
+    coverage: float
+    """Share of the question's (weighted) terms the unit holds."""
+    weighted: float
+    """Share of the question's weight x idf the unit holds: coverage where rare words count more."""
+    unit: _Unit
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """The question's terms and the evidence's candidate units, best first (:func:`rank`)."""
+
+    q_terms: dict[str, float]
+    """Question term -> weight (numbers :data:`NUMBER_WEIGHT`)."""
+    idf: dict[str, float]
+    scored: list[Scored]
+    missing: list[str]
+    """Question numbers of three or more digits found in no evidence (titles included)."""
+    has_units: bool
+    """Whether the evidence holds any sentence or row that could answer."""
+
+
+def rank(question: str, evidence: Sequence[Evidence], rank_decay: float = 0.1) -> Ranking:
+    """Score every sentence and table row of ``evidence`` against ``question``: the matched
+    question terms weighted by rarity across the evidence (numbers count :data:`NUMBER_WEIGHT`
+    times), divided by ``1 + rank_decay * r`` for evidence at rank r."""
+    q_terms: dict[str, float] = {}
+    for term, is_number in terms(question):
+        q_terms[term] = max(q_terms.get(term, 0.0), NUMBER_WEIGHT if is_number else 1.0)
+    units: list[_Unit] = []
+    titles: list[_Unit] = []
+    for n, ev in enumerate(evidence, start=1):
+        found, heads = _units(n, ev)
+        units += found
+        titles += heads
+    if not q_terms or not units:
+        return Ranking(q_terms, {}, [], [], bool(units))
+    # Titles and headings count as evidence seen (a year in a report's title) but never answer.
+    every = units + titles
+    # A year or an amount the question names must be somewhere in the evidence: "... in 2024?"
+    # over documents that only know 2018 is unanswerable, however well the other words match.
+    seen = frozenset().union(*(u.terms for u in every))
+    missing = [t for t, is_number in terms(question) if is_number and len(t.replace(".", "")) >= 3
+               and t not in seen]
+    total = sum(q_terms.values())
+    df = {t: sum(t in u.terms for u in every) for t in q_terms}
+    idf = {t: 1.0 + math.log((len(every) + 1) / (df[t] + 1)) for t in q_terms}
+    mass = sum(q_terms[t] * idf[t] for t in q_terms)
+    scored: list[Scored] = []
+    for u in units:
+        matched = [t for t in q_terms if t in u.terms]
+        if not matched:
+            continue
+        coverage = sum(q_terms[t] for t in matched) / total
+        raw = sum(q_terms[t] * idf[t] for t in matched)
+        scored.append(Scored(raw / (1.0 + rank_decay * (u.n - 1)), coverage, raw / mass, u))
+    scored.sort(key=lambda s: (-s.score, s.unit.n))
+    return Ranking(q_terms, idf, scored, missing, True)
+
+
 class ExtractiveGenerator:
     """Answers by quoting evidence sentences with [n] citations; needs no model.
 
@@ -273,39 +338,14 @@ class ExtractiveGenerator:
         """The answer: a short answer line (the answering sentence in quotes, or the table cell with
         its row and column headers, ``Europe, 2025: 146.2``) with its [n]; then, after a blank line,
         the other supporting quotes, one per line, each with its [n]. Or the abstain sentence."""
-        q_terms: dict[str, float] = {}
-        for term, is_number in terms(question):
-            q_terms[term] = max(q_terms.get(term, 0.0), NUMBER_WEIGHT if is_number else 1.0)
-        units: list[_Unit] = []
-        titles: list[_Unit] = []
-        for n, ev in enumerate(evidence, start=1):
-            found, heads = _units(n, ev)
-            units += found
-            titles += heads
-        if not q_terms or not units:
+        ranking = rank(question, evidence, self.rank_decay)
+        if not ranking.q_terms or not ranking.has_units:
             return abstain_sentence(question)
-        # Titles and headings count as evidence seen (a year in a report's title) but never answer.
-        every = units + titles
-        # A year or an amount the question names must be somewhere in the evidence: "... in 2024?"
-        # over documents that only know 2018 is unanswerable, however well the other words match.
-        seen = frozenset().union(*(u.terms for u in every))
-        missing = [t for t, is_number in terms(question) if is_number and len(t.replace(".", "")) >= 3
-                   and t not in seen]
-        if missing:
-            log.debug("extractive: question numbers %s are in no evidence: abstaining", missing)
+        if ranking.missing:
+            log.debug("extractive: question numbers %s are in no evidence: abstaining", ranking.missing)
             return abstain_sentence(question)
-        total = sum(q_terms.values())
-        df = {t: sum(t in u.terms for u in every) for t in q_terms}
-        idf = {t: 1.0 + math.log((len(every) + 1) / (df[t] + 1)) for t in q_terms}
-        scored: list[tuple[float, float, _Unit]] = []
-        for u in units:
-            matched = [t for t in q_terms if t in u.terms]
-            if not matched:
-                continue
-            coverage = sum(q_terms[t] for t in matched) / total
-            score = sum(q_terms[t] * idf[t] for t in matched) / (1.0 + self.rank_decay * (u.n - 1))
-            scored.append((score, coverage, u))
-        scored.sort(key=lambda s: (-s[0], s[2].n))
+        scored = [(s.score, s.coverage, s.unit) for s in ranking.scored]
+        q_terms = ranking.q_terms
         if not scored or scored[0][1] < self.min_coverage:
             log.debug("extractive: best coverage %.2f below %.2f: abstaining",
                       scored[0][1] if scored else 0.0, self.min_coverage)
