@@ -32,11 +32,20 @@ from ingest.text.hangul import has_hangul
 
 _NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9&'\-.]*[A-Za-z0-9]|[A-Za-z]")
-_QUOTED = re.compile(r"[\"“”']([^\"“”']{3,60})[\"“”']")
+_QUOTED = re.compile(r"[\"“”‘’]([^\"“”‘’]{3,60})[\"“”‘’]|(?<![A-Za-z])'([^']{3,60})'(?![A-Za-z])")
+"""A quoted phrase; a straight single quote only when no letter touches it outside ("What's ...'s")."""
 _PERIOD = re.compile(r"(?:fy|cy|q[1-4]|h[12])'?\d{2,4}", re.IGNORECASE)
 """A fiscal period ("FY2015", "Q2"): its number is one of the question's numbers, and a filing
 writes "fiscal 2015", so it is no name."""
 _CITE = re.compile(r"\[\d+(?:\s*[,;\-–]\s*\d+)*\]")
+_LABEL = re.compile(r"\b(fig(?:ure)?s?\.?|tables?|tab\.)\s*(\d+(?:[-.]\d+)?)|(그림|표)\s*(\d+(?:[-.]\d+)?)",
+                    re.IGNORECASE)
+"""A figure or table label ("Figure 7", "Fig. 3", "Table 1-1", "그림 2", "표 3")."""
+_VISUAL = re.compile(
+    r"\b(colou?rs?|red|blue|green|yellow|black|white|orange|purple|grey|gray|underlined|italic|bold|"
+    r"highlighted|logos?|icons?|pictures?|photos?|photographs?|images?|drawn|shape)\b|색깔|색상|사진|그림 속",
+    re.IGNORECASE)
+"""Words of a question about what only a picture shows: its colours, marks, pictured things."""
 
 NAME_STOP = frozenset({
     "what", "which", "who", "whom", "whose", "when", "where", "why", "how", "is", "are", "was", "were", "do",
@@ -49,8 +58,12 @@ NAME_STOP = frozenset({
 """Capitalised words that name nothing: question words, sentence starters, labels, units."""
 
 
+_DASHES = re.compile(r"[\-‐‑‒–—_]")
+
+
 def _norm(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).lower()
+    """NFKC, lower case, dashes and underscores as spaces ("Unit-8" is "unit 8")."""
+    return _DASHES.sub(" ", unicodedata.normalize("NFKC", text).lower())
 
 
 def numbers_of(text: str) -> list[str]:
@@ -63,12 +76,43 @@ def numbers_of(text: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+_SENTENCE_BREAK = re.compile(r"(?<=[.?!。])\s+(?=\S)")
+_INSTRUCTION = re.compile(
+    r"\b(answers?|format(?:ted)?|e\.g\.|for example|round(?:ed)?|please|write|save|give me|your|"
+    r"defined as|is defined|calculated?|utiliz\w*|like\s+['\"\[])|형식|예시|예:|답하|답변", re.IGNORECASE)
+"""A sentence after the first that says how to answer ("Write the answer in list format, e.g.
+['1', '2']", "ROA is defined as: ..."): its examples and defined terms are no facts of the page."""
+_PAGE_PHRASE = re.compile(
+    r"\b(?:pages?|pg\.?|p\.|slides?)\s*\d{1,4}(?:\s*(?:-|–|to|and|&)\s*(?:pages?\s*)?\d{1,4})?\b", re.IGNORECASE)
+
+
+def asked_part(question: str) -> str:
+    """The question without the sentences after the first that tell how to answer (answer
+    formats, examples, definitions of the asked ratio): what the evidence must hold."""
+    parts = _SENTENCE_BREAK.split(question.strip())
+    return " ".join([parts[0], *(p for p in parts[1:] if not _INSTRUCTION.search(p))])
+
+
+_PLACEHOLDER = re.compile(r"\b(?:YYYY|YY|MM|DD)(?:[-/.](?:YYYY|YY|MM|DD))+\b")
+_DEFINED_ACRONYM = re.compile(r"\(\s*[A-Z][A-Za-z&]{1,7}\s*\)")
+"""An acronym in brackets after what it stands for ("return on assets (ROA)"): the words before
+it are the fact, a page seldom repeats the bracket."""
+
+
+def _fact_text(question: str) -> str:
+    """The asked part with its page references and figure/table labels taken out (those are
+    checked on their own: :attr:`Support.pages`, :attr:`Support.labels`), and date placeholders
+    ("YYYY-MM-DD") and bracketed acronyms after their words, which name nothing on a page."""
+    text = _LABEL.sub(" ", _PAGE_PHRASE.sub(" ", asked_part(question)))
+    return _DEFINED_ACRONYM.sub(" ", _PLACEHOLDER.sub(" ", text))
+
+
 def names_of(question: str) -> list[str]:
     """The question's names, lower-cased: capitalised words not at the start of the question,
     acronyms, words mixing letters and digits, quoted phrases; in a Korean question every Latin
     word. Korean words are not names here (Korean has no capitals: its facts are its numbers and
     Latin names)."""
-    names: list[str] = [q.strip().lower() for q in _QUOTED.findall(question)]
+    names: list[str] = [(a or b).strip().lower() for a, b in _QUOTED.findall(question)]
     words = list(_WORD.finditer(question))
     korean = has_hangul(question)  # a Latin word in a Korean question is a name wherever it stands
     for i, m in enumerate(words):
@@ -83,10 +127,50 @@ def names_of(question: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def labels_of(text: str) -> list[str]:
+    """Figure and table labels of ``text``, normalised: ``figure:7``, ``table:1-1`` (``그림 2`` is
+    ``figure:2``, ``표 3`` is ``table:3``)."""
+    out = []
+    for m in _LABEL.finditer(unicodedata.normalize("NFKC", text)):
+        word, num = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+        kind = "figure" if word.lower().startswith("fig") or word == "그림" else "table"
+        out.append(f"{kind}:{num}")
+    return list(dict.fromkeys(out))
+
+
+def question_asks(question: str) -> list[str]:
+    """What kind of fact the question asks that a text layer may lack: ``visual`` (a colour, a
+    logo, a pictured thing, underlined or highlighted text)."""
+    return ["visual"] if _VISUAL.search(question) else []
+
+
+_CAP_WORD = re.compile(r"\b[A-Z][A-Za-z]*")
+
+
+def initials(text: str) -> str:
+    """The first letters of the text's capitalised words, lower-cased, in order: where an acronym
+    of the question is spelt out ("Health and Social Care Act" holds "hsca")."""
+    return "".join(m.group()[0] for m in _CAP_WORD.finditer(text)).lower()
+
+
 def _present(term: str, text: str) -> bool:
     if term.replace(".", "").isdigit():
         return term in numbers_of(text) or term in text.replace(",", "")
     return term in text
+
+
+def _acronym_spelt(term: str, initials_of_text: str, owners: Sequence[str]) -> bool:
+    """An acronym (2-6 letters) spelt out by the text's capitalised words, or a short form of a
+    word of the cited file's name taken letter by letter ("ADBE" of ADOBE_2015_10K.pdf)."""
+    if not (2 <= len(term) <= 6 and term.isalpha()):
+        return False
+    if term in initials_of_text:
+        return True
+    for word in owners:
+        it = iter(word)
+        if len(word) > len(term) and word[0] == term[0] and all(ch in it for ch in term):
+            return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -96,6 +180,11 @@ class Support:
     numbers: float
     names: float
     answer_numbers: float
+    labels: float = 1.0
+    """Share of the question's figure and table labels ("Figure 7") the cited text holds."""
+    pages: float = 1.0
+    """1.0 when the question names no page ("on page 42", "slide 31") or a cited page is one it
+    names, else 0.0."""
 
     @property
     def score(self) -> float:
@@ -112,15 +201,30 @@ def _question_numbers(question: str) -> list[str]:
     return numbers_of(re.sub(r"(?<=[A-Za-z])(?=\d)", " ", question))
 
 
-def measure(question: str, answer: str, cited: Sequence[str]) -> Support:
+def measure(question: str, answer: str, cited: Sequence[str], cited_pages: Sequence[int] | None = None,
+            owners: Sequence[str] = ()) -> Support:
     """How far the cited text (the evidence texts the answer cites, or its answering sentence)
-    holds the question's numbers and names and the answer's numbers."""
-    text = _norm("\n".join(cited))
-    qn = _question_numbers(question)
-    names = names_of(question)
+    holds the question's numbers, names and labels and the answer's numbers, and whether a cited
+    page (``cited_pages``; None: not checked) is one the question names. ``owners``: the cited
+    files' names, whose short forms count as present ("ADBE" for ADOBE)."""
+    from rag.retrieve import referenced_pages  # the retriever's reading of "page 14", "slides 3-5"
+
+    raw = unicodedata.normalize("NFKC", "\n".join(cited))
+    text = _norm(raw)
+    facts = _fact_text(question)
+    qn = _question_numbers(facts)
+    names = names_of(facts)
     own = [n for n in numbers_of(_CITE.sub(" ", answer)) if n not in qn]
-    return Support(numbers=_share(qn, text), names=_share([_norm(n) for n in names], text),
-                   answer_numbers=_share(own, text))
+    held = set(labels_of(raw))
+    wanted = labels_of(asked_part(question))
+    named = referenced_pages(asked_part(question))
+    spelt = initials(raw)
+    words = [w for o in owners for w in re.findall(r"[a-z]+", o.lower())]
+    found = [_present(_norm(n), text) or _acronym_spelt(n, spelt, words) for n in names]
+    return Support(numbers=_share(qn, text), names=sum(found) / len(found) if found else 1.0,
+                   answer_numbers=_share(own, text),
+                   labels=1.0 if not wanted else sum(w in held for w in wanted) / len(wanted),
+                   pages=1.0 if not named or cited_pages is None or set(named) & set(cited_pages) else 0.0)
 
 
 def supported(support: Support, min_names: float, min_numbers: float) -> bool:
