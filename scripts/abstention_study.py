@@ -87,10 +87,19 @@ def answer_features(question: str, evidence: Sequence[Evidence], sims: dict[str,
                second=ranking.scored[1].score / best.score if len(ranking.scored) > 1 and best.score else 0.0)
     cited = sorted({c.n for c in plain.citations})
     texts = [t for n in cited for t in (evidence[n - 1].text, Path(evidence[n - 1].file).stem.replace("_", " "))]
+    seen = frozenset().union(*(extractive._unit_terms(e.text) for e in evidence))
+    words = [t for t, is_number in extractive.terms(question) if not is_number]
+    out["absent"] = sum(t not in seen for t in dict.fromkeys(words))
+    out["evidence_share"] = 1.0 - out["absent"] / max(len(set(words)), 1)
+    toks = best.unit.quote.split()
+    out["junk"] = sum(len(t.strip(".,;:()[]'\"?!")) < 2 or not any(ch.isalnum() for ch in t) for t in toks) / max(len(toks), 1)
+    out["digits"] = sum(any(ch.isdigit() for ch in t) for t in toks) / max(len(toks), 1)
+    out["table"] = bool(best.unit.cells)
     pages = [evidence[n - 1].page for n in cited]
     for name, where in (("sent", [best.unit.quote]), ("cited", texts or [plain.text])):
         s = measure(question, plain.text, where, pages, [Path(evidence[n - 1].file).stem for n in cited])
         out[f"{name}_numbers"], out[f"{name}_names"], out[f"{name}_labels"] = s.numbers, s.names, s.labels
+        out[f"{name}_ids"] = s.identifiers
     out["pages"] = s.pages
     return out
 
@@ -124,11 +133,13 @@ def evaluate(rows: Sequence[Row], abstains: Callable[[Row], bool], scope: str) -
 
 GRID: dict[str, Sequence[Any]] = {
     "names": (0.0, 0.5, 0.67, 1.0),
+    "ids": (0.0, 1.0),
     "numbers": (0.0, 0.5, 1.0),
     "labels": (0.0, 1.0),
     "pages": (0.0, 1.0),
-    "weighted": (0.0, 0.2, 0.3, 0.4, 0.5, 0.6),
-    "sim": (0.0, 0.80, 0.82, 0.84, 0.86),
+    "weighted": (0.0, 0.2, 0.3),
+    "sim": (0.0, 0.78, 0.79, 0.80, 0.81, 0.82),
+    "second": (0.0, 0.2, 0.3, 0.4),
     "visual": (False, True),
 }
 """Thresholds replayed: names, numbers, labels on the cited text, the best sentence's weighted
@@ -139,9 +150,9 @@ def rule_of(t: dict[str, Any]) -> Callable[[Row], bool]:
     def abstains(f: Row) -> bool:
         if f["missing"]:
             return True
-        return bool(f["cited_names"] < t["names"] or f["cited_numbers"] < t["numbers"]
+        return bool(f["cited_names"] < t["names"] or f["cited_ids"] < t["ids"] or f["cited_numbers"] < t["numbers"]
                     or f["cited_labels"] < t["labels"] or f["pages"] < t["pages"] or f["weighted"] < t["weighted"]
-                    or f["sim"] < t["sim"] or (t["visual"] and "visual" in f["asks"]))
+                    or f["best_sim"] < t["sim"] or f["second"] < t["second"] or (t["visual"] and "visual" in f["asks"]))
     return abstains
 
 
@@ -166,8 +177,8 @@ def score(args: argparse.Namespace) -> None:
     rows = json.loads(Path(args.feats).read_text(encoding="utf-8"))
     scope = args.scope
     shipped = GenerateConfig()
-    today = {"names": shipped.support_names, "numbers": shipped.support_numbers, "labels": 0.0, "pages": 0.0, "weighted": 0.0,
-             "sim": 0.0, "visual": False}
+    today = {"names": shipped.support_names, "ids": 0.0, "numbers": shipped.support_numbers, "labels": 0.0, "pages": 0.0, "weighted": 0.0,
+             "sim": 0.0, "second": 0.0, "visual": False}
     base = evaluate(rows, rule_of(today), scope)
     print(f"[{scope}] today's rule {today}: {base}")
     floor = args.floor if args.floor is not None else base["contains"]

@@ -107,12 +107,15 @@ def _fact_text(question: str) -> str:
     return _DEFINED_ACRONYM.sub(" ", _PLACEHOLDER.sub(" ", text))
 
 
-def names_of(question: str) -> list[str]:
-    """The question's names, lower-cased: capitalised words not at the start of the question,
-    acronyms, words mixing letters and digits, quoted phrases; in a Korean question every Latin
-    word. Korean words are not names here (Korean has no capitals: its facts are its numbers and
+def name_kinds(question: str) -> dict[str, bool]:
+    """The question's names, lower-cased, each with whether it is an *identifier*: capitalised
+    words not at the start of the question, acronyms, words mixing letters and digits, quoted
+    phrases; in a Korean question every Latin word. Identifiers are the acronyms and the words
+    mixing letters and digits ("MMLU", "GPT-4o", "LLaVa", "V3Det"): one of them missing is a
+    different thing, where a missing capitalised word ("Foreign", "Survey") may be paraphrase.
+    Korean words are not names here (Korean has no capitals: its facts are its numbers and
     Latin names)."""
-    names: list[str] = [(a or b).strip().lower() for a, b in _QUOTED.findall(question)]
+    names: dict[str, bool] = {(a or b).strip().lower(): False for a, b in _QUOTED.findall(question)}
     words = list(_WORD.finditer(question))
     korean = has_hangul(question)  # a Latin word in a Korean question is a name wherever it stands
     for i, m in enumerate(words):
@@ -123,8 +126,23 @@ def names_of(question: str) -> list[str]:
         acronym = sum(ch.isupper() for ch in w) >= 2
         mixed = any(ch.isdigit() for ch in w) and any(ch.isalpha() for ch in w)
         if acronym or mixed or (w[0].isupper() and not first) or korean:
-            names.append(w.lower())
-    return list(dict.fromkeys(names))
+            names[w.lower()] = names.get(w.lower(), False) or mixed or _identifier(w)
+    return names
+
+
+def _identifier(word: str) -> bool:
+    """An acronym ("MMLU", "EBITDA": capitals only, at most six) or a word with a capital after a
+    small letter ("LLaVa", "SituatedQA"); not a capitalised compound ("Step-Back") nor a
+    shouted word ("LEARNING")."""
+    parts = [p for p in re.split(r"[-/&.]", word) if p]
+    if all(p.isupper() for p in parts) and len(word.replace("-", "")) <= 6:
+        return sum(ch.isupper() for ch in word) >= 2
+    return any(re.search(r"[a-z][A-Z]", p) for p in parts)
+
+
+def names_of(question: str) -> list[str]:
+    """The question's names, lower-cased (:func:`name_kinds`)."""
+    return list(name_kinds(question))
 
 
 def labels_of(text: str) -> list[str]:
@@ -182,6 +200,8 @@ class Support:
     answer_numbers: float
     labels: float = 1.0
     """Share of the question's figure and table labels ("Figure 7") the cited text holds."""
+    identifiers: float = 1.0
+    """Share of the question's identifiers (acronyms, codes: :func:`name_kinds`) present."""
     pages: float = 1.0
     """1.0 when the question names no page ("on page 42", "slide 31") or a cited page is one it
     names, else 0.0."""
@@ -213,7 +233,8 @@ def measure(question: str, answer: str, cited: Sequence[str], cited_pages: Seque
     text = _norm(raw)
     facts = _fact_text(question)
     qn = _question_numbers(facts)
-    names = names_of(facts)
+    kinds = name_kinds(facts)
+    names = list(kinds)
     own = [n for n in numbers_of(_CITE.sub(" ", answer)) if n not in qn]
     held = set(labels_of(raw))
     wanted = labels_of(asked_part(question))
@@ -221,7 +242,9 @@ def measure(question: str, answer: str, cited: Sequence[str], cited_pages: Seque
     spelt = initials(raw)
     words = [w for o in owners for w in re.findall(r"[a-z]+", o.lower())]
     found = [_present(_norm(n), text) or _acronym_spelt(n, spelt, words) for n in names]
+    ids = [ok for n, ok in zip(names, found, strict=True) if kinds[n]]
     return Support(numbers=_share(qn, text), names=sum(found) / len(found) if found else 1.0,
+                   identifiers=sum(ids) / len(ids) if ids else 1.0,
                    answer_numbers=_share(own, text),
                    labels=1.0 if not wanted else sum(w in held for w in wanted) / len(wanted),
                    pages=1.0 if not named or cited_pages is None or set(named) & set(cited_pages) else 0.0)
