@@ -79,7 +79,7 @@ def numbers_of(text: str) -> list[str]:
 _SENTENCE_BREAK = re.compile(r"(?<=[.?!。])\s+(?=\S)")
 _INSTRUCTION = re.compile(
     r"\b(answers?|format(?:ted)?|e\.g\.|for example|round(?:ed)?|please|write|save|give me|your|"
-    r"defined as|is defined|calculated?|utiliz\w*|like\s+['\"\[])|형식|예시|예:|답하|답변", re.IGNORECASE)
+    r"defined as|is defined|calculated?|utiliz\w*|respon\w+|rel(?:y|ying) on|like\s+['\"\[])|형식|예시|예:|답하|답변", re.IGNORECASE)
 """A sentence after the first that says how to answer ("Write the answer in list format, e.g.
 ['1', '2']", "ROA is defined as: ..."): its examples and defined terms are no facts of the page."""
 _PAGE_PHRASE = re.compile(
@@ -94,7 +94,7 @@ def asked_part(question: str) -> str:
 
 
 _PLACEHOLDER = re.compile(r"\b(?:YYYY|YY|MM|DD)(?:[-/.](?:YYYY|YY|MM|DD))+\b")
-_DEFINED_ACRONYM = re.compile(r"\(\s*[A-Z][A-Za-z&]{1,7}\s*\)")
+_DEFINED_ACRONYM = re.compile(r"\([^()]{0,30}?\b[A-Z][A-Z&]+[a-z]?\s*\)")
 """An acronym in brackets after what it stands for ("return on assets (ROA)"): the words before
 it are the fact, a page seldom repeats the bracket."""
 
@@ -163,12 +163,17 @@ def question_asks(question: str) -> list[str]:
 
 
 _CAP_WORD = re.compile(r"\b[A-Z][A-Za-z]*")
+_ANY_WORD = re.compile(r"\b[A-Za-z]+")
+LONG_ACRONYM = 4
+"""An acronym this long may also be spelt out in small letters ("compound annual growth rate"):
+four letters in a row of a page's initials by chance are rare, two or three are not."""
 
 
-def initials(text: str) -> str:
-    """The first letters of the text's capitalised words, lower-cased, in order: where an acronym
-    of the question is spelt out ("Health and Social Care Act" holds "hsca")."""
-    return "".join(m.group()[0] for m in _CAP_WORD.finditer(text)).lower()
+def initials(text: str, capitalised: bool = True) -> str:
+    """The first letters of the text's capitalised words (or of all its words), lower-cased, in
+    order: where an acronym of the question is spelt out ("Health and Social Care Act" holds
+    "hsca")."""
+    return "".join(m.group()[0] for m in (_CAP_WORD if capitalised else _ANY_WORD).finditer(text)).lower()
 
 
 def _present(term: str, text: str) -> bool:
@@ -177,12 +182,13 @@ def _present(term: str, text: str) -> bool:
     return term in text
 
 
-def _acronym_spelt(term: str, initials_of_text: str, owners: Sequence[str]) -> bool:
-    """An acronym (2-6 letters) spelt out by the text's capitalised words, or a short form of a
-    word of the cited file's name taken letter by letter ("ADBE" of ADOBE_2015_10K.pdf)."""
+def _acronym_spelt(term: str, spelt: tuple[str, str], owners: Sequence[str]) -> bool:
+    """An acronym (2-6 letters) spelt out by the text's capitalised words (``spelt[0]``; by all
+    its words, ``spelt[1]``, from :data:`LONG_ACRONYM` letters), or a short form of a word of the
+    cited file's name taken letter by letter ("ADBE" of ADOBE_2015_10K.pdf)."""
     if not (2 <= len(term) <= 6 and term.isalpha()):
         return False
-    if term in initials_of_text:
+    if term in spelt[0] or (len(term) >= LONG_ACRONYM and term in spelt[1]):
         return True
     for word in owners:
         it = iter(word)
@@ -239,7 +245,7 @@ def measure(question: str, answer: str, cited: Sequence[str], cited_pages: Seque
     held = set(labels_of(raw))
     wanted = labels_of(asked_part(question))
     named = referenced_pages(asked_part(question))
-    spelt = initials(raw)
+    spelt = (initials(raw), initials(raw, capitalised=False))
     words = [w for o in owners for w in re.findall(r"[a-z]+", o.lower())]
     found = [_present(_norm(n), text) or _acronym_spelt(n, spelt, words) for n in names]
     ids = [ok for n, ok in zip(names, found, strict=True) if kinds[n]]
