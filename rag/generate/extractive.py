@@ -28,6 +28,7 @@ from ingest.text.sentences import is_page_mark, split_sentences
 from ingest.text.tokens import QUESTION_STOPWORDS, korean_terms
 from rag.config import GenerateConfig
 from rag.generate.prompting import abstain_sentence
+from rag.generate.support import Thresholds
 from rag.records import Evidence
 
 log = logging.getLogger(__name__)
@@ -328,10 +329,10 @@ class ExtractiveGenerator:
     @classmethod
     def from_config(cls, cfg: GenerateConfig) -> ExtractiveGenerator:
         """The generator ``backend: extractive`` builds. With the evidence-sufficiency check on
-        (``generate.support_names`` / ``support_numbers``), that check decides abstention, so the
-        answerer quotes its best sentence whatever its coverage (``min_coverage`` 0.01): on the dev
-        split coverage 0.3 refused answerable questions as often as unanswerable ones (issue 18)."""
-        check = cfg.support_names > 0 or cfg.support_numbers > 0
+        (any ``generate.support_*`` above 0), that check decides abstention, so the answerer quotes
+        its best sentence whatever its coverage (``min_coverage`` 0.01): on the dev split coverage
+        0.3 refused answerable questions as often as unanswerable ones (issue 18)."""
+        check = Thresholds.of(cfg).active
         return cls(max_sentences=cfg.max_sentences, min_coverage=SUPPORTED_COVERAGE if check else 0.3)
 
     def answer_text(self, question: str, evidence: Sequence[Evidence]) -> str:

@@ -9,16 +9,26 @@ for every generator:
 * ``numbers``: share of the question's numbers (two or more digits: years, amounts; "FY2015" gives
   "2015") that occur in the cited text;
 * ``names``: share of the question's names (capitalised words inside the sentence, acronyms,
-  words mixing letters and digits, quoted phrases) that occur in the cited text;
+  words mixing letters and digits, quoted phrases) that occur in the cited text; an acronym also
+  counts when the text spells it out ("Health and Social Care Act" for HSCA) or shortens the
+  cited file's name ("ADBE" for ADOBE_2015_10K.pdf);
+* ``identifiers``: the same share over the acronyms and codes alone ("MMLU", "GPT-4o", "LLaVa"):
+  a missing one is another thing ("GPT-4o" over a page about GPT-4), where a missing capitalised
+  word may be paraphrase;
+* ``labels``: share of the question's figure and table labels ("Figure 7", "Table 1-1", "표 3");
 * ``answer_numbers``: share of the answer's own numbers (outside its quotes' citations) found in the
   cited text: a model's number that no cited page holds is not supported.
 
+Only the asked part of the question counts (:func:`asked_part`): "Write the answer in list format,
+e.g. ['Page 2']", "ROA is defined as ...", "Round your answer ..." name nothing the page must hold,
+and page references ("on page 42") are the retriever's business, not words of the page.
+
 The cited text is the text of the evidence the answer cites ([n]) (the answer itself when it cites
-nothing). :func:`supported` combines them
-with thresholds calibrated on the dev split (``docs/eval.md``, issue 18): an answer is supported
-when ``names >= generate.support_names`` and ``numbers >= generate.support_numbers``.
-:func:`rag.generate.citations.build_answer` replaces an unsupported answer by the abstain
-sentence of the question's language.
+nothing). :func:`shortfall` compares the shares with thresholds calibrated on the dev split
+(``docs/eval.md``, issue 18; the ``generate.support_*`` settings) and says what falls short.
+:func:`rag.generate.citations.build_answer` replaces an answer whose question facts fall short by
+the abstain sentence of the question's language, and flags (``Answer.support_issue``) a model's
+answer whose own numbers no cited evidence holds.
 """
 
 from __future__ import annotations
@@ -29,6 +39,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ingest.text.hangul import has_hangul
+from rag.config import GenerateConfig
 
 _NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9&'\-.]*[A-Za-z0-9]|[A-Za-z]")
@@ -41,11 +52,6 @@ _CITE = re.compile(r"\[\d+(?:\s*[,;\-–]\s*\d+)*\]")
 _LABEL = re.compile(r"\b(fig(?:ure)?s?\.?|tables?|tab\.)\s*(\d+(?:[-.]\d+)?)|(그림|표)\s*(\d+(?:[-.]\d+)?)",
                     re.IGNORECASE)
 """A figure or table label ("Figure 7", "Fig. 3", "Table 1-1", "그림 2", "표 3")."""
-_VISUAL = re.compile(
-    r"\b(colou?rs?|red|blue|green|yellow|black|white|orange|purple|grey|gray|underlined|italic|bold|"
-    r"highlighted|logos?|icons?|pictures?|photos?|photographs?|images?|drawn|shape)\b|색깔|색상|사진|그림 속",
-    re.IGNORECASE)
-"""Words of a question about what only a picture shows: its colours, marks, pictured things."""
 
 NAME_STOP = frozenset({
     "what", "which", "who", "whom", "whose", "when", "where", "why", "how", "is", "are", "was", "were", "do",
@@ -79,7 +85,8 @@ def numbers_of(text: str) -> list[str]:
 _SENTENCE_BREAK = re.compile(r"(?<=[.?!。])\s+(?=\S)")
 _INSTRUCTION = re.compile(
     r"\b(answers?|format(?:ted)?|e\.g\.|for example|round(?:ed)?|please|write|save|give me|your|"
-    r"defined as|is defined|calculated?|utiliz\w*|respon\w+|rel(?:y|ying) on|like\s+['\"\[])|형식|예시|예:|답하|답변", re.IGNORECASE)
+    r"defined as|is defined|calculated?|utiliz\w*|respon\w+|rel(?:y|ying) on|like\s+['\"\[])"
+    r"|형식|예시|예:|답하|답변", re.IGNORECASE)
 """A sentence after the first that says how to answer ("Write the answer in list format, e.g.
 ['1', '2']", "ROA is defined as: ..."): its examples and defined terms are no facts of the page."""
 _PAGE_PHRASE = re.compile(
@@ -100,9 +107,10 @@ it are the fact, a page seldom repeats the bracket."""
 
 
 def _fact_text(question: str) -> str:
-    """The asked part with its page references and figure/table labels taken out (those are
-    checked on their own: :attr:`Support.pages`, :attr:`Support.labels`), and date placeholders
-    ("YYYY-MM-DD") and bracketed acronyms after their words, which name nothing on a page."""
+    """The asked part with its page references ("page 17": no number of the page's text) and
+    figure/table labels (checked on their own, :attr:`Support.labels`) taken out, and date
+    placeholders ("YYYY-MM-DD") and bracketed acronyms after their words, which name nothing on a
+    page."""
     text = _LABEL.sub(" ", _PAGE_PHRASE.sub(" ", asked_part(question)))
     return _DEFINED_ACRONYM.sub(" ", _PLACEHOLDER.sub(" ", text))
 
@@ -156,12 +164,6 @@ def labels_of(text: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def question_asks(question: str) -> list[str]:
-    """What kind of fact the question asks that a text layer may lack: ``visual`` (a colour, a
-    logo, a pictured thing, underlined or highlighted text)."""
-    return ["visual"] if _VISUAL.search(question) else []
-
-
 _CAP_WORD = re.compile(r"\b[A-Z][A-Za-z]*")
 _ANY_WORD = re.compile(r"\b[A-Za-z]+")
 LONG_ACRONYM = 4
@@ -199,7 +201,7 @@ def _acronym_spelt(term: str, spelt: tuple[str, str], owners: Sequence[str]) -> 
 
 @dataclass(frozen=True)
 class Support:
-    """Shares in [0, 1] (1.0 when the question has none of that kind)."""
+    """Shares in [0, 1] (1.0 when the question has none of that kind), and what is missing."""
 
     numbers: float
     names: float
@@ -208,18 +210,37 @@ class Support:
     """Share of the question's figure and table labels ("Figure 7") the cited text holds."""
     identifiers: float = 1.0
     """Share of the question's identifiers (acronyms, codes: :func:`name_kinds`) present."""
-    pages: float = 1.0
-    """1.0 when the question names no page ("on page 42", "slide 31") or a cited page is one it
-    names, else 0.0."""
+    missing: tuple[str, ...] = ()
+    """The question's names, numbers and labels the cited text lacks."""
+    missing_answer_numbers: tuple[str, ...] = ()
+    """The answer's own numbers the cited text lacks."""
 
     @property
     def score(self) -> float:
         """The weakest of the question's facts."""
-        return min(self.numbers, self.names)
+        return min(self.numbers, self.names, self.identifiers, self.labels)
 
 
-def _share(terms: Sequence[str], text: str) -> float:
-    return 1.0 if not terms else sum(_present(t, text) for t in terms) / len(terms)
+@dataclass(frozen=True)
+class Thresholds:
+    """Least shares of each kind of the question's facts the cited text must hold (the
+    ``generate.support_*`` settings); 0 for a kind: not checked."""
+
+    names: float = 0.0
+    numbers: float = 0.0
+    identifiers: float = 0.0
+    labels: float = 0.0
+
+    @property
+    def active(self) -> bool:
+        """Whether any kind is checked."""
+        return max(self.names, self.numbers, self.identifiers, self.labels) > 0
+
+    @classmethod
+    def of(cls, cfg: GenerateConfig) -> Thresholds:
+        """The ``generate.support_*`` settings."""
+        return cls(names=cfg.support_names, numbers=cfg.support_numbers,
+                   identifiers=cfg.support_identifiers, labels=cfg.support_labels)
 
 
 def _question_numbers(question: str) -> list[str]:
@@ -227,36 +248,51 @@ def _question_numbers(question: str) -> list[str]:
     return numbers_of(re.sub(r"(?<=[A-Za-z])(?=\d)", " ", question))
 
 
-def measure(question: str, answer: str, cited: Sequence[str], cited_pages: Sequence[int] | None = None,
-            owners: Sequence[str] = ()) -> Support:
-    """How far the cited text (the evidence texts the answer cites, or its answering sentence)
-    holds the question's numbers, names and labels and the answer's numbers, and whether a cited
-    page (``cited_pages``; None: not checked) is one the question names. ``owners``: the cited
-    files' names, whose short forms count as present ("ADBE" for ADOBE)."""
-    from rag.retrieve import referenced_pages  # the retriever's reading of "page 14", "slides 3-5"
+def _share(found: Sequence[bool]) -> float:
+    return sum(found) / len(found) if found else 1.0
 
+
+def measure(question: str, answer: str, cited: Sequence[str], owners: Sequence[str] = ()) -> Support:
+    """How far the cited text (the evidence texts the answer cites, or its answering sentence)
+    holds the question's numbers, names and labels and the answer's numbers. Only the asked part
+    counts (:func:`asked_part`). ``owners``: the cited files' names, whose short forms count as
+    present ("ADBE" for ADOBE_2015_10K)."""
     raw = unicodedata.normalize("NFKC", "\n".join(cited))
     text = _norm(raw)
     facts = _fact_text(question)
     qn = _question_numbers(facts)
     kinds = name_kinds(facts)
-    names = list(kinds)
-    own = [n for n in numbers_of(_CITE.sub(" ", answer)) if n not in qn]
-    held = set(labels_of(raw))
-    wanted = labels_of(asked_part(question))
-    named = referenced_pages(asked_part(question))
     spelt = (initials(raw), initials(raw, capitalised=False))
     words = [w for o in owners for w in re.findall(r"[a-z]+", o.lower())]
-    found = [_present(_norm(n), text) or _acronym_spelt(n, spelt, words) for n in names]
-    ids = [ok for n, ok in zip(names, found, strict=True) if kinds[n]]
-    return Support(numbers=_share(qn, text), names=sum(found) / len(found) if found else 1.0,
-                   identifiers=sum(ids) / len(ids) if ids else 1.0,
-                   answer_numbers=_share(own, text),
-                   labels=1.0 if not wanted else sum(w in held for w in wanted) / len(wanted),
-                   pages=1.0 if not named or cited_pages is None or set(named) & set(cited_pages) else 0.0)
+    names = {n: _present(_norm(n), text) or _acronym_spelt(n, spelt, words) for n in kinds}
+    numbers = {n: _present(n, text) for n in qn}
+    held = set(labels_of(raw))
+    labels = {w: w in held for w in labels_of(asked_part(question))}
+    own = [n for n in numbers_of(_CITE.sub(" ", answer)) if n not in qn]
+    lacking = [n for n in own if not _present(n, text)]
+    return Support(numbers=_share(list(numbers.values())), names=_share(list(names.values())),
+                   answer_numbers=1.0 - len(lacking) / len(own) if own else 1.0,
+                   labels=_share(list(labels.values())),
+                   identifiers=_share([ok for n, ok in names.items() if kinds[n]]),
+                   missing=tuple(k for d in (names, numbers, labels) for k, ok in d.items() if not ok),
+                   missing_answer_numbers=tuple(lacking))
 
 
-def supported(support: Support, min_names: float, min_numbers: float) -> bool:
-    """Whether the answer stands: at least ``min_names`` of the question's names and
-    ``min_numbers`` of its numbers present in the cited text (0 and 0 accept everything)."""
-    return support.names >= min_names and support.numbers >= min_numbers
+def shortfall(support: Support, least: Thresholds) -> str | None:
+    """Why the answer does not stand (which kinds fall short, and what the cited text lacks), or
+    None when every kind reaches its threshold."""
+    short = [kind for kind, share, need in (
+        ("names", support.names, least.names), ("numbers", support.numbers, least.numbers),
+        ("identifiers", support.identifiers, least.identifiers), ("labels", support.labels, least.labels))
+        if share < need]
+    if not short:
+        return None
+    return f"the cited evidence lacks the question's {', '.join(short)}: {', '.join(support.missing)}"
+
+
+def supported(support: Support, min_names: float, min_numbers: float, min_identifiers: float = 0.0,
+              min_labels: float = 0.0) -> bool:
+    """Whether the answer stands: at least ``min_names`` of the question's names, ``min_numbers``
+    of its numbers, ``min_identifiers`` of its identifiers and ``min_labels`` of its figure and
+    table labels present in the cited text (all 0 accept everything)."""
+    return shortfall(support, Thresholds(min_names, min_numbers, min_identifiers, min_labels)) is None
