@@ -3,6 +3,9 @@ numbers becomes the abstain sentence of the question's language, for every gener
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from rag.config import GenerateConfig
 from rag.generate.citations import build_answer
 from rag.generate.extractive import ExtractiveGenerator
@@ -164,3 +167,31 @@ def test_a_model_answer_whose_numbers_no_citation_holds_is_flagged() -> None:
     assert made_up.support_issue == "the cited evidence lacks the answer's numbers: 71.9"
     quoted = build_answer(q, "It reached 62.3% [1].", [STEPBACK_P7], support=ON)
     assert quoted.support_issue is None
+
+
+def test_the_check_wraps_a_model_answer_over_http() -> None:
+    # The OpenAI-compatible generator against a real local HTTP server; the answer goes through
+    # build_answer with the generate settings, as Pipeline.astream does for every backend.
+    from rag.generate.openai import OpenAIChatGenerator
+    from tests.openai_http import OpenAIHTTPServer
+
+    async def ask(gen: OpenAIChatGenerator, question: str, cfg: GenerateConfig) -> Any:
+        sent = gen.select(question, [STEPBACK_P7])
+        text = "".join([d async for d in gen.astream(question, sent)])
+        return build_answer(question, text, sent, support=cfg)
+
+    cases = [
+        # a near-miss question: the page knows GPT-4, not GPT-4o -> the model's answer is replaced
+        ("How much lower is the accuracy of GPT-4o on SituatedQA compared to MMLU Chemistry?",
+         ["About 20 points ", "lower [1]."], True, "gpt-4o"),
+        # the question's facts are cited, the model's number is on no cited page -> flagged, kept
+        ("What Hard accuracy did Step-Back + RAG reach?", ["It reached ", "71.9% [1]."], False, "71.9"),
+    ]
+    for question, pieces, abstained, issue in cases:
+        with OpenAIHTTPServer(stream_pieces=pieces) as server:
+            cfg = GenerateConfig(backend="openai", urls=[server.url])
+            gen = OpenAIChatGenerator(cfg, model="tiny")
+            ans = asyncio.run(ask(gen, question, cfg))
+            gen.close()
+        assert ans.abstained is abstained and issue in (ans.support_issue or ""), ans
+        assert (ans.text == abstain_sentence(question)) is abstained
