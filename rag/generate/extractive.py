@@ -16,23 +16,30 @@ morphemes, particles and endings dropped), and sentences come from
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import re
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ingest.table_headers import first_row_is_data, is_key_value
 from ingest.text.hangul import HANGUL_RUN, has_hangul
 from ingest.text.sentences import is_page_mark, split_sentences
 from ingest.text.tokens import QUESTION_STOPWORDS, korean_terms
 from rag.config import GenerateConfig
+from rag.embed.base import Embedder
 from rag.generate.prompting import abstain_sentence
 from rag.generate.support import Thresholds
 from rag.records import Evidence
 
 log = logging.getLogger(__name__)
 
+CROSS_COVERAGE = 0.5
+"""Below this coverage of the question by its best same-script sentence, sentences in the other
+script (Korean for an English question, English for a Korean one) are ranked by the embedder."""
+MAX_CROSS_UNITS = 48
+"""Sentences of the other script embedded for one question, in evidence order."""
 SUPPORTED_COVERAGE = 0.01
 """``min_coverage`` when the evidence-sufficiency check (``rag.generate.support``) decides."""
 NUMBER_WEIGHT = 3.0
@@ -210,6 +217,15 @@ def _units(n: int, ev: Evidence) -> tuple[list[_Unit], list[_Unit]]:
     return units, titles
 
 
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+
+
+def _script(text: str) -> str:
+    """``ko`` for text with Hangul, ``en`` for text with Latin words, ``""`` for neither (a list
+    mark "1.", a bare number): which side of a Korean/English pair a sentence is on."""
+    return "ko" if has_hangul(text) else "en" if _LATIN_WORD.search(text) else ""
+
+
 def _term_set(text: str) -> frozenset[str]:
     return frozenset(t for t, _ in terms(text))
 
@@ -263,6 +279,8 @@ class Ranking:
     """Question numbers of three or more digits found in no evidence (titles included)."""
     has_units: bool
     """Whether the evidence holds any sentence or row that could answer."""
+    units: list[_Unit] = field(default_factory=list)
+    """Every sentence and row that could answer, in evidence order."""
 
 
 def rank(question: str, evidence: Sequence[Evidence], rank_decay: float = 0.1) -> Ranking:
@@ -279,7 +297,7 @@ def rank(question: str, evidence: Sequence[Evidence], rank_decay: float = 0.1) -
         units += found
         titles += heads
     if not q_terms or not units:
-        return Ranking(q_terms, {}, [], [], bool(units))
+        return Ranking(q_terms, {}, [], [], bool(units), units)
     # Titles and headings count as evidence seen (a year in a report's title) but never answer.
     every = units + titles
     # A year or an amount the question names must be somewhere in the evidence: "... in 2024?"
@@ -300,7 +318,7 @@ def rank(question: str, evidence: Sequence[Evidence], rank_decay: float = 0.1) -
         raw = sum(q_terms[t] * idf[t] for t in matched)
         scored.append(Scored(raw / (1.0 + rank_decay * (u.n - 1)), coverage, raw / mass, u))
     scored.sort(key=lambda s: (-s.score, s.unit.n))
-    return Ranking(q_terms, idf, scored, missing, True)
+    return Ranking(q_terms, idf, scored, missing, True, units)
 
 
 class ExtractiveGenerator:
@@ -325,6 +343,38 @@ class ExtractiveGenerator:
         self.min_coverage = min_coverage
         self.rank_decay = rank_decay
         self.keep_ratio = keep_ratio
+        self.embedder: Embedder | None = None
+        """Ranks sentences of the other script than the question's (:meth:`use_embedder`)."""
+
+    def use_embedder(self, embedder: Embedder) -> None:
+        """Answer across languages: a Korean question over an English page (or the reverse) shares
+        no word with it, so with ``embedder`` (the index's, multilingual), over evidence mostly in
+        the other script, its sentences are ranked by their similarity to the question when no
+        sentence in the question's own script covers :data:`CROSS_COVERAGE` of it. No threshold
+        on that similarity: on the Korean set answerable and unanswerable picks overlap (0.786-0.834
+        against 0.784), so the evidence check decides. The pipeline calls this."""
+        self.embedder = embedder
+
+    def _across(self, question: str, ranking: Ranking) -> _Unit | None:
+        """The other-script sentence most like the question, when the evidence is mostly in the
+        other script and the question's own script gives no good match (None otherwise, or
+        without an embedder)."""
+        if self.embedder is None or (ranking.scored and ranking.scored[0].coverage >= CROSS_COVERAGE):
+            return None
+        script = _script(question)
+        scripts = [_script(u.quote) for u in ranking.units]
+        other = [u for u, sc in zip(ranking.units, scripts, strict=True) if sc not in ("", script)]
+        if len(other) <= scripts.count(script):  # evidence mostly in the question's language: no bridge needed
+            return None
+        # Sentences first, then table rows, at most MAX_CROSS_UNITS in evidence order.
+        other = ([u for u in other if not u.cells] + [u for u in other if u.cells])[:MAX_CROSS_UNITS]
+        if not other:
+            return None
+        q = self.embedder.embed_queries([question])[0]
+        sims = self.embedder.embed_texts([u.quote for u in other]) @ q
+        # Evidence rank breaks near-ties, as the lexical score's decay does.
+        best = max(range(len(other)), key=lambda i: float(sims[i]) / (1.0 + self.rank_decay * (other[i].n - 1)))
+        return other[best]
 
     @classmethod
     def from_config(cls, cfg: GenerateConfig) -> ExtractiveGenerator:
@@ -347,6 +397,10 @@ class ExtractiveGenerator:
             return abstain_sentence(question)
         scored = [(s.score, s.coverage, s.unit) for s in ranking.scored]
         q_terms = ranking.q_terms
+        across = self._across(question, ranking)
+        if across is not None:
+            log.debug("extractive: answering across languages from evidence [%d]", across.n)
+            return f"{short_answer(across, list(q_terms))} [{across.n}]"
         if not scored or scored[0][1] < self.min_coverage:
             log.debug("extractive: best coverage %.2f below %.2f: abstaining",
                       scored[0][1] if scored else 0.0, self.min_coverage)
@@ -368,8 +422,8 @@ class ExtractiveGenerator:
         return "\n".join([f"{head} [{top.n}]", *(["", *quotes] if quotes else [])])
 
     async def astream(self, question: str, evidence: Sequence[Evidence]) -> AsyncIterator[str]:
-        """The answer one line at a time."""
-        lines = self.answer_text(question, evidence).split("\n")
+        """The answer one line at a time (worked out in a thread: it may embed sentences)."""
+        lines = (await asyncio.to_thread(self.answer_text, question, evidence)).split("\n")
         for i, line in enumerate(lines):
             yield line + ("\n" if i < len(lines) - 1 else "")
 
