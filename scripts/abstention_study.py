@@ -97,14 +97,6 @@ def answer_features(question: str, evidence: Sequence[Evidence], sims: dict[str,
                second=ranking.scored[1].score / best.score if len(ranking.scored) > 1 and best.score else 0.0)
     cited = sorted({c.n for c in plain.citations})
     texts = [t for n in cited for t in (evidence[n - 1].text, Path(evidence[n - 1].file).stem.replace("_", " "))]
-    seen = frozenset().union(*(extractive._unit_terms(e.text) for e in evidence))
-    words = [t for t, is_number in extractive.terms(question) if not is_number]
-    out["absent"] = sum(t not in seen for t in dict.fromkeys(words))
-    out["evidence_share"] = 1.0 - out["absent"] / max(len(set(words)), 1)
-    toks = best.unit.quote.split()
-    out["junk"] = sum(len(t.strip(".,;:()[]'\"?!")) < 2 or not any(ch.isalnum() for ch in t) for t in toks) / max(len(toks), 1)
-    out["digits"] = sum(any(ch.isdigit() for ch in t) for t in toks) / max(len(toks), 1)
-    out["table"] = bool(best.unit.cells)
     for name, where in (("sent", [best.unit.quote]), ("cited", texts or [plain.text])):
         s = measure(question, plain.text, where, [Path(evidence[n - 1].file).stem for n in cited])
         out[f"{name}_numbers"], out[f"{name}_names"], out[f"{name}_labels"] = s.numbers, s.names, s.labels
@@ -143,7 +135,7 @@ FACTS: dict[str, Sequence[Any]] = {
     "names": (0.0, 0.5, 0.67, 1.0),
     "ids": (0.0, 1.0),
     "numbers": (0.0, 0.5, 1.0),
-    "labels": (0.0, 1.0),
+    "labels": (0.0, 0.5, 1.0),
 }
 """The shipped kinds of rule (``generate.support_*``): shares of the question's names,
 identifiers, numbers and labels the cited text must hold."""
@@ -189,6 +181,10 @@ def _pick(rows: Sequence[Row], scope: str, floor: float, grid: dict[str, Sequenc
     return best[1]
 
 
+def _show(t: dict[str, Any]) -> str:
+    return "{" + ", ".join(f"{k}: {v}" for k, v in t.items() if v != OFF[k]) + "}"
+
+
 def _line(res: dict[str, float]) -> str:
     return (f"F1 {res['f1']:.3f} P {res['p']:.3f} R {res['r']:.3f} contains {res['contains']:.3f} "
             f"abstained {res['abstained']:.0f}")
@@ -204,13 +200,13 @@ def score(args: argparse.Namespace) -> None:
                "labels": cfg.support_labels}
     base = evaluate(rows, rule_of(before), scope)
     print(f"[{scope}] names >= 0.67, numbers >= 0.5: {_line(base)}")
-    print(f"[{scope}] shipped {shipped}: {_line(evaluate(rows, rule_of(shipped), scope))}")
+    print(f"[{scope}] shipped {_show(shipped)}: {_line(evaluate(rows, rule_of(shipped), scope))}")
     floor = base["contains"] - args.slack
     results = sorted(((evaluate(rows, rule_of(t), scope), t) for t in _settings(grid)),
                      key=lambda x: (-x[0]["f1"], -x[0]["contains"]))
     print(f"best F1 with contains >= {floor:.3f}:")
     for res, t in [x for x in results if x[0]["contains"] >= floor - 1e-9][:10]:
-        print(f"  {_line(res)}  {{{', '.join(f'{k}: {v}' for k, v in t.items() if v != OFF[k])}}}")
+        print(f"  {_line(res)}  {_show(t)}")
     # Held out: thresholds picked on the other folds' documents, applied to this fold's.
     docs = sorted({r["file"] for r in rows})
     random.Random(args.seed).shuffle(docs)
@@ -223,7 +219,7 @@ def score(args: argparse.Namespace) -> None:
         test = [r for r in rows if fold_of[r["file"]] == k]
         t = _pick(train, scope, evaluate(train, rule_of(before), scope)["contains"] - args.slack, grid)
         rule = rule_of(t)
-        print(f"  fold {k}: {len(test)} questions, picked {{{', '.join(f'{k}: {v}' for k, v in t.items() if v != OFF[k])}}}")
+        print(f"  fold {k}: {len(test)} questions, picked {_show(t)}")
         for r in test:
             f = r[scope]
             a = f["abstained"] or rule(f)
