@@ -49,9 +49,10 @@ _PERIOD = re.compile(r"(?:fy|cy|q[1-4]|h[12])'?\d{2,4}", re.IGNORECASE)
 """A fiscal period ("FY2015", "Q2"): its number is one of the question's numbers, and a filing
 writes "fiscal 2015", so it is no name."""
 _CITE = re.compile(r"\[\d+(?:\s*[,;\-–]\s*\d+)*\]")
-_LABEL = re.compile(r"\b(fig(?:ure)?s?\.?|tables?|tab\.)\s*(\d+(?:[-.]\d+)?)|(그림|표)\s*(\d+(?:[-.]\d+)?)",
-                    re.IGNORECASE)
-"""A figure or table label ("Figure 7", "Fig. 3", "Table 1-1", "그림 2", "표 3")."""
+_LABEL = re.compile(r"\b(fig(?:ure)?s?\.?|tables?|tab\.)\s*(\d+(?:[-.]\d+)?)"
+                    r"|(?<![\uac00-\ud7a3])(그림|표)\s*(\d+(?:[-.]\d+)?)", re.IGNORECASE)
+"""A figure or table label ("Figure 7", "Fig. 3", "Table 1-1", "그림 2", "표 3"; not the end of a
+word: "대표 3명" names no table)."""
 
 NAME_STOP = frozenset({
     "what", "which", "who", "whom", "whose", "when", "where", "why", "how", "is", "are", "was", "were", "do",

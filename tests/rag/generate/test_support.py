@@ -13,6 +13,7 @@ from rag.generate.prompting import abstain_sentence
 from rag.generate.support import (
     Thresholds,
     asked_part,
+    labels_of,
     measure,
     name_kinds,
     names_of,
@@ -142,6 +143,8 @@ def test_a_figure_or_table_the_question_names_must_be_cited() -> None:
                  "Figure 8: more examples.")
     assert measure(q, "x [1]", [fig7.text]).labels == 1.0
     assert measure("표 3의 매출은?", "x", ["표 3 매출 현황"]).labels == 1.0
+    assert measure("Figure 2의 추세는?", "x", ["그림 2 매출 추이"]).labels == 1.0  # across languages
+    assert labels_of("대표 3명과 그림 2") == ["figure:2"]  # "대표 3" is no table
     assert measure("Table1-1 의 항목은?", "x", ["Table 1-1 Comparison"]).labels == 1.0
 
 
