@@ -6,7 +6,9 @@ the question to its best candidate sentences. ``features`` replays the answerer 
 evidence (no index, no model: seconds) and writes per question the features of its candidate
 answer. ``score`` replays abstention rules over those features: abstention precision / recall /
 F1 on the unanswerable questions and contains-gold on the answerable ones, with every threshold
-also chosen by cross-validation over documents (the held-out numbers). Dev split only.
+also chosen by cross-validation over documents (the held-out numbers). Dev split only. The
+replay runs the answerer without an embedder, so its cross-language path (a question in the other
+language than its evidence) is not replayed: ``mmrag eval`` measures that.
 
     python scripts/abstention_study.py collect QA.jsonl --docs DIR --index IX --out evidence.json
     python scripts/abstention_study.py features evidence.json --out feats.json
