@@ -30,7 +30,7 @@ from ingest.text.tokens import QUESTION_STOPWORDS, korean_terms
 from rag.config import GenerateConfig
 from rag.embed.base import Embedder
 from rag.generate.prompting import abstain_sentence
-from rag.generate.support import Thresholds
+from rag.generate.support import Thresholds, asked_part
 from rag.records import Evidence
 
 log = logging.getLogger(__name__)
@@ -192,9 +192,13 @@ def _units(n: int, ev: Evidence) -> tuple[list[_Unit], list[_Unit]]:
     table: list[list[str]] = []
 
     def end_table() -> None:
-        if table:
+        if len(table) == 1:
+            # A "table" of one row is text the parser boxed (a page's columns read as cells): its
+            # cells are prose, not column names of no row.
+            prose.extend(["", *(c for c in table[0] if c), ""])
+        elif table:
             units.extend(_row_units(n, table[0], table[1:], caption))
-            table.clear()
+        table.clear()
 
     for line in ev.text.splitlines():
         stripped = line.strip()
@@ -302,8 +306,9 @@ def rank(question: str, evidence: Sequence[Evidence], rank_decay: float = 0.1) -
     every = units + titles
     # A year or an amount the question names must be somewhere in the evidence: "... in 2024?"
     # over documents that only know 2018 is unanswerable, however well the other words match.
+    # Only the asked part counts: "DIO is defined as: 365 * ..." needs no 365 on the page.
     seen = frozenset().union(*(u.terms for u in every))
-    missing = [t for t, is_number in terms(question) if is_number and len(t.replace(".", "")) >= 3
+    missing = [t for t, is_number in terms(asked_part(question)) if is_number and len(t.replace(".", "")) >= 3
                and t not in seen]
     total = sum(q_terms.values())
     df = {t: sum(t in u.terms for u in every) for t in q_terms}
