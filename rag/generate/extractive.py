@@ -9,6 +9,10 @@ supporting quotes, each with its [n]. Titles, headings, captions and footers nev
 no sentence covers enough of the question it abstains with the abstain sentence of the
 question's language. Evidence text is only ever quoted, never obeyed.
 
+A question in the other language than its evidence (a Korean question over an English policy)
+shares no word with it: with the index's multilingual embedder (:meth:`ExtractiveGenerator.use_embedder`)
+the other-language sentences are ranked by their similarity to the question instead.
+
 Korean is read like the keyword branch reads it (:func:`ingest.text.tokens.korean_terms`: Kiwi
 morphemes, particles and endings dropped), and sentences come from
 :func:`ingest.text.sentences.split_sentences`; a page mark (``- 1 -``) is never a quote.
