@@ -17,9 +17,17 @@ scores each profile by
   index (``retrieve.doc_depth`` hits deep): the pages themselves vote for their file.
 
 Each signal becomes a share over files, ``exp((s - max) / t)`` (1 for the best file; ``t`` in
-:data:`TEMPERATURES`), and the shares are mixed with ``retrieve.doc_weights``. The Retriever adds
-``retrieve.doc_boost`` times the file's share to each page's fused score (see
-:meth:`rag.retrieve.Retriever.retrieve`). Tuned on the dev split (docs/eval.md, issue 18).
+:data:`TEMPERATURES`), and the shares are mixed with ``retrieve.doc_weights``. Word-based signals
+(``name``, ``sparse``) cannot meet a file written in another script than the question (a Korean
+question, an English policy): for such a file they are missing, not zero, and its prior is the mix of
+the other signals when that is higher (:func:`script_of`; words it does share, a part number, still
+count; the name signal counts when the file *name* is in the question's script: "Hanbit" meets
+``hanbit_business_report_2025.pdf`` whatever its text). A question that names a page ("on page
+42") cannot be about a file far shorter than that: such a file's prior is 0 (:func:`too_short`).
+The Retriever adds ``retrieve.doc_boost`` times the file's share to each page's fused score (see
+:meth:`rag.retrieve.Retriever.retrieve`). Tuned on the dev split (docs/eval.md, issue 18); the
+script rule has no parameter and changes nothing on the dev split (every file and question there
+is Latin).
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ import logging
 import math
 import re
 import threading
+import unicodedata
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -37,7 +46,7 @@ import numpy as np
 
 from ingest.text.tokens import keyword_terms
 from rag.embed.base import Embedder
-from rag.records import Hit
+from rag.records import Hit, SearchFilter
 from rag.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -68,6 +77,37 @@ def doc_terms(text: str) -> list[str]:
     return out
 
 
+SCRIPT_SHARE = 0.3
+"""A text is in a non-Latin script when that script holds at least this share of its letters (one
+Hangul syllable stands for two or three Latin letters, so a Korean question with an English product
+name stays Korean)."""
+_SCRIPTS = {"HANGUL": "hangul", "CJK": "cjk", "HIRAGANA": "cjk", "KATAKANA": "cjk", "CYRILLIC": "cyrillic",
+            "GREEK": "greek", "ARABIC": "arabic", "HEBREW": "hebrew", "THAI": "thai", "DEVANAGARI": "devanagari"}
+
+
+def script_of(text: str) -> str:
+    """The writing system of a text: ``hangul``, ``cjk``, ``cyrillic``, ... when that script holds at
+    least :data:`SCRIPT_SHARE` of its letters (the largest such), else ``latin``; ``""`` without
+    letters (digits and codes meet every file)."""
+    counts: Counter[str] = Counter()
+    letters = 0
+    for ch in text:
+        if not ch.isalpha():
+            continue
+        letters += 1
+        first = unicodedata.name(ch, "").split(" ", 1)[0]
+        script = _SCRIPTS.get(first)
+        if script:
+            counts[script] += 1
+    if not letters:
+        return ""
+    if counts:
+        script, n = counts.most_common(1)[0]
+        if n >= SCRIPT_SHARE * letters:
+            return script
+    return "latin"
+
+
 @dataclass
 class Profile:
     """What the document stage knows of one file."""
@@ -75,6 +115,27 @@ class Profile:
     file: str
     text: str
     terms: Counter[str]
+    script: str = "latin"
+    """:func:`script_of` the file's first chunks (its name when they have no letters)."""
+    name_script: str = "latin"
+    """:func:`script_of` the file name's words."""
+    pages: int = 0
+    """Page items the file has (one per page with text or a render); 0: unknown."""
+
+
+PAGE_SLACK = (1.25, 2)
+"""A file is too short for a named page only when ``page items * 1.25 + 2`` is still below it: pages
+without text have no page item (dev split: up to 22 of 126 pages of one filing)."""
+
+
+def too_short(profiles: Sequence[Profile], pages: Sequence[int]) -> np.ndarray:
+    """Files that cannot hold the highest of the question's named ``pages`` (bool, shape (n,));
+    files with no page items are never ruled out."""
+    if not pages:
+        return np.zeros(len(profiles), dtype=bool)
+    top = max(pages)
+    factor, slack = PAGE_SLACK
+    return np.array([p.pages > 0 and p.pages * factor + slack < top for p in profiles], dtype=bool)
 
 
 def bm25_scores(query_terms: Sequence[str], profiles: Sequence[Profile], k1: float = 1.2,
@@ -121,21 +182,28 @@ and the dense branches), share of the best file's keyword score (``sparse``)."""
 SIGNALS = tuple(TEMPERATURES)
 
 
-def mix(signals: Mapping[str, np.ndarray], weights: Mapping[str, float]) -> np.ndarray:
+def mix(signals: Mapping[str, np.ndarray], weights: Mapping[str, float],
+        missing: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
     """The document prior: the weighted mean of the signals' shares. Shape (n,). The keyword
-    branch's BM25 scores have no fixed scale, so they are divided by the best file's first."""
+    branch's BM25 scores have no fixed scale, so they are divided by the best file's first.
+    ``missing``: signal -> files (bool, shape (n,)) for which that signal does not count, so their
+    prior is the weighted mean of the other signals (a file no keyword can reach is not penalised
+    for the keywords' silence); see :meth:`DocumentStage.missing`."""
     n = len(next(iter(signals.values()))) if signals else 0
     out = np.zeros(n, dtype=np.float64)
-    total = 0.0
+    total = np.zeros(n, dtype=np.float64)
     for k, v in signals.items():
         w = weights.get(k, 0.0)
         if w <= 0:
             continue
         if k == "sparse":
             v = v / (v.max() or 1.0)
-        out += w * share(v, TEMPERATURES[k])
-        total += w
-    return out / total if total else out
+        wv = np.full(n, w, dtype=np.float64)
+        if missing is not None and k in missing:
+            wv[missing[k]] = 0.0
+        out += wv * share(v, TEMPERATURES[k])
+        total += wv
+    return np.divide(out, total, out=np.zeros(n, dtype=np.float64), where=total > 0)
 
 
 class DocumentStage:
@@ -150,17 +218,23 @@ class DocumentStage:
         self._vectors = np.zeros((0, 0), dtype=np.float32)
 
     def profiles(self) -> tuple[list[Profile], np.ndarray]:
-        """The profiles of every file the store holds and their vectors (n, dim); rebuilt when the
-        store's files changed since the last call."""
+        """The profiles of every file the store holds and their vectors (n, dim); re-read when the
+        store's files changed since the last call, and only profiles whose text changed (new
+        files, re-ingested ones) are embedded again: one new file in a large folder costs one
+        embedding, not one per file."""
         files = tuple(self.store.files())
         with self._lock:
             if files != self._files:
                 profiles = [self._profile(f) for f in files]
-                texts = [p.text for p in profiles]
-                vectors = (np.asarray(self.embedder.embed_texts(texts), dtype=np.float32) if texts
+                known = {p.text: v for p, v in zip(self._profiles, self._vectors, strict=True)}
+                todo = list(dict.fromkeys(p.text for p in profiles if p.text not in known))
+                if todo:
+                    fresh = np.asarray(self.embedder.embed_texts(todo), dtype=np.float32)  # (m, dim)
+                    known.update(zip(todo, fresh, strict=True))
+                vectors = (np.stack([known[p.text] for p in profiles]) if profiles
                            else np.zeros((0, self.embedder.dim), dtype=np.float32))  # (n, dim)
                 self._files, self._profiles, self._vectors = files, profiles, vectors
-                log.info("document stage: %d file profiles built", len(files))
+                log.info("document stage: %d file profiles read, %d embedded", len(files), len(todo))
             return self._profiles, self._vectors
 
     def _profile(self, file: str) -> Profile:
@@ -168,7 +242,9 @@ class DocumentStage:
         body = " ".join(h.item.text for h in chunks)[:PROFILE_CHARS]
         name = name_words(file)
         terms = Counter(doc_terms(name) * NAME_REPEAT + doc_terms(body))
-        return Profile(file=file, text=f"{name}\n{body}", terms=terms)
+        pages = self.store.count(SearchFilter(files=[file], kinds=["page"]))
+        return Profile(file=file, text=f"{name}\n{body}", terms=terms, script=script_of(body) or script_of(name),
+                       name_script=script_of(name) or "latin", pages=pages)
 
     def signals(self, query: str, query_vector: Sequence[float] | None,
                 branches: Mapping[str, Sequence[Hit]]) -> tuple[list[str], dict[str, np.ndarray]]:
@@ -186,9 +262,27 @@ class DocumentStage:
         return files, out
 
     def prior(self, query: str, query_vector: Sequence[float] | None, branches: Mapping[str, Sequence[Hit]],
-              weights: Mapping[str, float]) -> dict[str, float]:
-        """file -> document prior in [0, 1] (the mix of the signals' shares)."""
+              weights: Mapping[str, float], pages: Sequence[int] = ()) -> dict[str, float]:
+        """file -> document prior in [0, 1] (the mix of the signals' shares; for files in another
+        script than the question the higher of that and the mix without the word signals; 0 for
+        files too short for the ``pages`` the question names)."""
         files, sig = self.signals(query, query_vector, branches)
         if not files:
             return {}
-        return dict(zip(files, mix(sig, weights).tolist(), strict=True))
+        out = mix(sig, weights)
+        missing = self.missing(query)
+        if missing:  # words may still raise such a file (a part number both share), never lower it
+            out = np.maximum(out, mix(sig, weights, missing))
+        out[too_short(self.profiles()[0], pages)] = 0.0
+        return dict(zip(files, out.tolist(), strict=True))
+
+    def missing(self, query: str) -> dict[str, np.ndarray]:
+        """The word signals that cannot speak for each file (bool, shape (n,) each): ``sparse`` for
+        files whose text is in another script than ``query``, ``name`` for those whose name is too.
+        Empty when the question has no letters."""
+        q = script_of(query)
+        if not q:
+            return {}
+        profiles, _ = self.profiles()
+        return {"sparse": np.array([p.script != q for p in profiles], dtype=bool),
+                "name": np.array([p.script != q and p.name_script != q for p in profiles], dtype=bool)}

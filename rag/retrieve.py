@@ -287,8 +287,9 @@ class Retriever:
             lists.append((name, self.store.query(one), b.limit))
         prior = None
         if whole:
+            named = next((b.pages for b in plan.prefetch if b.pages), [])
             prior = self.doc_stage.prior(query, plan.dense, {n: h for n, h, _ in lists if n != "pages"},
-                                         self.cfg.doc_weights)
+                                         self.cfg.doc_weights, named)
         weights: dict[str, float] = {str(k): w for k, w in self.cfg.branch_weights.items()}
         return fuse_pages([(n, h[:limit]) for n, h, limit in lists], weights,
                           self.cfg.rrf_k, prior, self.cfg.doc_boost)
