@@ -1,19 +1,18 @@
 """Registries of backends keyed by name: one ``register`` line per backend.
 
 An entry names its factory as ``"module:callable"`` (imported only when the backend is built, so
-heavy dependencies load lazily) and its own pydantic config model: the settings only it reads (a
-mixin of the flat config section, so YAML and ``--set`` keys stay ``embed.url``, ``store.url``). A
-setting that belongs to another backend's model is refused with the two names
-(:meth:`Registry.check_fields`). ``ingest/`` and
-``rag/`` share this one class (``rag.registry`` re-exports it); ``ingest`` must not import ``rag``.
+heavy dependencies load lazily) and its own pydantic config model: a subclass of its config section
+holding the settings only it reads; the section validates as that model when ``backend`` names it
+(``rag.sections``: the tagged union, which also refuses a setting of another backend). ``ingest/``
+and ``rag/`` share this one class (``rag.registry`` re-exports it); ``ingest`` must not import ``rag``.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from pydantic import BaseModel
 
@@ -30,12 +29,8 @@ class Entry:
     target: str
     """``"module:callable"``; ``"Class.from_config"`` resolves through the class."""
     config: type[BaseModel] | None = None
-    """The backend's own settings (a mixin of its config section); None: it reads only shared ones."""
-
-    @property
-    def fields(self) -> frozenset[str]:
-        """Names of the settings in :attr:`config`."""
-        return frozenset(self.config.model_fields) if self.config is not None else frozenset()
+    """The backend's own settings model (a subclass of its config section); None: it reads only
+    the section's shared ones."""
 
 
 class Registry(Generic[T]):
@@ -73,17 +68,3 @@ class Registry(Generic[T]):
             obj = getattr(obj, part)
         factory: Callable[..., T] = obj  # type: ignore[assignment]
         return factory
-
-    def check_fields(self, name: str, given: Mapping[str, Any]) -> None:
-        """Refuse settings in ``given`` (fields set to a non-default value) that other backends read
-        and ``name`` does not: ``embed.url`` with ``embed.backend: minilm`` is a mistake, not a no-op."""
-        if name not in self._entries:
-            return  # the unknown name fails where it is built, listing the known ones
-        own = self._entries[name].fields
-        specific = {f: e for e in self._entries.values() for f in e.fields}
-        for field in sorted(given):
-            if field in specific and field not in own:
-                users = sorted(e.name for e in self._entries.values() if field in e.fields)
-                raise ConfigError(f"{self.section}.{field} applies to {self.section}.backend "
-                                  f"{' or '.join(users)}, not {name!r}: remove it or set "
-                                  f"{self.section}.backend: {users[0]}")

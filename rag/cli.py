@@ -27,11 +27,11 @@ from rag.cli_commands import (
     cmd_serve,
     cmd_stats,
 )
-from rag.cli_options import _overrides, parse_sets
 from rag.errors import MmragError
 
-__all__ = ["DEMO_QUESTION", "EXIT_FILES_FAILED", "_overrides", "build_parser", "main", "parse_sets"]
-"""The names tests and scripts import from ``rag.cli`` (the settings flags live in :mod:`rag.cli_options`)."""
+__all__ = ["DEMO_QUESTION", "EXIT_FILES_FAILED", "build_parser", "main"]
+"""The names tests and scripts import from ``rag.cli`` (the settings flags, ``--set`` parsing
+included, live in :mod:`rag.cli_options`)."""
 
 DEMO_QUESTION = "What was ACME's revenue in Europe in 2025?"
 

@@ -73,7 +73,10 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _where(settings: Settings) -> str:
-    return settings.store.url if settings.store.backend == "server" else str(settings.index_dir)
+    from rag.backend_settings import ServerStoreConfig
+
+    store = settings.store
+    return store.url if isinstance(store, ServerStoreConfig) else str(settings.index_dir)
 
 
 def _open_existing_store(settings: Settings) -> Store | None:
@@ -175,6 +178,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def cmd_copy(args: argparse.Namespace) -> int:
     """Copy the configured index to ``--to`` (a server URL or an embedded folder); loads no model."""
+    from rag.backend_settings import ServerStoreConfig
     from rag.store.base import open_store
     from rag.store.copy import copy_store, same_store, target_config
 
@@ -197,7 +201,7 @@ def cmd_copy(args: argparse.Namespace) -> int:
             dest.close()
     finally:
         source.close()
-    where = target.url if target.backend == "server" else f"{target.backend} index {shown(target.path)}"
+    where = target.url if isinstance(target, ServerStoreConfig) else f"{target.backend} index {shown(target.path)}"
     _emit(args, {**report.model_dump(), "to": where, "collection": target.collection},
           f"copied {report.points:,} points ({report.pages} pages) to {where}, collection {target.collection!r}; "
           f"embedder {report.embedder_id} (dim {report.dim}). The manifest and page renders stay in "

@@ -1,7 +1,9 @@
 """Profiles: one pydantic model per concern, loaded from ``configs/*.yaml``.
 
-The settings that only one backend reads (``embed.url``, ``store.shard_number`` ...) are declared
-per backend in :mod:`rag.backend_settings`; the sections here inherit them.
+The sections with a ``backend`` (``embed``, ``store``, ``generate``) hold the settings every backend
+reads; each backend with settings of its own registers a subclass (:mod:`rag.backend_settings`),
+and the section validates as that model (:mod:`rag.sections`), so ``embed.url`` exists only with
+``embed.backend: vllm``.
 
 Precedence, lowest first: the YAML profile, environment variables ``MMRAG__SECTION__FIELD``
 (e.g. ``MMRAG__STORE__PATH=/data/index``), then explicit overrides (CLI flags). Unknown keys and
@@ -14,31 +16,24 @@ import os
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, SerializeAsAny, ValidationError, model_validator
 
 from ingest.config import IngestConfig
 from ingest.records import ITEM_KINDS, ItemKind
-from rag.backend_settings import (
-    E5SmallEmbedFields,
-    E5VEmbedFields,
-    EdgeStoreFields,
-    ExtractiveGenerateFields,
-    OpenAIGenerateFields,
-    Section,
-    ServerStoreFields,
-    VllmEmbedFields,
-    check_backend_fields,
-)
 from rag.errors import ConfigError
+from rag.sections import BackendSection, Section
 
 ENV_PREFIX = "MMRAG__"
 
 
-class EmbedConfig(E5VEmbedFields, VllmEmbedFields, E5SmallEmbedFields):
-    """Which embedder puts text and images into one space."""
+class EmbedConfig(BackendSection):
+    """Which embedder puts text and images into one space: the settings every embedder reads."""
+
+    backends: ClassVar[str] = "rag.embed.base:EMBEDDERS"
+    """The registry whose entries name each embedder's own model."""
 
     backend: str = "minilm"
     """Registry name: ``e5v`` (transformers), ``vllm`` (pooling server), ``e5small`` (multilingual-e5-small,
@@ -60,16 +55,12 @@ class EmbedConfig(E5VEmbedFields, VllmEmbedFields, E5SmallEmbedFields):
     cache: bool = True
     """Cache vectors on disk keyed by (embedder id, content hash)."""
 
-    @model_validator(mode="after")
-    def _fields_of_backend(self) -> EmbedConfig:
-        from rag.embed.base import EMBEDDERS  # its entries name the fields each backend reads
 
-        check_backend_fields(EMBEDDERS, self, self.backend)
-        return self
+class StoreConfig(BackendSection):
+    """Where the Qdrant index lives: the settings every store reads."""
 
-
-class StoreConfig(EdgeStoreFields, ServerStoreFields):
-    """Where the Qdrant index lives."""
+    backends: ClassVar[str] = "rag.store.base:STORES"
+    """The registry whose entries name each store's own model."""
 
     backend: str = "edge"
     """Registry name (``rag.store.base.STORES``): ``edge``, Qdrant Edge in-process (HNSW, WAL) on disk;
@@ -78,17 +69,6 @@ class StoreConfig(EdgeStoreFields, ServerStoreFields):
     """Folder of the embedded index, the manifest and the extracted images."""
     collection: str = Field(default="mmrag", pattern=r"^[A-Za-z0-9_\-]+$")
     """Collection name (letters, digits, ``_`` and ``-``): one index folder or server may hold several."""
-
-    @model_validator(mode="after")
-    def _fields_of_backend(self) -> StoreConfig:
-        from rag.store.base import STORES  # its entries name the fields each backend reads
-
-        if self.backend not in STORES.names():
-            raise ValueError(f"unknown store backend {self.backend!r}; known: {', '.join(STORES.names())}")
-        if self.backend == "server" and not self.url:
-            raise ValueError("store.backend is 'server' but store.url is empty")
-        check_backend_fields(STORES, self, self.backend)
-        return self
 
 
 class RetrieveConfig(Section):
@@ -165,26 +145,15 @@ class RetrieveConfig(Section):
         return self.candidates if own is None else own
 
 
-class GenerateConfig(OpenAIGenerateFields, ExtractiveGenerateFields):
-    """How answers are written."""
+class GenerateConfig(BackendSection):
+    """How answers are written: the settings every generator reads."""
+
+    backends: ClassVar[str] = "rag.generate.base:GENERATORS"
+    """The registry whose entries name each generator's own model."""
 
     backend: str = "extractive"
     """Registry name: ``extractive`` (no model: quotes evidence) or ``openai`` (vLLM or any
     OpenAI-compatible chat server)."""
-    model: str = ""
-    """Model name served at ``urls`` (backend ``openai``); empty: the first model ``/v1/models`` lists."""
-    max_tokens: int = Field(default=512, ge=1)
-    """Most tokens the model writes for one answer."""
-    temperature: float = Field(default=0.0, ge=0, le=2)
-    """Sampling temperature; 0 answers the same question the same way."""
-    max_images: int = Field(default=4, ge=0)
-    """Images sent with one request (the model's limit per prompt)."""
-    image_side: int = Field(default=672, ge=14)
-    """Longest side of an evidence image sent to the model, in pixels (aspect ratio kept)."""
-    context_tokens: int = Field(default=4096, ge=256)
-    """Prompt budget; lowest-ranked evidence is dropped first."""
-    tokens_per_image: int = Field(default=2928, ge=1)
-    """What one image costs in the model's context (LLaVA-NeXT anyres at 672 px: 2928)."""
     support_names: float = Field(default=0.67, ge=0, le=1)
     """Evidence sufficiency (:mod:`rag.generate.support`, every backend): share of the question's
     names (capitalised words, acronyms, codes, quoted phrases) the evidence an answer cites must
@@ -198,13 +167,6 @@ class GenerateConfig(OpenAIGenerateFields, ExtractiveGenerateFields):
     support_labels: float = Field(default=1.0, ge=0, le=1)
     """Share of the question's figure and table labels ("Figure 7", "표 3") the cited evidence
     must hold."""
-
-    @model_validator(mode="after")
-    def _fields_of_backend(self) -> GenerateConfig:
-        from rag.generate.base import GENERATORS  # its entries name the fields each backend reads
-
-        check_backend_fields(GENERATORS, self, self.backend)
-        return self
 
 
 class ServerConfig(Section):
@@ -259,19 +221,20 @@ class RayConfig(Section):
 
 
 class Settings(Section):
-    """A whole profile."""
+    """A whole profile. ``embed``, ``store`` and ``generate`` hold their backend's model, a subclass
+    of the annotated section (``SerializeAsAny``: dumped with the subclass's fields)."""
 
     profile: str = ""
     """Name of the profile (the YAML file's stem unless it says otherwise)."""
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     """Finding, parsing, chunking, rendering and OCR of files."""
-    embed: EmbedConfig = Field(default_factory=EmbedConfig)
+    embed: SerializeAsAny[EmbedConfig] = Field(default_factory=lambda: EmbedConfig.model_validate({}))
     """The embedder: one vector space for text and images."""
-    store: StoreConfig = Field(default_factory=StoreConfig)
+    store: SerializeAsAny[StoreConfig] = Field(default_factory=lambda: StoreConfig.model_validate({}))
     """Where the Qdrant index lives."""
     retrieve: RetrieveConfig = Field(default_factory=RetrieveConfig)
     """How evidence is found and ranked."""
-    generate: GenerateConfig = Field(default_factory=GenerateConfig)
+    generate: SerializeAsAny[GenerateConfig] = Field(default_factory=lambda: GenerateConfig.model_validate({}))
     """How answers are written."""
     server: ServerConfig = Field(default_factory=ServerConfig)
     """The HTTP face (``mmrag serve``)."""

@@ -34,17 +34,15 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from ingest.text.tokens import keyword_terms
+from ingest.text.tokens import doc_terms, name_words
 from rag.embed.base import Embedder
 from rag.records import Hit, SearchFilter
 from rag.store.base import Store
@@ -56,25 +54,6 @@ PROFILE_CHUNKS = 4
 PROFILE_CHARS = 1500
 NAME_REPEAT = 3
 """The file name's words count this many times in the profile: a name says what the file is."""
-_SPLIT_DIGITS = re.compile(r"(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z])")
-_NAME_SPLIT = re.compile(r"[_\W]+")
-
-
-def name_words(path: str) -> str:
-    """The words of a file name: ``/x/ADOBE_2015_10K.pdf`` -> ``ADOBE 2015 10K``; camel case is
-    left as is, hashes stay one (rare, harmless) word."""
-    return " ".join(w for w in _NAME_SPLIT.split(Path(path).stem) if w)
-
-
-def doc_terms(text: str) -> list[str]:
-    """Keyword terms with letter-digit runs also split ("fy2015" -> "fy2015", "fy", "2015")."""
-    out: list[str] = []
-    for t in keyword_terms(text):
-        out.append(t)
-        parts = _SPLIT_DIGITS.split(t)
-        if len(parts) > 1:
-            out.extend(p for p in parts if len(p) > 1 or p.isdigit())
-    return out
 
 
 SCRIPT_SHARE = 0.3
@@ -247,11 +226,14 @@ class DocumentStage:
                        name_script=script_of(name) or "latin", pages=pages)
 
     def signals(self, query: str, query_vector: Sequence[float] | None,
-                branches: Mapping[str, Sequence[Hit]]) -> tuple[list[str], dict[str, np.ndarray]]:
+                branches: Mapping[str, Sequence[Hit]],
+                snapshot: tuple[list[Profile], np.ndarray] | None = None,
+                ) -> tuple[list[str], dict[str, np.ndarray]]:
         """The files and each signal's raw score per file: ``name`` (BM25 on the profile), ``dense``
         (profile cosine) and, for each branch of ``branches`` (``text``, ``image``, ``sparse``: that
-        branch's hits over the whole index), the file's best hit score."""
-        profiles, vectors = self.profiles()
+        branch's hits over the whole index), the file's best hit score. ``snapshot``: the
+        profiles to score (default: :meth:`profiles` now)."""
+        profiles, vectors = snapshot if snapshot is not None else self.profiles()
         files = [p.file for p in profiles]
         out = {"name": bm25_scores(doc_terms(query), profiles)}
         if query_vector is not None and len(files):
@@ -266,23 +248,27 @@ class DocumentStage:
         """file -> document prior in [0, 1] (the mix of the signals' shares; for files in another
         script than the question the higher of that and the mix without the word signals; 0 for
         files too short for the ``pages`` the question names)."""
-        files, sig = self.signals(query, query_vector, branches)
+        # One snapshot for every signal: an ingest job may change the file set between two
+        # profiles() calls, and the arrays must stay aligned with one list of files.
+        snapshot = self.profiles()
+        files, sig = self.signals(query, query_vector, branches, snapshot)
         if not files:
             return {}
         out = mix(sig, weights)
-        missing = self.missing(query)
+        missing = self.missing(query, snapshot[0])
         if missing:  # words may still raise such a file (a part number both share), never lower it
             out = np.maximum(out, mix(sig, weights, missing))
-        out[too_short(self.profiles()[0], pages)] = 0.0
+        out[too_short(snapshot[0], pages)] = 0.0
         return dict(zip(files, out.tolist(), strict=True))
 
-    def missing(self, query: str) -> dict[str, np.ndarray]:
+    def missing(self, query: str, profiles: Sequence[Profile] | None = None) -> dict[str, np.ndarray]:
         """The word signals that cannot speak for each file (bool, shape (n,) each): ``sparse`` for
         files whose text is in another script than ``query``, ``name`` for those whose name is too.
-        Empty when the question has no letters."""
+        Empty when the question has no letters. ``profiles``: default :meth:`profiles` now."""
         q = script_of(query)
         if not q:
             return {}
-        profiles, _ = self.profiles()
+        if profiles is None:
+            profiles = self.profiles()[0]
         return {"sparse": np.array([p.script != q for p in profiles], dtype=bool),
                 "name": np.array([p.script != q and p.name_script != q for p in profiles], dtype=bool)}

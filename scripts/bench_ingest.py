@@ -69,7 +69,7 @@ from ingest.figures import page_drawings
 from ingest.layout import TEXT_FLAGS
 from ingest.parse import parse_file
 from ingest.records import FileInfo
-from rag.cli import parse_sets
+from rag.cli_options import parse_sets
 
 log = logging.getLogger("bench_ingest")
 

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rag.cli import parse_sets
+from rag.cli_options import parse_sets
 from rag.pipeline import Pipeline
 from rag.records import SearchFilter
 

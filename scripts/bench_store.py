@@ -131,7 +131,7 @@ def _plans(corpus: Corpus, n: int, filtered: bool) -> list[QueryPlan]:
 def bench(backend: str, n: int, args: argparse.Namespace, corpus: Corpus) -> list[Row]:
     """Fill a fresh store of ``backend`` with ``n`` points and measure it."""
     root = Path(tempfile.mkdtemp(prefix=f"bench-{backend}-{n}-", dir=args.workdir))
-    cfg = StoreConfig(backend=backend, path=str(root), collection="bench")
+    cfg = StoreConfig.model_validate({"backend": backend, "path": str(root), "collection": "bench"})
     try:
         store = open_store(cfg)
         if isinstance(store, EdgeStore):

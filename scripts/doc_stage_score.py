@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from rag.doc_stage import NAME_REPEAT, PROFILE_CHARS, PROFILE_CHUNKS, Profile, bm25_scores, doc_terms, mix, name_words
+from ingest.text.tokens import doc_terms, name_words
+from rag.doc_stage import NAME_REPEAT, PROFILE_CHARS, PROFILE_CHUNKS, Profile, bm25_scores, mix
 from rag.eval import metrics as m
 from rag.eval.scoring import corpus_ranking
 
@@ -475,7 +476,8 @@ def current_prior(data: Data) -> Callable[[dict[str, Any]], dict[str, float]]:
     """:meth:`rag.doc_stage.DocumentStage.prior` as shipped: the mix with the word signals missing
     for files in another script (``name`` only when the file name is too), files too short for a
     named page at 0 (page items counted)."""
-    from rag.doc_stage import name_words, script_of, too_short
+    from ingest.text.tokens import name_words
+    from rag.doc_stage import script_of, too_short
     from rag.retrieve import referenced_pages
 
     profiles = [Profile(p.file, p.text, p.terms, script=script_of(p.text.split("\n", 1)[-1]) or script_of(p.text),
@@ -650,7 +652,8 @@ def cv_add_one(data: Data, folds: int) -> None:
 def help_only_prior(data: Data) -> Callable[[dict[str, Any]], dict[str, float]]:
     """Variant: for a file in another script, the word signals may raise its prior, never lower it
     (max of the mix with and without them)."""
-    from rag.doc_stage import name_words, script_of, too_short
+    from ingest.text.tokens import name_words
+    from rag.doc_stage import script_of, too_short
     from rag.retrieve import referenced_pages
 
     body = [script_of(p.text.split("\n", 1)[-1]) or script_of(p.text) for p in data.profiles]
@@ -694,7 +697,8 @@ def cv_weights(data: Data, folds: int) -> None:
     a 3^5 weight grid x 3 boosts (current rules) chosen on the other folds, scored on the fold."""
     import itertools
 
-    from rag.doc_stage import name_words, script_of, too_short
+    from ingest.text.tokens import name_words
+    from rag.doc_stage import script_of, too_short
     from rag.retrieve import referenced_pages
 
     profiles = [Profile(p.file, p.text, p.terms, script=script_of(p.text.split("\n", 1)[-1]) or script_of(p.text),

@@ -26,7 +26,8 @@ from ingest.records import ParsedFile
 from rag.cross_batch import CrossFileBatcher
 from rag.embed.base import Embedder, EmbedderWrapper
 from rag.errors import EmbedError
-from rag.ingestion import NO_POINTS, Ingestor
+from rag.ingest_run import NO_POINTS
+from rag.ingestion import Ingestor
 from rag.parse_feed import ParseFeed
 from rag.pipeline import Pipeline
 from rag.progress import PageBar, PageProgress

@@ -14,7 +14,7 @@ import pymupdf
 import pytest
 
 from rag.cli import EXIT_FILES_FAILED, build_parser, main
-from rag.ingestion import NO_POINTS, NO_TEXT
+from rag.ingest_run import NO_POINTS, NO_TEXT
 from rag.pipeline import Pipeline
 from rag.records import FileNotice, SearchFilter
 from tests.pdfs import write_corrupt, write_report

@@ -63,8 +63,11 @@ def test_hybrid_finds_part_number_page(pipe: Pipeline) -> None:
 @pytest.mark.vllm
 def test_ask_through_a_real_vllm_server(tiny_llava_dir: Path, vllm_chat_server: VllmServer,
                                         tmp_path: Path) -> None:
+    # The tiny server's window is 2048 tokens: a prompt of one small image and little text.
     over = {"store.path": str(tmp_path / "ix"), "embed.model": str(tiny_llava_dir),
-            "generate.backend": "openai", "generate.urls": [vllm_chat_server.url]}
+            "generate.backend": "openai", "generate.urls": [vllm_chat_server.url], "generate.model": "tiny",
+            "generate.max_images": 1, "generate.image_side": 112, "generate.context_tokens": 1536,
+            "generate.tokens_per_image": 200, "generate.max_tokens": 16}
     with Pipeline.from_config("test", over, environ={}) as p:
         p.ingest([write_report(tmp_path / "ops.pdf")], progress=False)
         question = "Which part number replaces the cooling pump?"

@@ -1,5 +1,6 @@
 """Language analysis shared by ingest and rag: keyword tokens, sentences, a question's language.
 
-One home for tokenising: the keyword (sparse) branch and the extractive answerer both read
-Korean through :mod:`ingest.text.tokens`, so a document and a question are cut the same way.
+One home for tokenising: :mod:`ingest.text.tokens` holds every job's tokeniser and word lists
+(the keyword index, the extractive answerer, the follow-up rule, evidence sufficiency, the
+document stage, the BM25 baseline), each with why it differs from the others.
 """

@@ -1,4 +1,39 @@
-"""Keyword terms of a text, the same for documents and queries, Korean included.
+"""The one home of tokenising: every job that cuts text into words, and the word lists they read.
+
+Each job has its own function (or pattern) because each reads words for something else, and
+making them one would break one of them:
+
+==================================  =========================================================
+:func:`keyword_terms`               the keyword index (BM25 sparse vectors of documents and
+                                    queries): its output is part of the index format
+                                    (:data:`TOKENIZER_VERSION`); codes whole and by parts, Korean
+                                    morphemes, figure/table labels, :data:`STOPWORDS` dropped.
+:func:`korean_terms`                the Korean share of the above, for the extractive answerer,
+                                    which reads Latin words its own way (below).
+:data:`ANSWER_TOKEN`,               the extractive answerer's words (``rag.generate.extractive``):
+:data:`THOUSANDS`,                  numbers apart from words ("FY2024" is ``fy`` and ``2024``, a
+:func:`fold_plural`                 question's year must meet the page's), ``1,234`` read as
+                                    ``1234``, plurals folded, :data:`QUESTION_STOPWORDS` dropped.
+:func:`chat_words`,                 the follow-up rule of a conversation (``rag.generate.chat``):
+:func:`is_number_word`,             original spelling, part numbers whole with what is glued to
+:data:`ANAPHORA`                    them (``HX-7720-K이며``), since the words are written back
+                                    into the condensed question for the retriever to cut.
+:data:`NUMBER`, :data:`NAME_WORD`,  evidence sufficiency (``rag.generate.support``): a question's
+:data:`QUOTED`, :data:`PERIOD`,     facts, numbers of two digits or more and names (capitalised
+:data:`NAME_STOPWORDS`              Latin words, acronyms, codes, quoted phrases) matched as text.
+:func:`doc_terms`,                  the document stage (``rag.doc_stage``): a file name read as
+:func:`name_words`                  words, keyword terms with letter-digit runs also split
+                                    ("fy2015": ``fy``, ``2015``) since names glue them.
+:func:`plain_words`                 the BM25 baseline of evaluation: letter-digit runs, as the
+                                    literature's BM25 (no Korean analysis, on purpose).
+:data:`SCORE_TOKEN`,                scoring an answer against the gold one (``rag.eval.metrics``,
+:data:`ARTICLES`                    after its numbers are written one way): signed decimals
+                                    whole, words, no articles; no stemming, so scores stay
+                                    comparable with the literature's token F1.
+==================================  =========================================================
+
+The keyword tokenizer in detail:
+Keyword terms of a text, the same for documents and queries, Korean included.
 
 * Text is NFKC-normalised and lower-cased; unicode dashes become ``-``.
 * Latin, digit and code runs are runs of non-Hangul word characters joined through ``-``, ``.``,
@@ -27,6 +62,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from itertools import pairwise
+from pathlib import Path
 
 from ingest.text.hangul import HANGUL_CLASS, HANGUL_RUN, has_hangul, kiwi, kiwi_version
 
@@ -176,3 +212,111 @@ def keyword_terms(text: str) -> list[str]:
     if extra:
         terms = sorted(terms + extra, key=lambda pt: pt[0])  # stable: a code's parts stay after it
     return [t for _, t in terms]
+
+
+# -- the extractive answerer's words ---------------------------------------------------------------
+
+ANSWER_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+")
+"""A word of the extractive answerer: a number (separators inside) or a run of letters, so digits
+glued to letters ("FY2024", "v2") come apart."""
+THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+"""A number written with thousands separators ("1,234.5"): read without them."""
+
+
+def fold_plural(word: str) -> str:
+    """``companies`` -> ``company``, ``pumps`` -> ``pump`` (not ``glass``): the answerer matches a
+    question's word with the page's whatever the number."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+# -- the follow-up rule's words --------------------------------------------------------------------
+
+_CHAT_WORD = re.compile(r"[^\W_][\w\-./]*", re.UNICODE)
+
+ANAPHORA = frozenset([
+    "it", "its", "they", "them", "their", "theirs", "this", "that", "these", "those", "he", "she", "him",
+    "her", "his", "there", "then", "same", "former", "latter", "above", "previous", "earlier",
+])
+"""Words that point back to an earlier turn: a question holding one leans on the conversation."""
+
+
+def chat_words(text: str) -> list[str]:
+    """Words of a conversation turn in their own spelling, codes and part numbers whole
+    (``XK-4471-B``, ``v2.1``, ``HX-7720-K이며``), outer ``.``, ``-``, ``/`` stripped."""
+    return [w.strip(".-/") for w in _CHAT_WORD.findall(text) if w.strip(".-/")]
+
+
+def is_number_word(word: str) -> bool:
+    """Whether a :func:`chat_words` word is a number, also with a Korean unit or particle glued
+    on (``2023년``, ``1,234억은``)."""
+    bare = HANGUL_RUN.sub("", word) if word[:1].isdigit() else word
+    return bare.replace(",", "").replace(".", "").isdigit()
+
+
+# -- evidence sufficiency: a question's numbers and names ------------------------------------------
+
+NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
+"""A number, with thousands separators or a decimal part."""
+NAME_WORD = re.compile(r"[A-Za-z][A-Za-z0-9&'\-.]*[A-Za-z0-9]|[A-Za-z]")
+"""A Latin word that may be a name: letters, digits and ``&'-.`` inside (``AT&T``, ``XK-4471-B``)."""
+QUOTED = re.compile(r"[\"“”']([^\"“”']{3,60})[\"“”']")
+"""A quoted phrase: a name of its own."""
+PERIOD = re.compile(r"(?:fy|cy|q[1-4]|h[12])'?\d{2,4}", re.IGNORECASE)
+"""A fiscal period ("FY2015", "Q2"): its number is one of the question's numbers, and a filing
+writes "fiscal 2015", so it is no name."""
+
+NAME_STOPWORDS = frozenset({
+    "what", "which", "who", "whom", "whose", "when", "where", "why", "how", "is", "are", "was", "were", "do",
+    "does", "did", "the", "a", "an", "in", "on", "of", "for", "to", "and", "or", "according", "as", "at",
+    "by", "from", "with", "that", "this", "these", "those", "it", "its", "if", "please", "based", "give",
+    "list", "tell", "answer", "question", "document", "documents", "report", "page", "pages", "figure",
+    "figures", "table", "tables", "chart", "slide", "slides", "section", "appendix", "note", "notes", "fy",
+    "q1", "q2", "q3", "q4", "usd", "eur", "gbp", "krw", "us", "i", "ii", "iii", "iv", "v", "vi",
+})
+"""Capitalised words that name nothing: question words, sentence starters, labels, units."""
+
+
+# -- the document stage's words ---------------------------------------------------------------------
+
+_SPLIT_DIGITS = re.compile(r"(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z])")
+_NAME_SPLIT = re.compile(r"[_\W]+")
+
+
+def name_words(path: str) -> str:
+    """The words of a file name: ``/x/ADOBE_2015_10K.pdf`` -> ``ADOBE 2015 10K``; camel case is
+    left as is, hashes stay one (rare, harmless) word."""
+    return " ".join(w for w in _NAME_SPLIT.split(Path(path).stem) if w)
+
+
+def doc_terms(text: str) -> list[str]:
+    """Keyword terms with letter-digit runs also split ("fy2015" -> "fy2015", "fy", "2015")."""
+    out: list[str] = []
+    for t in keyword_terms(text):
+        out.append(t)
+        parts = _SPLIT_DIGITS.split(t)
+        if len(parts) > 1:
+            out.extend(p for p in parts if len(p) > 1 or p.isdigit())
+    return out
+
+
+# -- the evaluation baseline's words ----------------------------------------------------------------
+
+_PLAIN_WORD = re.compile(r"[^\W_]+")
+
+
+def plain_words(text: str) -> list[str]:
+    """Lower-cased letter-digit runs: the BM25 baseline's tokens (``Revenue, 2018: $1.2bn`` ->
+    ``revenue``, ``2018``, ``1``, ``2bn``)."""
+    return _PLAIN_WORD.findall(text.lower())
+
+
+# -- scoring an answer ------------------------------------------------------------------------------
+
+SCORE_TOKEN = re.compile(r"-?\d+(?:\.\d+)?|[^\W_]+")
+"""A token of a normalised answer: a number with its sign and decimals, or a word."""
+ARTICLES = frozenset({"a", "an", "the"})
+"""Dropped from answers before they are compared."""

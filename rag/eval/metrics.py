@@ -20,6 +20,8 @@ from decimal import Decimal, InvalidOperation
 
 from pydantic import BaseModel, ConfigDict
 
+from ingest.text.tokens import ARTICLES, SCORE_TOKEN
+
 # ------------------------------------------------------------------------------------ retrieval
 
 
@@ -109,8 +111,6 @@ _NUMBER = re.compile(
     r"(?P<neg>(?<![\w.])-)?(?P<cur>(?:us)?[$€£¥])?\s?(?P<neg2>(?<![\w.])-)?(?P<num>\d+(?:\.\d+)?|\.\d+)"
     r"(?:\s?(?P<scale>thousand|million|billion|trillion|mn|mio|bn|tn)\b|(?P<abbr>[kmb])\b)?"
 )
-_TOKEN = re.compile(r"-?\d+(?:\.\d+)?|[^\W_]+")
-_ARTICLES = frozenset({"a", "an", "the"})
 _LIST_SPLIT = re.compile(r"\s*(?:[,;\n]|\band\b)\s*")
 
 
@@ -154,7 +154,7 @@ def normalize_numbers(text: str) -> str:
 def answer_tokens(text: str) -> list[str]:
     """Tokens of a normalised answer: numbers (sign and decimals kept) and words; punctuation and
     the articles a/an/the dropped."""
-    return [t for t in _TOKEN.findall(normalize_numbers(text)) if t not in _ARTICLES]
+    return [t for t in SCORE_TOKEN.findall(normalize_numbers(text)) if t not in ARTICLES]
 
 
 def normalize_answer(text: str) -> str:

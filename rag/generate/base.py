@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Protocol, runtime_checkable
 
-from rag.backend_settings import ExtractiveGenerateFields, OpenAIGenerateFields
+from rag.backend_settings import ExtractiveGenerateConfig, OpenAIGenerateConfig
 from rag.config import GenerateConfig
 from rag.records import Evidence
 from rag.registry import Registry
@@ -37,9 +37,9 @@ class Generator(Protocol):
 
 GENERATORS: Registry[Generator] = Registry("generator", "generate")
 GENERATORS.register("extractive", "rag.generate.extractive:ExtractiveGenerator.from_config",
-                    config=ExtractiveGenerateFields)
+                    config=ExtractiveGenerateConfig)
 GENERATORS.register("openai", "rag.generate.openai.generator:OpenAIChatGenerator.from_config",
-                    config=OpenAIGenerateFields)
+                    config=OpenAIGenerateConfig)
 
 
 def build_generator(cfg: GenerateConfig) -> Generator:

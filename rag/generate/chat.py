@@ -18,8 +18,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ingest.text.hangul import HANGUL_RUN
-from ingest.text.tokens import QUESTION_STOPWORDS as STOPWORDS
+from ingest.text.tokens import ANAPHORA, QUESTION_STOPWORDS, chat_words, is_number_word
 from rag.errors import GenerateError
 from rag.generate.citations import strip_citations
 from rag.generate.fences import neutralise
@@ -35,15 +34,10 @@ HISTORY_TURNS = 6
 TURN_CHARS = 600
 """Characters of one turn shown to the model."""
 
-_ANAPHORA = frozenset([
-    "it", "its", "they", "them", "their", "theirs", "this", "that", "these", "those", "he", "she", "him",
-    "her", "his", "there", "then", "same", "former", "latter", "above", "previous", "earlier",
-])
 _FOLLOW_UP_RE = re.compile(r"^\s*(and|also|what about|how about|same|but|or|then)\b"
                            r"|^\s*(그럼|그러면|그리고|또|또는|그런데|근데|그건|그것은|그거)(?!\w)", re.IGNORECASE)
 _ROLES = {"en": {"user": "User", "assistant": "Assistant"}, "ko": {"user": "사용자", "assistant": "도우미"}}
 _REPLY_PREFIX_RE = re.compile(r"^(standalone question|question|독립된 질문|질문)\s*:\s*", re.IGNORECASE)
-_WORD_RE = re.compile(r"[^\W_][\w\-./]*", re.UNICODE)
 
 
 class ChatTurn(BaseModel):
@@ -62,21 +56,12 @@ class ChatModel(Protocol):
     async def achat(self, messages: list[dict[str, Any]], *, max_tokens: int | None = None) -> str: ...
 
 
-def _words(text: str) -> list[str]:
-    return [w.strip(".-/") for w in _WORD_RE.findall(text) if w.strip(".-/")]
-
-
-def _is_number(word: str) -> bool:
-    bare = HANGUL_RUN.sub("", word) if word[:1].isdigit() else word
-    return bare.replace(",", "").replace(".", "").isdigit()
-
-
 def needs_context(question: str) -> bool:
     """Whether ``question`` leans on earlier turns: it starts like a follow-up ("and ...",
     "what about ..."), refers back ("it", "those", ...), or has at most two content words."""
-    words = [w.lower() for w in _words(question)]
-    content = [w for w in words if w not in STOPWORDS]
-    return bool(_FOLLOW_UP_RE.match(question)) or any(w in _ANAPHORA for w in words) or len(content) <= 2
+    words = [w.lower() for w in chat_words(question)]
+    content = [w for w in words if w not in QUESTION_STOPWORDS]
+    return bool(_FOLLOW_UP_RE.match(question)) or any(w in ANAPHORA for w in words) or len(content) <= 2
 
 
 def salient_terms(history: Sequence[ChatTurn], exclude: str = "", limit: int = MAX_TERMS,
@@ -86,12 +71,12 @@ def salient_terms(history: Sequence[ChatTurn], exclude: str = "", limit: int = M
     Capitalised words and words with digits (names, codes) come before plain words of the same
     turn. Words already in ``exclude`` are skipped; ``numbers=False`` skips numbers, also with a
     Korean unit or particle glued on (``2023년``, ``1,234억은``)."""
-    seen = {w.lower() for w in _words(exclude)}
+    seen = {w.lower() for w in chat_words(exclude)}
     out: list[str] = []
     for turn in reversed([t for t in history if t.role == "user"]):
-        words = [w for w in _words(turn.content) if w.lower() not in STOPWORDS and len(w) > 1]
+        words = [w for w in chat_words(turn.content) if w.lower() not in QUESTION_STOPWORDS and len(w) > 1]
         if not numbers:
-            words = [w for w in words if not _is_number(w)]
+            words = [w for w in words if not is_number_word(w)]
         ranked = sorted(words, key=lambda w: not (w[0].isupper() or any(c.isdigit() for c in w)))
         for w in ranked:
             if w.lower() not in seen:

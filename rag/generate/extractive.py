@@ -30,8 +30,12 @@ from dataclasses import dataclass, field
 from ingest.table_headers import first_row_is_data, is_key_value
 from ingest.text.hangul import HANGUL_RUN, has_hangul
 from ingest.text.sentences import is_page_mark, split_sentences
-from ingest.text.tokens import QUESTION_STOPWORDS, korean_terms
-from rag.config import GenerateConfig
+from ingest.text.tokens import ANSWER_TOKEN as _TERM_RE
+from ingest.text.tokens import QUESTION_STOPWORDS as STOPWORDS
+from ingest.text.tokens import THOUSANDS as _THOUSANDS_RE
+from ingest.text.tokens import fold_plural as _stem
+from ingest.text.tokens import korean_terms
+from rag.backend_settings import ExtractiveGenerateConfig
 from rag.embed.base import Embedder
 from rag.generate.prompting import abstain_sentence
 from rag.generate.support import Thresholds, asked_part
@@ -49,21 +53,9 @@ SUPPORTED_COVERAGE = 0.01
 NUMBER_WEIGHT = 3.0
 """Weight of a number in the question relative to a word."""
 
-STOPWORDS = QUESTION_STOPWORDS
-
-_TERM_RE = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+")
-_THOUSANDS_RE = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _TABLE_SEP_RE = re.compile(r"^\|?\s*:?-{2,}")
 _BRACKET_NUM_RE = re.compile(r"\[(\s*\d[\d\s,;\-\u2010-\u2015]*)\]")
 _MAX_QUOTE = 300
-
-
-def _stem(word: str) -> str:
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-        return word[:-1]
-    return word
 
 
 def terms(text: str) -> list[tuple[str, bool]]:
@@ -386,7 +378,7 @@ class ExtractiveGenerator:
         return other[best]
 
     @classmethod
-    def from_config(cls, cfg: GenerateConfig) -> ExtractiveGenerator:
+    def from_config(cls, cfg: ExtractiveGenerateConfig) -> ExtractiveGenerator:
         """The generator ``backend: extractive`` builds. With the evidence-sufficiency check on
         (any ``generate.support_*`` above 0), that check decides abstention, so the answerer quotes
         its best sentence whatever its coverage (``min_coverage`` 0.01): on the dev split coverage

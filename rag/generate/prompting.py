@@ -42,7 +42,7 @@ from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.text.detect import LANGUAGES, Language, question_language
-from rag.config import GenerateConfig
+from rag.backend_settings import OpenAIGenerateConfig
 from rag.generate.fences import neutralise
 from rag.prompts import load_prompt
 from rag.records import Evidence
@@ -157,7 +157,7 @@ def _has_image(ev: Evidence) -> bool:
     return bool(ev.image_path) and Path(str(ev.image_path)).is_file()
 
 
-def select_evidence(question: str, evidence: Sequence[Evidence], cfg: GenerateConfig) -> Selection:
+def select_evidence(question: str, evidence: Sequence[Evidence], cfg: OpenAIGenerateConfig) -> Selection:
     """Choose the evidence to send, in rank order (``evidence[0]`` is the best).
 
     The first ``cfg.max_images`` items whose image file exists get their image attached; a later
@@ -238,7 +238,7 @@ def _merge_text(parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def build_messages(question: str, evidence: Sequence[Evidence], cfg: GenerateConfig) -> PromptBuild:
+def build_messages(question: str, evidence: Sequence[Evidence], cfg: OpenAIGenerateConfig) -> PromptBuild:
     """Chat messages for ``question`` over ``evidence`` (best first), within ``cfg``'s budget.
 
     Reads and encodes the attached images (blocking I/O: call it in a thread from async code).

@@ -39,30 +39,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ingest.text.hangul import has_hangul
+from ingest.text.tokens import NAME_STOPWORDS as NAME_STOP
+from ingest.text.tokens import NAME_WORD as _WORD
+from ingest.text.tokens import NUMBER as _NUMBER
+from ingest.text.tokens import PERIOD as _PERIOD
 from rag.config import GenerateConfig
 
-_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
-_WORD = re.compile(r"[A-Za-z][A-Za-z0-9&'\-.]*[A-Za-z0-9]|[A-Za-z]")
 _QUOTED = re.compile(r"[\"“”‘’]([^\"“”‘’]{3,60})[\"“”‘’]|(?<![A-Za-z])'([^']{3,60})'(?![A-Za-z])")
-"""A quoted phrase; a straight single quote only when no letter touches it outside ("What's ...'s")."""
-_PERIOD = re.compile(r"(?:fy|cy|q[1-4]|h[12])'?\d{2,4}", re.IGNORECASE)
-"""A fiscal period ("FY2015", "Q2"): its number is one of the question's numbers, and a filing
-writes "fiscal 2015", so it is no name."""
+"""A quoted phrase; a straight single quote only when no letter touches it outside ("What's the
+colour of the 'loss_cls' line": ``ingest.text.tokens.QUOTED`` read "s the colour of the ")."""
 _CITE = re.compile(r"\[\d+(?:\s*[,;\-–]\s*\d+)*\]")
 _LABEL = re.compile(r"\b(fig(?:ure)?s?\.?|tables?|tab\.)\s*(\d+(?:[-.]\d+)?)"
                     r"|(?<![\uac00-\ud7a3])(그림|표)\s*(\d+(?:[-.]\d+)?)", re.IGNORECASE)
 """A figure or table label ("Figure 7", "Fig. 3", "Table 1-1", "그림 2", "표 3"; not the end of a
 word: "대표 3명" names no table)."""
-
-NAME_STOP = frozenset({
-    "what", "which", "who", "whom", "whose", "when", "where", "why", "how", "is", "are", "was", "were", "do",
-    "does", "did", "the", "a", "an", "in", "on", "of", "for", "to", "and", "or", "according", "as", "at",
-    "by", "from", "with", "that", "this", "these", "those", "it", "its", "if", "please", "based", "give",
-    "list", "tell", "answer", "question", "document", "documents", "report", "page", "pages", "figure",
-    "figures", "table", "tables", "chart", "slide", "slides", "section", "appendix", "note", "notes", "fy",
-    "q1", "q2", "q3", "q4", "usd", "eur", "gbp", "krw", "us", "i", "ii", "iii", "iv", "v", "vi",
-})
-"""Capitalised words that name nothing: question words, sentence starters, labels, units."""
 
 
 _DASHES = re.compile(r"[\-‐‑‒–—_]")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
-from rag.backend_settings import EdgeStoreFields, ServerStoreFields
+from rag.backend_settings import EdgeStoreConfig, ServerStoreConfig
 from rag.config import StoreConfig
 from rag.records import Hit, Point, QueryPlan, SearchFilter, StoreStats
 from rag.registry import Registry
@@ -95,9 +95,9 @@ class Optimizable(Protocol):
 
 
 STORES: Registry[Store] = Registry("store")
-STORES.register("edge", "rag.store.edge:EdgeStore.from_config", config=EdgeStoreFields)
+STORES.register("edge", "rag.store.edge:EdgeStore.from_config", config=EdgeStoreConfig)
 STORES.register("local", "rag.store.qdrant_local:QdrantLocalStore.from_config")
-STORES.register("server", "rag.store.qdrant_server:QdrantServerStore.from_config", config=ServerStoreFields)
+STORES.register("server", "rag.store.qdrant_server:QdrantServerStore.from_config", config=ServerStoreConfig)
 
 
 def open_store(cfg: StoreConfig) -> Store:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from rag.backend_settings import ServerStoreConfig
 from rag.config import StoreConfig
 from rag.errors import StoreError
 from rag.store.base import Store
@@ -59,24 +60,27 @@ def target_config(source: StoreConfig, to: str, *, collection: str | None = None
 def _target(source: StoreConfig, to: str, name: str, shard_number: int | None,
             replication_factor: int | None) -> StoreConfig:
     if to.startswith(("http://", "https://")):
-        return StoreConfig(backend="server", url=to, api_key=source.api_key, collection=name, path=source.path,
-                           shard_number=source.shard_number if shard_number is None else shard_number,
-                           replication_factor=(source.replication_factor if replication_factor is None
-                                               else replication_factor),
-                           write_consistency_factor=source.write_consistency_factor)
+        # A server source lends its key and layout; an embedded one has none (the defaults).
+        own = source if isinstance(source, ServerStoreConfig) else ServerStoreConfig(url=to)
+        return ServerStoreConfig(url=to, api_key=own.api_key, collection=name, path=source.path,
+                                 shard_number=own.shard_number if shard_number is None else shard_number,
+                                 replication_factor=(own.replication_factor if replication_factor is None
+                                                     else replication_factor),
+                                 write_consistency_factor=own.write_consistency_factor)
     if shard_number not in (None, 1) or replication_factor not in (None, 1):
         raise StoreError(f"--shards and --replication-factor apply to a Qdrant server URL, not to the "
                          f"embedded index at {to!r}")
     backend, sep, path = to.partition(":")
     if not sep or backend not in ("edge", "local") or not path:
         backend, path = "edge", to
-    return StoreConfig(backend=backend, path=str(Path(path).expanduser()), collection=name)
+    return StoreConfig.model_validate({"backend": backend, "path": str(Path(path).expanduser()), "collection": name})
 
 
 def same_store(a: StoreConfig, b: StoreConfig) -> bool:
     """Whether two configurations name the same index."""
-    if a.backend == "server" or b.backend == "server":
-        return a.backend == b.backend and a.url.rstrip("/") == b.url.rstrip("/") and a.collection == b.collection
+    if isinstance(a, ServerStoreConfig) or isinstance(b, ServerStoreConfig):
+        return (isinstance(a, ServerStoreConfig) and isinstance(b, ServerStoreConfig)
+                and a.url.rstrip("/") == b.url.rstrip("/") and a.collection == b.collection)
     return (a.backend == b.backend and a.collection == b.collection
             and Path(a.path).expanduser().resolve() == Path(b.path).expanduser().resolve())
 

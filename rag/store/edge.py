@@ -36,7 +36,7 @@ from typing import Any
 
 import qdrant_edge as qe
 
-from rag.config import StoreConfig
+from rag.backend_settings import EdgeStoreConfig
 from rag.errors import StoreError
 from rag.records import Hit, Point, QueryPlan, SearchFilter, StoreStats
 from rag.store.base import DENSE, SPARSE
@@ -110,7 +110,7 @@ class EdgeStore:
                 builder.unlink(missing_ok=True)
 
     @classmethod
-    def from_config(cls, cfg: StoreConfig) -> EdgeStore:
+    def from_config(cls, cfg: EdgeStoreConfig) -> EdgeStore:
         """The index of ``cfg.collection`` under ``cfg.path/edge/``."""
         return cls(Path(cfg.path).expanduser() / "edge" / cfg.collection)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from qdrant_client import QdrantClient, models
 
-from rag.config import StoreConfig
+from rag.backend_settings import ServerStoreConfig
 from rag.store.base import DENSE
 from rag.store.common import HNSW_EF, INDEX_FIELDS
 from rag.store.qdrant import QdrantStore, index_schema
@@ -26,7 +26,7 @@ class QdrantServerStore(QdrantStore):
         self.write_consistency_factor = write_consistency_factor
 
     @classmethod
-    def from_config(cls, cfg: StoreConfig) -> QdrantServerStore:
+    def from_config(cls, cfg: ServerStoreConfig) -> QdrantServerStore:
         """Registry factory: ``QdrantClient(url=store.url)``."""
         client = QdrantClient(url=cfg.url, api_key=cfg.api_key or None)
         return cls(client, cfg.collection, shard_number=cfg.shard_number,

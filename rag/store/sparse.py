@@ -4,7 +4,7 @@ The client sends BM25's term-frequency part (saturated, length-normalised); Qdra
 each matching term by its IDF over the collection at query time. Documents and queries are cut
 by the same tokenizer, :func:`ingest.text.tokens.keyword_terms` (Latin codes whole and by parts,
 Korean through Kiwi morphemes: particles and endings dropped, compound nouns whole and by parts);
-its :data:`TOKENIZER_VERSION` is recorded in every index, which refuses another.
+its :data:`~ingest.text.tokens.TOKENIZER_VERSION` is recorded in every index, which refuses another.
 
 A term maps to a stable 31-bit index: the first 4 bytes of its BLAKE2b digest (not Python's
 ``hash()``, which changes per process). Encoding is deterministic: the same text gives the same
@@ -16,21 +16,10 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 
-from ingest.text.tokens import MAX_TERM_CHARS, STOPWORDS, TOKENIZER_VERSION, keyword_terms
+from ingest.text.tokens import keyword_terms
 from rag.records import SparseVector
 
-__all__ = [
-    "AVG_LEN",
-    "K1",
-    "MAX_TERM_CHARS",
-    "STOPWORDS",
-    "TOKENIZER_VERSION",
-    "B",
-    "encode_sparse",
-    "encode_sparse_query",
-    "term_index",
-    "tokenize",
-]
+__all__ = ["AVG_LEN", "K1", "B", "encode_sparse", "encode_sparse_query", "term_index"]
 
 K1 = 1.2
 """BM25 term-frequency saturation."""
@@ -46,11 +35,6 @@ def term_index(term: str) -> int:
     return int.from_bytes(digest, "big") & 0x7FFFFFFF
 
 
-def tokenize(text: str) -> list[str]:
-    """Terms of ``text`` in order, compounds followed by their parts, stopwords removed."""
-    return keyword_terms(text)
-
-
 def _to_vector(weights: dict[int, float]) -> SparseVector:
     indices = sorted(weights)
     return SparseVector(indices=indices, values=[weights[i] for i in indices])
@@ -59,7 +43,7 @@ def _to_vector(weights: dict[int, float]) -> SparseVector:
 def encode_sparse(text: str) -> SparseVector:
     """Document vector of ``text``: BM25 TF weight ``tf*(k1+1) / (tf + k1*(1-b+b*len/avg_len))``
     per term (IDF is applied by Qdrant). Empty text, or only stopwords, gives an empty vector."""
-    terms = tokenize(text)
+    terms = keyword_terms(text)
     if not terms:
         return SparseVector()
     norm = K1 * (1.0 - B + B * len(terms) / AVG_LEN)
@@ -73,4 +57,4 @@ def encode_sparse(text: str) -> SparseVector:
 
 def encode_sparse_query(text: str) -> SparseVector:
     """Query vector of ``text``: weight 1.0 for each unique term (Qdrant adds IDF)."""
-    return _to_vector({term_index(term): 1.0 for term in tokenize(text)})
+    return _to_vector({term_index(term): 1.0 for term in keyword_terms(text)})

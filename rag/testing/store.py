@@ -7,7 +7,7 @@ opens the backend's index (the same one each call, closing the one before)::
     class TestEdgeContract(StoreContract):
         @pytest.fixture
         def reopen(self, tmp_path: Path) -> Iterator[Callable[[], Store]]:
-            with store_opener(StoreConfig(backend="edge", path=str(tmp_path / "index"))) as reopen:
+            with store_opener(EdgeStoreConfig(path=str(tmp_path / "index"))) as reopen:
                 yield reopen
 
 Needs pytest (the ``dev`` extra).

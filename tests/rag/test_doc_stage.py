@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ingest.text.tokens import doc_terms, name_words
 from rag.config import RetrieveConfig
-from rag.doc_stage import DocumentStage, Profile, bm25_scores, doc_terms, mix, name_words, share
+from rag.doc_stage import DocumentStage, Profile, bm25_scores, mix, share
 from rag.records import Point, SearchFilter
 from rag.retrieve import Retriever, fuse_pages, whole_index
 from rag.store.edge import EdgeStore

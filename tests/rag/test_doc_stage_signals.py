@@ -210,3 +210,43 @@ def test_a_new_file_embeds_one_profile_not_all(tmp_path: Path) -> None:
     embedder.embedded.clear()
     stage.profiles()
     assert embedder.embedded == []  # unchanged file set: nothing read or embedded
+
+
+def test_one_search_scores_one_file_set_while_an_ingest_adds_files(tmp_path: Path) -> None:
+    """An ingest job may add a file between two reads of the store's file set; the prior must
+    score one snapshot (on the old code the script rule's arrays had one more file than the
+    signals: IndexError in a search served during an ingest)."""
+    from rag.doc_stage import DocumentStage
+    from rag.records import Point
+    from rag.store.edge import EdgeStore
+    from rag.store.sparse import encode_sparse
+
+    from .test_retrieve import HashEmbedder, _item
+
+    embedder = HashEmbedder()
+    store = EdgeStore(tmp_path / "idx")
+    store.ensure(embedder.id, embedder.dim)
+
+    def add(file: str, seq: int, text: str) -> None:
+        item = _item("text", file, 1, seq, text).model_copy(update={"order": 0})
+        store.upsert([Point(id=item.id, vector=embedder.embed_texts([text])[0].tolist(), sparse=encode_sparse(text),
+                            item=item, embedded_as="text")])
+
+    add("/f/a.pdf", 1, "Annual report of ACME")
+    add("/f/b.pdf", 2, "Pump manual")
+
+    class Racing(DocumentStage):
+        """Each read of the profiles after the first sees one more file, as during an ingest."""
+
+        reads = 0
+
+        def profiles(self) -> tuple[list[Profile], np.ndarray]:
+            self.reads += 1
+            if self.reads > 1:
+                add(f"/f/new{self.reads}.pdf", 10 + self.reads, f"Report number {self.reads}")
+            return super().profiles()
+
+    stage = Racing(embedder, store)
+    prior = stage.prior("What does the ACME report say?", embedder.embed_texts(["ACME report"])[0].tolist(),
+                        {}, {"name": 1.0, "dense": 1.0})
+    assert stage.reads == 1 and set(prior) == {"/f/a.pdf", "/f/b.pdf"}

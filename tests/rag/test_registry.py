@@ -7,13 +7,22 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from ingest.backends import Registry
-from rag.config import Settings, load_settings, profile_names
+from rag.backend_settings import (
+    E5SmallEmbedConfig,
+    EdgeStoreConfig,
+    ExtractiveGenerateConfig,
+    ServerStoreConfig,
+    VllmEmbedConfig,
+)
+from rag.config import EmbedConfig, GenerateConfig, Settings, StoreConfig, load_settings, profile_names
 from rag.embed.base import EMBEDDERS
 from rag.errors import ConfigError
 from rag.generate.base import GENERATORS
 from rag.rerank import RERANKERS
+from rag.sections import BackendSection
 from rag.store.base import STORES
 
 
@@ -52,8 +61,9 @@ def test_the_same_settings_pass_with_their_backend() -> None:
                               "store.backend": "server", "store.url": "http://h:6333", "store.shard_number": 3,
                               "generate.backend": "openai", "generate.urls": ["http://h:8000/v1"]}, environ={})
     assert (s.embed.url, s.store.shard_number, s.generate.urls) == ("http://h:8001/v1", 3, ["http://h:8000/v1"])
-    # A value equal to the default is no mistake (a profile may spell a default out).
-    assert load_settings("cpu", {"store.url": "", "embed.batch_tokens": 4096}, environ={}).store.url == ""
+    # A value equal to the default is no mistake (a profile may spell a default out): it is dropped.
+    s = load_settings("cpu", {"store.url": "", "embed.batch_tokens": 4096}, environ={})
+    assert isinstance(s.store, EdgeStoreConfig) and not hasattr(s.store, "url")
 
 
 def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -72,8 +82,12 @@ def test_every_shipped_profile_loads_to_what_its_yaml_says(name: str) -> None:
     from importlib import resources
 
     raw = yaml.safe_load(resources.files("configs").joinpath(f"{name}.yaml").read_text(encoding="utf-8"))
-    loaded = _flatten(load_settings(name, environ={}).model_dump(mode="json"))
-    defaults = _flatten(Settings().model_dump(mode="json"))
+    settings = load_settings(name, environ={})
+    loaded = _flatten(settings.model_dump(mode="json"))
+    # The defaults of each section as the model its backend reads (e5small's `threads` ...).
+    own = {key: type(value).model_validate({}).model_dump(mode="json") for key, value in settings
+           if isinstance(value, BackendSection)}
+    defaults = _flatten(Settings().model_dump(mode="json") | own)
     given = _flatten(raw)
     for key, value in loaded.items():
         expected = given.get(key, defaults[key]) if key != "profile" else name
@@ -85,14 +99,53 @@ def test_an_unknown_store_backend_names_the_known_ones() -> None:
         load_settings("cpu", {"store.backend": "redis"}, environ={})
 
 
-def test_each_entry_carries_its_own_config_model_and_the_section_holds_it() -> None:
-    from rag.config import EmbedConfig, GenerateConfig, StoreConfig
-
+def test_each_section_validates_as_the_model_its_backend_registered() -> None:
     for registry, section in ((EMBEDDERS, EmbedConfig), (STORES, StoreConfig), (GENERATORS, GenerateConfig)):
         for name in registry.names():
-            model = registry.entry(name).config
-            if model is not None:
-                assert issubclass(section, model), (name, model)  # its keys stay `section.field`
-    assert STORES.entry("server").fields == {"url", "api_key", "shard_number", "replication_factor",
-                                             "write_consistency_factor"}
+            model = registry.entry(name).config or section
+            assert issubclass(model, section), (name, model)  # its keys stay `section.field`
+            assert type(section.model_validate({"backend": name, **_required(name)})) is model
     assert EMBEDDERS.entry("minilm").config is None  # reads only shared settings
+    assert set(ServerStoreConfig.model_fields) - set(StoreConfig.model_fields) == {
+        "url", "api_key", "shard_number", "replication_factor", "write_consistency_factor"}
+    s = load_settings("cpu", environ={})
+    assert (type(s.embed), type(s.store), type(s.generate)) == (
+        E5SmallEmbedConfig, EdgeStoreConfig, ExtractiveGenerateConfig)
+    assert not hasattr(s.store, "url") and not hasattr(s.embed, "url")
+    assert s.model_dump()["embed"]["threads"] == 0  # dumped as its own model, not the annotated section
+    # The Ray engine ships settings to its actors as JSON: they come back as the same models.
+    remote = load_settings("cpu", {"store.backend": "server", "store.url": "http://h:6333"}, environ={})
+    assert Settings.model_validate_json(remote.model_dump_json()) == remote
+
+
+def _required(backend: str) -> dict[str, Any]:
+    return {"url": "http://h:6333"} if backend == "server" else {}
+
+
+def test_switching_the_backend_revalidates_as_the_new_model() -> None:
+    """cpu.yaml spells out e5small's defaults (``threads: 0`` ...): switching the backend with
+    ``--set`` drops them, while a value that would change something is refused."""
+    s = load_settings("cpu", {"embed.backend": "vllm", "embed.url": "http://h:8001/v1"}, environ={})
+    assert isinstance(s.embed, VllmEmbedConfig) and not hasattr(s.embed, "threads")
+    assert (s.embed.device, s.embed.query_batch_wait_ms) == ("cpu", 5)  # the shared ones stay
+    with pytest.raises(ConfigError, match=r"embed\.threads=2: embed\.threads applies to embed\.backend "
+                                          r"e5small or minilm-int8, not 'vllm'"):
+        load_settings("cpu", {"embed.backend": "vllm", "embed.threads": 2}, environ={})
+    with pytest.raises(ConfigError, match=r"generate\.model='llava-hf/llava-v1\.6-mistral-7b-hf': "
+                                          r"generate\.model applies to generate\.backend openai, not 'extractive'"):
+        load_settings("default", {"generate.backend": "extractive", "generate.urls": []}, environ={})
+
+
+def test_an_unknown_embedder_fails_when_loaded() -> None:
+    with pytest.raises(ConfigError, match=r"embed\.backend='e5vv': unknown embedder backend 'e5vv'; known: e5small"):
+        load_settings("cpu", {"embed.backend": "e5vv"}, environ={})
+
+
+def test_a_section_built_directly_must_be_its_backends_model() -> None:
+    """``__init__`` cannot swap in another class: it names the one to build."""
+    with pytest.raises(ConfigError, match=r"store\.backend 'edge' reads EdgeStoreConfig: build EdgeStoreConfig"):
+        StoreConfig(path="x")
+    assert StoreConfig(backend="local").backend == "local"  # a backend without settings of its own
+    assert EdgeStoreConfig(path="x").optimize_after == 20_000
+    with pytest.raises(ValidationError, match="reads E5VEmbedConfig, not VllmEmbedConfig"):
+        VllmEmbedConfig.model_validate({"backend": "e5v"})

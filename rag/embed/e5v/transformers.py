@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from rag.config import EmbedConfig
+from rag.backend_settings import E5VEmbedConfig
 from rag.embed.e5v.recipe import DEFAULT_MODEL, E5VSpace, fit_image, image_prompt, plan_batches, text_prompt
 from rag.errors import ConfigError, EmbedError, MissingPartError
 
@@ -93,7 +93,7 @@ class E5VEmbedder(E5VSpace):
         self._dim = int(text_config.hidden_size)
 
     @classmethod
-    def from_config(cls, cfg: EmbedConfig) -> E5VEmbedder:
+    def from_config(cls, cfg: E5VEmbedConfig) -> E5VEmbedder:
         """Registry factory (backend ``e5v``)."""
         return cls.load(cfg.model or DEFAULT_MODEL, device=cfg.device, dtype=cfg.dtype,
                         quantization=cfg.quantization, batch_tokens=cfg.batch_tokens,

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from rag.aio import LoopThread
-from rag.config import GenerateConfig
+from rag.backend_settings import OpenAIGenerateConfig
 from rag.errors import GenerateError, MissingPartError
 from rag.generate.openai.transport import ChatResult, Endpoint, ReplicaTransport, discover_models, normalise_url
 from rag.generate.prompting import PromptBuild, abstain_sentence, build_messages, select_evidence
@@ -36,7 +36,7 @@ class OpenAIChatGenerator:
     :meth:`from_config` discovers it from ``/v1/models`` when empty). ``max_in_flight``, ``down_s``,
     ``backoff_s``, ``transport`` and ``loop`` go to the :class:`ReplicaTransport`."""
 
-    def __init__(self, cfg: GenerateConfig, *, model: str | None = None, max_in_flight: int = 8,
+    def __init__(self, cfg: OpenAIGenerateConfig, *, model: str | None = None, max_in_flight: int = 8,
                  down_s: float = 30.0, backoff_s: float = 0.5,
                  transport: httpx.AsyncBaseTransport | None = None, loop: LoopThread | None = None) -> None:
         if not cfg.urls:
@@ -61,7 +61,7 @@ class OpenAIChatGenerator:
         return self.replicas.clients_made
 
     @classmethod
-    def from_config(cls, cfg: GenerateConfig, **kwargs: Any) -> OpenAIChatGenerator:
+    def from_config(cls, cfg: OpenAIGenerateConfig, **kwargs: Any) -> OpenAIChatGenerator:
         """Check that at least one endpoint answers ``/v1/models`` and learn the model name.
 
         Unreachable endpoints start marked down. Raises :class:`MissingPartError` when none answers,

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.config import EmbedConfig
+from rag.backend_settings import E5VEmbedConfig
 from rag.embed.base import Embedder, EmbedderWrapper
 from rag.embed.batching import QueryBatcher
 from rag.embed.e5v import E5VEmbedder
@@ -40,7 +40,7 @@ QUESTIONS = [f"What happened in quarter {i} of year {2000 + i}?" for i in range(
 
 @pytest.fixture(scope="module")
 def inner(tiny_llava_dir: Path) -> E5VEmbedder:
-    return E5VEmbedder.from_config(EmbedConfig(backend="e5v", model=str(tiny_llava_dir), device="cpu",
+    return E5VEmbedder.from_config(E5VEmbedConfig(model=str(tiny_llava_dir), device="cpu",
                                                dtype="float32"))
 
 

@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from rag.config import EmbedConfig
+from rag.backend_settings import E5VEmbedConfig
 from rag.embed.cache import CachedEmbedder
 from rag.embed.e5v import E5VEmbedder
 
 
 @pytest.fixture(scope="module")
 def inner(tiny_llava_dir: Path) -> E5VEmbedder:
-    return E5VEmbedder.from_config(EmbedConfig(backend="e5v", model=str(tiny_llava_dir), device="cpu",
+    return E5VEmbedder.from_config(E5VEmbedConfig(model=str(tiny_llava_dir), device="cpu",
                                                dtype="float32", image_side=112))
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from rag.config import EmbedConfig
+from rag.backend_settings import E5VEmbedConfig
 from rag.embed.base import Embedder, build_embedder
 from rag.embed.e5v import E5VEmbedder, fit_image, image_prompt, plan_batches, space_id, text_prompt
 from rag.errors import MissingPartError
@@ -136,7 +136,7 @@ def test_fit_image_caps_the_longest_side() -> None:
 def test_missing_weights_is_one_clear_sentence(model: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(MissingPartError) as info:
-        E5VEmbedder.from_config(EmbedConfig(backend="e5v", model=model, device="cpu"))
+        E5VEmbedder.from_config(E5VEmbedConfig(model=model, device="cpu"))
     message = str(info.value)
     assert model in message
     assert "\n" not in message and "Traceback" not in message

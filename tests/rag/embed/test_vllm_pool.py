@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from rag.config import EmbedConfig
+from rag.backend_settings import VllmEmbedConfig
 from rag.embed import vllm_pool
 from rag.embed.base import Embedder, build_embedder
 from rag.embed.e5v import E5VEmbedder, text_prompt
@@ -44,7 +44,7 @@ def ok(body: dict[str, object]) -> httpx.Response:
 def test_no_server_is_a_missing_part_with_the_start_command() -> None:
     url = f"http://127.0.0.1:{free_port()}/v1"
     with pytest.raises(MissingPartError) as info:
-        VllmPoolingEmbedder.from_config(EmbedConfig(backend="vllm", url=url, model="royokong/e5-v"))
+        VllmPoolingEmbedder.from_config(VllmEmbedConfig(url=url, model="royokong/e5-v"))
     message = str(info.value)
     assert message.startswith(f"no vLLM server at {url}: start one with `python -m vllm.entrypoints")
     assert "--runner pooling" in message and "--chat-template prompts/e5v_embed.jinja" in message
@@ -53,7 +53,7 @@ def test_no_server_is_a_missing_part_with_the_start_command() -> None:
 
 def test_empty_url_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match=r"embed\.url is empty"):
-        build_embedder(EmbedConfig(backend="vllm"))
+        build_embedder(VllmEmbedConfig())
 
 
 def test_texts_are_chunked_ordered_and_normalised() -> None:

@@ -17,7 +17,8 @@ import pytest
 
 from ingest.discover import discover
 from ingest.records import FileFailure, ParsedFile
-from rag.cli import _overrides, build_parser
+from rag.cli import build_parser
+from rag.cli_options import _overrides
 from rag.config import load_settings
 from rag.engines import LocalEngine, build_engine
 from rag.engines.ray_engine import RayEngine

@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from rag.config import GenerateConfig
+from rag.backend_settings import ExtractiveGenerateConfig
 from rag.generate.base import Generator, build_generator
 from rag.generate.citations import is_abstention
 from rag.generate.extractive import ExtractiveGenerator
@@ -25,7 +25,7 @@ def answer(question: str, evidence: list = EVIDENCE, **kw: object) -> str:  # ty
 
 
 def test_is_a_generator_built_by_name() -> None:
-    gen = build_generator(GenerateConfig(backend="extractive", max_sentences=2))
+    gen = build_generator(ExtractiveGenerateConfig(max_sentences=2))
     assert isinstance(gen, ExtractiveGenerator) and isinstance(gen, Generator)
     assert gen.max_sentences == 2
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.config import EmbedConfig, GenerateConfig
+from rag.backend_settings import E5SmallEmbedConfig, ExtractiveGenerateConfig
 from rag.embed.base import Embedder, build_embedder
 from rag.generate.citations import build_answer
 from rag.generate.extractive import ExtractiveGenerator
@@ -25,12 +25,12 @@ REPORT = ev(1, "대표이사는 박서연이며, 2025년 말 기준 임직원 �
 
 @pytest.fixture(scope="module")
 def embedder() -> Embedder:
-    return build_embedder(EmbedConfig(backend="e5small", threads=1))
+    return build_embedder(E5SmallEmbedConfig(threads=1))
 
 
 @pytest.fixture
 def gen(embedder: Embedder) -> ExtractiveGenerator:
-    g = ExtractiveGenerator.from_config(GenerateConfig())
+    g = ExtractiveGenerator.from_config(ExtractiveGenerateConfig())
     g.use_embedder(embedder)
     return g
 
@@ -45,12 +45,12 @@ def test_a_question_is_answered_from_a_page_in_the_other_language(gen: Extractiv
     text = gen.answer_text(question, [evidence])  # type: ignore[list-item]
     assert quote in text and text.endswith("[1]"), text
     # and the answer stands the evidence check (its question has no name or number the page lacks)
-    assert not build_answer(question, text, [evidence], support=GenerateConfig()).abstained  # type: ignore[list-item]
+    assert not build_answer(question, text, [evidence], support=ExtractiveGenerateConfig()).abstained  # type: ignore[list-item]
 
 
 def test_without_the_embedder_it_abstains_as_before() -> None:
     q = "해외 출장 일일 식비 한도는 얼마인가요?"
-    assert ExtractiveGenerator.from_config(GenerateConfig()).answer_text(q, [POLICY]) == abstain_sentence(q)
+    assert ExtractiveGenerator.from_config(ExtractiveGenerateConfig()).answer_text(q, [POLICY]) == abstain_sentence(q)
 
 
 def test_evidence_in_the_questions_language_needs_no_bridge(gen: ExtractiveGenerator, embedder: Embedder) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.config import GenerateConfig
+from rag.backend_settings import ExtractiveGenerateConfig
 from rag.generate.base import Generator, build_generator
 from rag.testing.generator import GeneratorContract
 
@@ -12,4 +12,4 @@ from rag.testing.generator import GeneratorContract
 class TestExtractiveContract(GeneratorContract):
     @pytest.fixture
     def generator(self) -> Generator:
-        return build_generator(GenerateConfig(backend="extractive"))
+        return build_generator(ExtractiveGenerateConfig())

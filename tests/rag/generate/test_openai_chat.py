@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from rag.config import GenerateConfig
+from rag.backend_settings import OpenAIGenerateConfig
 from rag.errors import GenerateError, MissingPartError
 from rag.generate.base import Generator, build_generator
 from rag.generate.openai import OpenAIChatGenerator, normalise_url
@@ -65,7 +65,7 @@ def refuse(request: httpx.Request) -> httpx.Response:
 
 
 def gen(recorder: Recorder, urls: list[str], **cfg: Any) -> OpenAIChatGenerator:
-    return OpenAIChatGenerator(GenerateConfig(backend="openai", urls=urls, **cfg), model="tiny",
+    return OpenAIChatGenerator(OpenAIGenerateConfig(urls=urls, **cfg), model="tiny",
                                backoff_s=0, transport=httpx.MockTransport(recorder))
 
 
@@ -75,7 +75,7 @@ class TestOpenAIGeneratorContract(GeneratorContract):
     @pytest.fixture
     def generator(self) -> Iterator[Generator]:
         with OpenAIHTTPServer(stream_pieces=["4,200 turbines ", "[1]."]) as server:
-            g = OpenAIChatGenerator(GenerateConfig(backend="openai", urls=[server.url]), model="tiny")
+            g = OpenAIChatGenerator(OpenAIGenerateConfig(urls=[server.url]), model="tiny")
             yield g
             g.close()
 
@@ -173,10 +173,10 @@ def test_works_across_event_loops_like_the_sync_wrappers() -> None:
 def test_unreachable_server_is_a_missing_part_in_one_sentence() -> None:
     url = f"http://127.0.0.1:{free_port()}/v1"
     with pytest.raises(MissingPartError, match=r"no OpenAI-compatible server at .*vllm serve") as info:
-        build_generator(GenerateConfig(backend="openai", urls=[url]))
+        build_generator(OpenAIGenerateConfig(urls=[url]))
     assert url in str(info.value)
     with pytest.raises(MissingPartError, match=r"generate\.urls is empty"):
-        build_generator(GenerateConfig(backend="openai"))
+        build_generator(OpenAIGenerateConfig())
 
 
 def test_urls_are_normalised() -> None:
@@ -202,7 +202,7 @@ def test_one_client_serves_calls_from_many_threads_and_loops_and_close_closes_it
     """Sync wrappers, other threads and other event loops all share one HTTP client (one kept-alive
     connection for calls one after another); close() closes it, which the server sees."""
     with OpenAIHTTPServer(reply="fine") as server:
-        g = OpenAIChatGenerator(GenerateConfig(backend="openai", urls=[server.url]), model="tiny")
+        g = OpenAIChatGenerator(OpenAIGenerateConfig(urls=[server.url]), model="tiny")
         texts: list[str] = []
 
         async def two_calls() -> None:
@@ -230,7 +230,7 @@ def test_one_client_serves_calls_from_many_threads_and_loops_and_close_closes_it
 
 def test_concurrent_calls_from_threads_share_the_client_and_its_in_flight_gate() -> None:
     with OpenAIHTTPServer(reply="fine") as server:
-        g = OpenAIChatGenerator(GenerateConfig(backend="openai", urls=[server.url]), model="tiny",
+        g = OpenAIChatGenerator(OpenAIGenerateConfig(urls=[server.url]), model="tiny",
                                 max_in_flight=2)
         results: list[str] = []
 
@@ -259,7 +259,7 @@ def test_stream_delivers_each_delta_while_the_server_is_still_writing() -> None:
         assert seen_first.wait(10), "the first delta never reached the caller before the stream ended"
 
     with OpenAIHTTPServer(stream_pieces=["The ", "answer ", "[1]."], between_pieces=hold) as server:
-        g = OpenAIChatGenerator(GenerateConfig(backend="openai", urls=[server.url]), model="tiny")
+        g = OpenAIChatGenerator(OpenAIGenerateConfig(urls=[server.url]), model="tiny")
 
         async def collect() -> list[str]:
             parts = []

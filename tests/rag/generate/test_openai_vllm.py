@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from rag.config import GenerateConfig
+from rag.backend_settings import OpenAIGenerateConfig
 from rag.generate.base import build_generator
 from rag.generate.chat import ChatTurn, acondense
 from rag.generate.citations import build_answer
@@ -44,11 +44,11 @@ class RecordingTransport(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-def _cfg(server: VllmServer, **kw: Any) -> GenerateConfig:
-    base: dict[str, Any] = {"backend": "openai", "urls": [server.url], "max_tokens": 16, "max_images": 1,
+def _cfg(server: VllmServer, **kw: Any) -> OpenAIGenerateConfig:
+    base: dict[str, Any] = {"urls": [server.url], "max_tokens": 16, "max_images": 1,
                             "image_side": 224, "context_tokens": 1500, "tokens_per_image": 300}
     base.update(kw)
-    return GenerateConfig(**base)
+    return OpenAIGenerateConfig(**base)
 
 
 def _generator(server: VllmServer, **kw: Any) -> tuple[OpenAIChatGenerator, RecordingTransport]:

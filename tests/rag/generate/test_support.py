@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from rag.backend_settings import ExtractiveGenerateConfig, OpenAIGenerateConfig
 from rag.config import GenerateConfig
 from rag.generate.citations import build_answer
 from rag.generate.extractive import ExtractiveGenerator
@@ -24,7 +25,7 @@ from rag.generate.support import (
 from tests.rag.generate.evidence import ev
 
 LUFTHANSA = ev(1, "Within the first 90 minutes Lufthansa posted 12 tweets about the crash.")
-ON = GenerateConfig()  # the shipped thresholds
+ON = ExtractiveGenerateConfig()  # the shipped thresholds
 
 
 def test_names_and_numbers_of_a_question() -> None:
@@ -62,7 +63,7 @@ def test_build_answer_replaces_an_unsupported_answer_in_the_question_language() 
 def test_the_extractive_answerer_lets_the_check_decide() -> None:
     gen = ExtractiveGenerator.from_config(ON)
     assert gen.min_coverage == 0.01
-    off = GenerateConfig(support_names=0, support_numbers=0, support_identifiers=0, support_labels=0)
+    off = ExtractiveGenerateConfig(support_names=0, support_numbers=0, support_identifiers=0, support_labels=0)
     assert ExtractiveGenerator.from_config(off).min_coverage == 0.3
     # any one kind of check on is the check deciding
     assert ExtractiveGenerator.from_config(off.model_copy(update={"support_labels": 1.0})).min_coverage == 0.01
@@ -159,7 +160,7 @@ def test_the_thresholds_decide() -> None:
     assert "identifiers" in (shortfall(s, Thresholds(identifiers=0.67)) or "")
     assert "numbers" in (shortfall(s, Thresholds(numbers=0.5)) or "")
     assert Thresholds.of(ON) == Thresholds(ON.support_names, ON.support_numbers, 1.0, 1.0)
-    off = GenerateConfig(support_names=0, support_numbers=0, support_identifiers=0, support_labels=0)
+    off = ExtractiveGenerateConfig(support_names=0, support_numbers=0, support_identifiers=0, support_labels=0)
     assert not build_answer(q, '"from GPT-4" [1]', [STEPBACK_P7], support=off).abstained
 
 
@@ -192,7 +193,7 @@ def test_the_check_wraps_a_model_answer_over_http() -> None:
     ]
     for question, pieces, abstained, issue in cases:
         with OpenAIHTTPServer(stream_pieces=pieces) as server:
-            cfg = GenerateConfig(backend="openai", urls=[server.url])
+            cfg = OpenAIGenerateConfig(urls=[server.url])
             gen = OpenAIChatGenerator(cfg, model="tiny")
             ans = asyncio.run(ask(gen, question, cfg))
             gen.close()

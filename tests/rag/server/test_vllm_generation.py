@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from rag.aio import run_sync
-from rag.config import GenerateConfig, ServerConfig
+from rag.backend_settings import OpenAIGenerateConfig
+from rag.config import ServerConfig
 from rag.generate.base import build_generator
 from rag.pipeline import Pipeline
 from rag.testing.vllm_server import VllmServer
@@ -26,8 +27,8 @@ QUESTION = "What was ACME's revenue in Europe in 2025?"
 
 @pytest.fixture(scope="module")
 def server(pipeline: Pipeline, vllm_chat_server: VllmServer) -> Iterator[LiveServer]:
-    cfg = GenerateConfig(backend="openai", urls=[vllm_chat_server.url], max_tokens=24, max_images=0,
-                         image_side=224, context_tokens=900, tokens_per_image=300)
+    cfg = OpenAIGenerateConfig(urls=[vllm_chat_server.url], max_tokens=24, max_images=0,
+                               image_side=224, context_tokens=900, tokens_per_image=300)
     generator = build_generator(cfg)
     settings = pipeline.settings.model_copy(update={"generate": cfg})
     llm_pipe = Pipeline(settings, pipeline.embedder, pipeline.store, generator)  # shares the loaded parts

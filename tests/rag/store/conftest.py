@@ -25,9 +25,9 @@ def store_factory(tmp_path: Path) -> Iterator[Callable[..., Store]]:
     def factory(backend: str) -> Store:
         if opened:
             opened[-1].close()
-        cfg = StoreConfig(backend=backend, path=str(tmp_path / "index"), collection=f"t_{suffix}",
-                          url=os.environ.get("QDRANT_URL", "") if backend == "server" else "",
-                          api_key=os.environ.get("QDRANT_API_KEY", "") if backend == "server" else "")
+        server = {"url": os.environ.get("QDRANT_URL", ""), "api_key": os.environ.get("QDRANT_API_KEY", "")}
+        cfg = StoreConfig.model_validate({"backend": backend, "path": str(tmp_path / "index"),
+                                          "collection": f"t_{suffix}", **(server if backend == "server" else {})})
         store = open_store(cfg)
         opened.append(store)
         return store

@@ -93,9 +93,9 @@ def test_copy_edge_index_to_another_backend(store_factory: Callable[..., Store],
     edge.upsert(points)
     plans = [hybrid(qvec(2), "pump seal", limit=10), dense_all(qvec(3), 10)]
     want = [edge.query(p) for p in plans]
-    cfg = StoreConfig(backend=target, path=str(tmp_path / "copy"),
-                      collection=f"copy_{uuid.uuid4().hex[:8]}",
-                      url=os.environ.get("QDRANT_URL", "") if target == "server" else "")
+    cfg = StoreConfig.model_validate({"backend": target, "path": str(tmp_path / "copy"),
+                                      "collection": f"copy_{uuid.uuid4().hex[:8]}",
+                                      **({"url": os.environ.get("QDRANT_URL", "")} if target == "server" else {})})
     dst = open_store(cfg)
     try:
         assert copy_store(edge, dst, batch=16).points == 50

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rag.backend_settings import EdgeStoreConfig
 from rag.cli import main
 from rag.config import StoreConfig
 from rag.errors import StoreError
@@ -46,7 +47,7 @@ def test_scroll_points_is_part_of_the_store_protocol() -> None:
 
 
 def _target(tmp_path: Path, kind: str) -> StoreConfig:
-    source = StoreConfig(path=str(tmp_path / "src"), collection=f"c_{uuid.uuid4().hex[:8]}")
+    source = EdgeStoreConfig(path=str(tmp_path / "src"), collection=f"c_{uuid.uuid4().hex[:8]}")
     to = {"edge": str(tmp_path / "dst"), "local": f"local:{tmp_path / 'dst'}", "server": SERVER}[kind]
     return target_config(source, to, shard_number=2 if kind == "server" else None)
 
@@ -104,7 +105,7 @@ def test_copy_refuses_an_index_cut_by_the_legacy_tokenizer(tmp_path: Path) -> No
 
 
 def test_target_is_chosen_by_url_or_path(tmp_path: Path) -> None:
-    source = StoreConfig(path=str(tmp_path), collection="docs", shard_number=1)
+    source = EdgeStoreConfig(path=str(tmp_path), collection="docs")
     server = target_config(source, "http://qdrant-0:6333", collection="big", shard_number=6, replication_factor=2)
     assert (server.backend, server.url, server.collection, server.shard_number, server.replication_factor) == (
         "server", "http://qdrant-0:6333", "big", 6, 2)

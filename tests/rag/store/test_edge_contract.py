@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.config import StoreConfig
+from rag.backend_settings import EdgeStoreConfig
 from rag.store.base import Store
 from rag.testing.store import StoreContract, store_opener
 
@@ -15,5 +15,5 @@ from rag.testing.store import StoreContract, store_opener
 class TestEdgeStoreContract(StoreContract):
     @pytest.fixture
     def reopen(self, tmp_path: Path) -> Iterator[Callable[[], Store]]:
-        with store_opener(StoreConfig(backend="edge", path=str(tmp_path / "index"))) as reopen:
+        with store_opener(EdgeStoreConfig(path=str(tmp_path / "index"))) as reopen:
             yield reopen

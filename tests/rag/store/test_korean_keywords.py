@@ -11,11 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ingest.text.tokens import TOKENIZER_VERSION, keyword_terms
 from rag.errors import StoreError
 from rag.records import Prefetch, QueryPlan
 from rag.store.common import StoreMeta
 from rag.store.edge import EdgeStore
-from rag.store.sparse import TOKENIZER_VERSION, encode_sparse_query, tokenize
+from rag.store.sparse import encode_sparse_query
 from rag.testing.corpus import DIM, make_item, make_point, structured_vectors
 
 PAGES = {
@@ -57,21 +58,21 @@ def test_spaced_and_partial_compounds_find_the_page(edge: EdgeStore) -> None:
 
 
 def test_part_number_with_a_glued_particle(edge: EdgeStore) -> None:
-    assert tokenize("HX-7720-K이며")[:1] == ["hx-7720-k"]
-    assert "hx-7720-k" in tokenize("부품 번호는 HX-7720-K이며 교체 주기는 6개월이다.")
+    assert keyword_terms("HX-7720-K이며")[:1] == ["hx-7720-k"]
+    assert "hx-7720-k" in keyword_terms("부품 번호는 HX-7720-K이며 교체 주기는 6개월이다.")
     assert sparse_pages(edge, "HX-7720-K")[:1] == [4]
     assert sparse_pages(edge, "HX-7720-K의 교체 주기")[:1] == [4]
 
 
 def test_particles_and_endings_are_not_terms() -> None:
-    assert tokenize("영업이익은 증가했다") == ["영업이익", "영업", "이익", "증가"]
-    assert tokenize("가장 높은 매출") == ["높다", "매출"]
+    assert keyword_terms("영업이익은 증가했다") == ["영업이익", "영업", "이익", "증가"]
+    assert keyword_terms("가장 높은 매출") == ["높다", "매출"]
     for particle in ("은", "는", "이", "가", "을", "를", "이며", "했다"):
-        assert particle not in tokenize(f"영업이익{particle} 매출")
+        assert particle not in keyword_terms(f"영업이익{particle} 매출")
 
 
 def test_english_is_tokenised_as_before() -> None:
-    assert tokenize("Fit part XK-4471-B.") == ["fit", "part", "xk-4471-b", "xk", "4471", "b"]
+    assert keyword_terms("Fit part XK-4471-B.") == ["fit", "part", "xk-4471-b", "xk", "4471", "b"]
 
 
 def test_index_records_its_tokenizer(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.config import StoreConfig
+from rag.backend_settings import ServerStoreConfig
 from rag.store.base import Store
 from rag.testing.store import StoreContract, store_opener
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.skipif(not URL, reason="set QDRANT_URL to run the Store
 class TestServerStoreContract(StoreContract):
     @pytest.fixture
     def reopen(self, tmp_path: Path) -> Iterator[Callable[[], Store]]:
-        cfg = StoreConfig(backend="server", path=str(tmp_path / "index"), url=URL,
-                          api_key=os.environ.get("QDRANT_API_KEY", ""), collection=f"t_{uuid.uuid4().hex[:8]}")
+        cfg = ServerStoreConfig(path=str(tmp_path / "index"), url=URL,
+                                api_key=os.environ.get("QDRANT_API_KEY", ""), collection=f"t_{uuid.uuid4().hex[:8]}")
         with store_opener(cfg) as reopen:
             yield reopen
