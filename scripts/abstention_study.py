@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from study_cli import study_parser  # the sibling module: scripts run as files
 
-from rag.config import GenerateConfig
+from rag.backend_settings import ExtractiveGenerateConfig
 from rag.eval import metrics as m
 from rag.eval.dataset import load_qa
 from rag.generate import extractive
@@ -196,7 +196,7 @@ def score(args: argparse.Namespace) -> None:
     rows = json.loads(Path(args.feats).read_text(encoding="utf-8"))
     scope = args.scope
     grid = FACTS if args.rules == "facts" else {**FACTS, **MORE}
-    cfg = GenerateConfig()
+    cfg = ExtractiveGenerateConfig()
     before = {**OFF, "names": 0.67, "numbers": 0.5}  # the rule before this study (names, numbers)
     shipped = {**OFF, "names": cfg.support_names, "numbers": cfg.support_numbers, "ids": cfg.support_identifiers,
                "labels": cfg.support_labels}
