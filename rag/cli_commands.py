@@ -127,6 +127,7 @@ def _answer_json(ans: Answer) -> dict[str, Any]:
                       for c in ans.citations],
         "evidence": [_evidence_json(e) for e in ans.evidence],
         "dropped_citations": ans.dropped_citations,
+        "support_issue": ans.support_issue,
         "seconds": ans.seconds,
     }
 

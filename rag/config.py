@@ -159,10 +159,16 @@ class GenerateConfig(BackendSection):
     support_names: float = Field(default=0.67, ge=0, le=1)
     """Evidence sufficiency (:mod:`rag.generate.support`, every backend): share of the question's
     names (capitalised words, acronyms, codes, quoted phrases) the evidence an answer cites must
-    hold, else the answer becomes the abstain sentence. 0 with ``support_numbers`` 0: no check.
+    hold, else the answer becomes the abstain sentence. All ``support_*`` 0: no check.
     Calibrated on the dev split (docs/eval.md, issue 18)."""
     support_numbers: float = Field(default=0.5, ge=0, le=1)
     """Share of the question's numbers (years, amounts) the cited evidence must hold."""
+    support_identifiers: float = Field(default=1.0, ge=0, le=1)
+    """Share of the question's identifiers (acronyms and codes: "MMLU", "GPT-4o", "HX-7720") the
+    cited evidence must hold: one missing is another thing, not a paraphrase."""
+    support_labels: float = Field(default=1.0, ge=0, le=1)
+    """Share of the question's figure and table labels ("Figure 7", "표 3") the cited evidence
+    must hold."""
 
 
 class ServerConfig(Section):

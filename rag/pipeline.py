@@ -59,6 +59,9 @@ class Pipeline:
         self.embedder = embedder
         self.store = store
         self.generator = generator
+        use_embedder = getattr(generator, "use_embedder", None)
+        if callable(use_embedder):  # the extractive answerer reads across languages with it
+            use_embedder(embedder)
         self.retriever = Retriever(embedder, store, settings.retrieve,
                                    reranker=build_reranker(settings.retrieve, embedder))
         self.store.ensure(embedder.id, embedder.dim)

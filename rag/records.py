@@ -182,6 +182,11 @@ class Answer(_Record):
     evidence: list[Evidence] = Field(default_factory=list)
     dropped_citations: list[int] = Field(default_factory=list)
     """Numbers the model cited that match no evidence; removed from ``text``."""
+    support_issue: str | None = None
+    """Why the evidence-sufficiency check (:mod:`rag.generate.support`) did not accept the answer:
+    with ``abstained``, the answer was replaced by the abstain sentence because its citations lack
+    the question's facts; without, the answer stands but its citations lack some of its own
+    numbers (a model's answer: check it). None when the check passed or did not run."""
     seconds: dict[str, float] = Field(default_factory=dict)
 
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rag.config import GenerateConfig
 from rag.generate.prompting import abstain_sentence, abstain_sentences, prompt_language
-from rag.generate.support import measure, supported
+from rag.generate.support import Thresholds, measure, shortfall
 from rag.records import Answer, Citation, Evidence
 
 log = logging.getLogger(__name__)
@@ -128,20 +128,25 @@ def is_abstention(text: str) -> bool:
     return abstention_language(text) is not None
 
 
-def _supported(question: str, parsed: ParsedCitations, evidence_sent: Sequence[Evidence],
-               cfg: GenerateConfig) -> bool:
-    if cfg.support_names <= 0 and cfg.support_numbers <= 0:
-        return True
+def _support_issue(question: str, parsed: ParsedCitations, evidence_sent: Sequence[Evidence],
+                   cfg: GenerateConfig) -> tuple[bool, str | None]:
+    """``(stands, issue)``: whether the answer stands the evidence-sufficiency check, and what
+    falls short (None when nothing does)."""
+    least = Thresholds.of(cfg)
+    if not least.active:
+        return True, None
     sources = [evidence_sent[c.n - 1] for c in parsed.citations]
     # A cited page holds its document's names too: its file name says whose report it is ("ACME's
     # revenue" over a table of acme_annual_report_2025.pdf that never repeats the company).
     cited = [t for e in sources for t in (e.text, Path(e.file).stem.replace("_", " "))] or [parsed.text]
-    found = measure(question, parsed.text, cited)
-    ok = supported(found, cfg.support_names, cfg.support_numbers)
-    if not ok:
-        log.debug("answer not supported by its citations (names %.2f, numbers %.2f): abstaining",
-                  found.names, found.numbers)
-    return ok
+    found = measure(question, parsed.text, cited, owners=[Path(e.file).stem for e in sources])
+    issue = shortfall(found, least)
+    if issue is not None:
+        log.debug("answer not supported by its citations (%s): abstaining", issue)
+        return False, issue
+    if found.missing_answer_numbers:
+        return True, f"the cited evidence lacks the answer's numbers: {', '.join(found.missing_answer_numbers)}"
+    return True, None
 
 
 def build_answer(
@@ -160,15 +165,19 @@ def build_answer(
     that had no evidence to prompt with), becomes the question's own abstain sentence.
 
     With ``support`` (the ``generate`` settings), an answer whose cited evidence does not hold the
-    question's names and numbers (``support_names``, ``support_numbers``; see
+    question's names, numbers, identifiers and labels (``support_*``; see
     :mod:`rag.generate.support`) is replaced by the abstain sentence: the same check for the
-    extractive answerer and for a model's answer."""
+    extractive answerer and for a model's answer. ``Answer.support_issue`` says why; it also flags
+    (without replacing) an answer whose own numbers its citations do not hold."""
     parsed = parse_citations(text, evidence_sent)
     said = abstention_language(parsed.text)
     abstained = said is not None
     body = parsed.text.strip()
-    if not abstained and body and support is not None and not _supported(question, parsed, evidence_sent, support):
-        said, abstained, body = None, True, abstain_sentence(question)
+    issue: str | None = None
+    if not abstained and body and support is not None:
+        stands, issue = _support_issue(question, parsed, evidence_sent, support)
+        if not stands:
+            said, abstained, body = None, True, abstain_sentence(question)
     if abstained and said != prompt_language(question):
         body = abstain_sentence(question)
     return Answer(
@@ -178,5 +187,6 @@ def build_answer(
         citations=[] if abstained else parsed.citations,
         evidence=list(evidence_sent),
         dropped_citations=parsed.dropped,
+        support_issue=issue,
         seconds=dict(seconds or {}),
     )

@@ -9,6 +9,10 @@ supporting quotes, each with its [n]. Titles, headings, captions and footers nev
 no sentence covers enough of the question it abstains with the abstain sentence of the
 question's language. Evidence text is only ever quoted, never obeyed.
 
+A question in the other language than its evidence (a Korean question over an English policy)
+shares no word with it: with the index's multilingual embedder (:meth:`ExtractiveGenerator.use_embedder`)
+the other-language sentences are ranked by their similarity to the question instead.
+
 Korean is read like the keyword branch reads it (:func:`ingest.text.tokens.korean_terms`: Kiwi
 morphemes, particles and endings dropped), and sentences come from
 :func:`ingest.text.sentences.split_sentences`; a page mark (``- 1 -``) is never a quote.
@@ -16,11 +20,12 @@ morphemes, particles and endings dropped), and sentences come from
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import re
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ingest.table_headers import first_row_is_data, is_key_value
 from ingest.text.hangul import HANGUL_RUN, has_hangul
@@ -31,11 +36,18 @@ from ingest.text.tokens import THOUSANDS as _THOUSANDS_RE
 from ingest.text.tokens import fold_plural as _stem
 from ingest.text.tokens import korean_terms
 from rag.backend_settings import ExtractiveGenerateConfig
+from rag.embed.base import Embedder
 from rag.generate.prompting import abstain_sentence
+from rag.generate.support import Thresholds, asked_part
 from rag.records import Evidence
 
 log = logging.getLogger(__name__)
 
+CROSS_COVERAGE = 0.5
+"""Below this coverage of the question by its best same-script sentence, sentences in the other
+script (Korean for an English question, English for a Korean one) are ranked by the embedder."""
+MAX_CROSS_UNITS = 48
+"""Sentences of the other script embedded for one question, in evidence order."""
 SUPPORTED_COVERAGE = 0.01
 """``min_coverage`` when the evidence-sufficiency check (``rag.generate.support``) decides."""
 NUMBER_WEIGHT = 3.0
@@ -176,9 +188,13 @@ def _units(n: int, ev: Evidence) -> tuple[list[_Unit], list[_Unit]]:
     table: list[list[str]] = []
 
     def end_table() -> None:
-        if table:
+        if len(table) == 1:
+            # A "table" of one row is text the parser boxed (a page's columns read as cells): its
+            # cells are prose, not column names of no row.
+            prose.extend(["", *(c for c in table[0] if c), ""])
+        elif table:
             units.extend(_row_units(n, table[0], table[1:], caption))
-            table.clear()
+        table.clear()
 
     for line in ev.text.splitlines():
         stripped = line.strip()
@@ -199,6 +215,15 @@ def _units(n: int, ev: Evidence) -> tuple[list[_Unit], list[_Unit]]:
             unit = _Unit(n, _clip(sentence), _unit_terms(sentence))
             (titles if _is_title(sentence) else units).append(unit)
     return units, titles
+
+
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+
+
+def _script(text: str) -> str:
+    """``ko`` for text with Hangul, ``en`` for text with Latin words, ``""`` for neither (a list
+    mark "1.", a bare number): which side of a Korean/English pair a sentence is on."""
+    return "ko" if has_hangul(text) else "en" if _LATIN_WORD.search(text) else ""
 
 
 def _term_set(text: str) -> frozenset[str]:
@@ -229,6 +254,74 @@ def short_answer(unit: _Unit, question_terms: Sequence[str]) -> str:
     return f"{label}, {values}" if label else values
 
 
+@dataclass(frozen=True)
+class Scored:
+    """One candidate answer unit (sentence or table row) and how well it matches the question."""
+
+    score: float
+    """Sum of the matched terms' weight x idf, divided by the evidence rank's decay."""
+    coverage: float
+    """Share of the question's (weighted) terms the unit holds."""
+    weighted: float
+    """Share of the question's weight x idf the unit holds: coverage where rare words count more."""
+    unit: _Unit
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """The question's terms and the evidence's candidate units, best first (:func:`rank`)."""
+
+    q_terms: dict[str, float]
+    """Question term -> weight (numbers :data:`NUMBER_WEIGHT`)."""
+    idf: dict[str, float]
+    scored: list[Scored]
+    missing: list[str]
+    """Question numbers of three or more digits found in no evidence (titles included)."""
+    has_units: bool
+    """Whether the evidence holds any sentence or row that could answer."""
+    units: list[_Unit] = field(default_factory=list)
+    """Every sentence and row that could answer, in evidence order."""
+
+
+def rank(question: str, evidence: Sequence[Evidence], rank_decay: float = 0.1) -> Ranking:
+    """Score every sentence and table row of ``evidence`` against ``question``: the matched
+    question terms weighted by rarity across the evidence (numbers count :data:`NUMBER_WEIGHT`
+    times), divided by ``1 + rank_decay * r`` for evidence at rank r."""
+    q_terms: dict[str, float] = {}
+    for term, is_number in terms(question):
+        q_terms[term] = max(q_terms.get(term, 0.0), NUMBER_WEIGHT if is_number else 1.0)
+    units: list[_Unit] = []
+    titles: list[_Unit] = []
+    for n, ev in enumerate(evidence, start=1):
+        found, heads = _units(n, ev)
+        units += found
+        titles += heads
+    if not q_terms or not units:
+        return Ranking(q_terms, {}, [], [], bool(units), units)
+    # Titles and headings count as evidence seen (a year in a report's title) but never answer.
+    every = units + titles
+    # A year or an amount the question names must be somewhere in the evidence: "... in 2024?"
+    # over documents that only know 2018 is unanswerable, however well the other words match.
+    # Only the asked part counts: "DIO is defined as: 365 * ..." needs no 365 on the page.
+    seen = frozenset().union(*(u.terms for u in every))
+    missing = [t for t, is_number in terms(asked_part(question)) if is_number and len(t.replace(".", "")) >= 3
+               and t not in seen]
+    total = sum(q_terms.values())
+    df = {t: sum(t in u.terms for u in every) for t in q_terms}
+    idf = {t: 1.0 + math.log((len(every) + 1) / (df[t] + 1)) for t in q_terms}
+    mass = sum(q_terms[t] * idf[t] for t in q_terms)
+    scored: list[Scored] = []
+    for u in units:
+        matched = [t for t in q_terms if t in u.terms]
+        if not matched:
+            continue
+        coverage = sum(q_terms[t] for t in matched) / total
+        raw = sum(q_terms[t] * idf[t] for t in matched)
+        scored.append(Scored(raw / (1.0 + rank_decay * (u.n - 1)), coverage, raw / mass, u))
+    scored.sort(key=lambda s: (-s.score, s.unit.n))
+    return Ranking(q_terms, idf, scored, missing, True, units)
+
+
 class ExtractiveGenerator:
     """Answers by quoting evidence sentences with [n] citations; needs no model.
 
@@ -251,53 +344,64 @@ class ExtractiveGenerator:
         self.min_coverage = min_coverage
         self.rank_decay = rank_decay
         self.keep_ratio = keep_ratio
+        self.embedder: Embedder | None = None
+        """Ranks sentences of the other script than the question's (:meth:`use_embedder`)."""
+
+    def use_embedder(self, embedder: Embedder) -> None:
+        """Answer across languages: a Korean question over an English page (or the reverse) shares
+        no word with it, so with ``embedder`` (the index's, multilingual), over evidence mostly in
+        the other script, its sentences are ranked by their similarity to the question when no
+        sentence in the question's own script covers :data:`CROSS_COVERAGE` of it. No threshold
+        on that similarity: on the Korean set answerable and unanswerable picks overlap (0.786-0.834
+        against 0.784), so the evidence check decides. The pipeline calls this."""
+        self.embedder = embedder
+
+    def _across(self, question: str, ranking: Ranking) -> _Unit | None:
+        """The other-script sentence most like the question, when the evidence is mostly in the
+        other script and the question's own script gives no good match (None otherwise, or
+        without an embedder)."""
+        if self.embedder is None or (ranking.scored and ranking.scored[0].coverage >= CROSS_COVERAGE):
+            return None
+        script = _script(question)
+        scripts = [_script(u.quote) for u in ranking.units]
+        other = [u for u, sc in zip(ranking.units, scripts, strict=True) if sc not in ("", script)]
+        if len(other) <= scripts.count(script):  # evidence mostly in the question's language: no bridge needed
+            return None
+        # Sentences first, then table rows, at most MAX_CROSS_UNITS in evidence order.
+        other = ([u for u in other if not u.cells] + [u for u in other if u.cells])[:MAX_CROSS_UNITS]
+        if not other:
+            return None
+        q = self.embedder.embed_queries([question])[0]
+        sims = self.embedder.embed_texts([u.quote for u in other]) @ q
+        # Evidence rank breaks near-ties, as the lexical score's decay does.
+        best = max(range(len(other)), key=lambda i: float(sims[i]) / (1.0 + self.rank_decay * (other[i].n - 1)))
+        return other[best]
 
     @classmethod
     def from_config(cls, cfg: ExtractiveGenerateConfig) -> ExtractiveGenerator:
         """The generator ``backend: extractive`` builds. With the evidence-sufficiency check on
-        (``generate.support_names`` / ``support_numbers``), that check decides abstention, so the
-        answerer quotes its best sentence whatever its coverage (``min_coverage`` 0.01): on the dev
-        split coverage 0.3 refused answerable questions as often as unanswerable ones (issue 18)."""
-        check = cfg.support_names > 0 or cfg.support_numbers > 0
+        (any ``generate.support_*`` above 0), that check decides abstention, so the answerer quotes
+        its best sentence whatever its coverage (``min_coverage`` 0.01): on the dev split coverage
+        0.3 refused answerable questions as often as unanswerable ones (issue 18)."""
+        check = Thresholds.of(cfg).active
         return cls(max_sentences=cfg.max_sentences, min_coverage=SUPPORTED_COVERAGE if check else 0.3)
 
     def answer_text(self, question: str, evidence: Sequence[Evidence]) -> str:
         """The answer: a short answer line (the answering sentence in quotes, or the table cell with
         its row and column headers, ``Europe, 2025: 146.2``) with its [n]; then, after a blank line,
         the other supporting quotes, one per line, each with its [n]. Or the abstain sentence."""
-        q_terms: dict[str, float] = {}
-        for term, is_number in terms(question):
-            q_terms[term] = max(q_terms.get(term, 0.0), NUMBER_WEIGHT if is_number else 1.0)
-        units: list[_Unit] = []
-        titles: list[_Unit] = []
-        for n, ev in enumerate(evidence, start=1):
-            found, heads = _units(n, ev)
-            units += found
-            titles += heads
-        if not q_terms or not units:
+        ranking = rank(question, evidence, self.rank_decay)
+        if not ranking.q_terms or not ranking.has_units:
             return abstain_sentence(question)
-        # Titles and headings count as evidence seen (a year in a report's title) but never answer.
-        every = units + titles
-        # A year or an amount the question names must be somewhere in the evidence: "... in 2024?"
-        # over documents that only know 2018 is unanswerable, however well the other words match.
-        seen = frozenset().union(*(u.terms for u in every))
-        missing = [t for t, is_number in terms(question) if is_number and len(t.replace(".", "")) >= 3
-                   and t not in seen]
-        if missing:
-            log.debug("extractive: question numbers %s are in no evidence: abstaining", missing)
+        if ranking.missing:
+            log.debug("extractive: question numbers %s are in no evidence: abstaining", ranking.missing)
             return abstain_sentence(question)
-        total = sum(q_terms.values())
-        df = {t: sum(t in u.terms for u in every) for t in q_terms}
-        idf = {t: 1.0 + math.log((len(every) + 1) / (df[t] + 1)) for t in q_terms}
-        scored: list[tuple[float, float, _Unit]] = []
-        for u in units:
-            matched = [t for t in q_terms if t in u.terms]
-            if not matched:
-                continue
-            coverage = sum(q_terms[t] for t in matched) / total
-            score = sum(q_terms[t] * idf[t] for t in matched) / (1.0 + self.rank_decay * (u.n - 1))
-            scored.append((score, coverage, u))
-        scored.sort(key=lambda s: (-s[0], s[2].n))
+        scored = [(s.score, s.coverage, s.unit) for s in ranking.scored]
+        q_terms = ranking.q_terms
+        across = self._across(question, ranking)
+        if across is not None:
+            log.debug("extractive: answering across languages from evidence [%d]", across.n)
+            return f"{short_answer(across, list(q_terms))} [{across.n}]"
         if not scored or scored[0][1] < self.min_coverage:
             log.debug("extractive: best coverage %.2f below %.2f: abstaining",
                       scored[0][1] if scored else 0.0, self.min_coverage)
@@ -319,8 +423,8 @@ class ExtractiveGenerator:
         return "\n".join([f"{head} [{top.n}]", *(["", *quotes] if quotes else [])])
 
     async def astream(self, question: str, evidence: Sequence[Evidence]) -> AsyncIterator[str]:
-        """The answer one line at a time."""
-        lines = self.answer_text(question, evidence).split("\n")
+        """The answer one line at a time (worked out in a thread: it may embed sentences)."""
+        lines = (await asyncio.to_thread(self.answer_text, question, evidence)).split("\n")
         for i, line in enumerate(lines):
             yield line + ("\n" if i < len(lines) - 1 else "")
 

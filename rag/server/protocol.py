@@ -130,6 +130,8 @@ class MmragExtra(BaseModel):
     citations: list[Citation]
     evidence: list[Evidence]
     dropped_citations: list[int] = Field(default_factory=list)
+    support_issue: str | None = None
+    """Why the evidence check replaced or flagged the answer (:attr:`rag.records.Answer.support_issue`)."""
     seconds: dict[str, float] = Field(default_factory=dict)
 
 

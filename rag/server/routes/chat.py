@@ -85,7 +85,8 @@ def split_conversation(messages: list[ChatMessage]) -> tuple[str, list[ChatTurn]
 def answer_extra(answer: Answer) -> MmragExtra:
     """What an answer carries beyond OpenAI's fields: citations, evidence, timings."""
     return MmragExtra(abstained=answer.abstained, citations=answer.citations, evidence=answer.evidence,
-                      dropped_citations=answer.dropped_citations, seconds=answer.seconds)
+                      dropped_citations=answer.dropped_citations, support_issue=answer.support_issue,
+                      seconds=answer.seconds)
 
 
 def observe_answer(metrics: Metrics, answer: Answer) -> None:

@@ -35,7 +35,9 @@ def test_extractive_terms_are_pinned() -> None:
 def test_support_names_and_numbers_are_pinned() -> None:
     assert (names_of(EN), numbers_of(EN)) == (["xk-4471-b", "v2.1"], ["4471", "2.1", "2024", "03", "05"])
     assert (names_of(MONEY), numbers_of(MONEY)) == (["acme", "corp"], ["12.5", "1234.5", "2024"])
-    assert (names_of(QUESTION), numbers_of(QUESTION)) == (["23, according to the", "samsung", "electronics",
+    # issue 18 (abstain18): a straight single quote touching a letter ("Q3'23", "What's") opens no
+    # quotation any more, so the quoted name is the "Annual Report", not "23, according to the"
+    assert (names_of(QUESTION), numbers_of(QUESTION)) == (["annual report", "samsung", "electronics",
                                                           "annual"], ["23"])
     assert (names_of(KO), numbers_of(KO)) == (["hx-7720-k"], ["7720"])
     assert (names_of(KO_NUMBERS), numbers_of(KO_NUMBERS)) == ([], ["2023", "1234"])

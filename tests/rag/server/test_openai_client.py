@@ -41,6 +41,7 @@ def test_chat_plain_answers_with_citations(client: Any, sample_dir: Path) -> Non
     assert "[1]" in text
     extra = resp.model_extra["mmrag"]
     assert extra["abstained"] is False
+    assert extra["support_issue"] is None  # the evidence check accepted the answer as it stands
     assert extra["citations"], extra
     assert {c["n"] for c in extra["citations"]} <= set(range(1, len(extra["evidence"]) + 1))
     assert all(Path(e["file"]).parent == sample_dir for e in extra["evidence"])
