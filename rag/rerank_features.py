@@ -27,7 +27,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from ingest.text.tokens import NUMBER, keyword_terms, label_terms, normalise
+from ingest.text.tokens import NUMBER, QUOTED_TITLE, keyword_terms, label_terms, normalise
 from rag.doc_stage import script_of
 
 BRANCHES = ("text", "image", "sparse", "pages")
@@ -129,13 +129,11 @@ def labels_in(text: str) -> set[str]:
     return {t for _, t in label_terms(normalise(text))}
 
 
-# corner brackets too (「보고」), unlike the evidence check's QUOTED: a Korean title is quoted so
-_QUOTED = re.compile(r"[\"“”‘’「」『』]([^\"“”‘’「」『』]{3,80})[\"“”‘’「」『』]")
 
 
 def quoted_in(text: str) -> list[str]:
     """Phrases of ``text`` in double, curly or corner quotes, normalised."""
-    return [normalise(m.group(1)).strip() for m in _QUOTED.finditer(text) if m.group(1).strip()]
+    return [normalise(m.group(1)).strip() for m in QUOTED_TITLE.finditer(text) if m.group(1).strip()]
 
 
 @lru_cache(maxsize=4096)

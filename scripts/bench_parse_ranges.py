@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], help="profile override, section.field=value")
     parser.add_argument("--child", nargs=2, metavar=("FOLDER", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    from rag.cli import parse_sets
+    from rag.cli_options import parse_sets
 
     sets = parse_sets(args.set)
     if args.child:

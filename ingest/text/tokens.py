@@ -21,6 +21,7 @@ making them one would break one of them:
 :data:`NUMBER`, :data:`NAME_WORD`,  evidence sufficiency (``rag.generate.support``): a question's
 :data:`QUOTED`, :data:`PERIOD`,     facts, numbers of two digits or more and names (capitalised
 :data:`NAME_STOPWORDS`              Latin words, acronyms, codes, quoted phrases) matched as text.
+:data:`QUOTED_TITLE`                the reranker's quoted phrases (``rag.rerank_features``).
 :func:`doc_terms`,                  the document stage (``rag.doc_stage``): a file name read as
 :func:`name_words`                  words, keyword terms with letter-digit runs also split
                                     ("fy2015": ``fy``, ``2015``) since names glue them.
@@ -263,8 +264,13 @@ NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
 """A number, with thousands separators or a decimal part."""
 NAME_WORD = re.compile(r"[A-Za-z][A-Za-z0-9&'\-.]*[A-Za-z0-9]|[A-Za-z]")
 """A Latin word that may be a name: letters, digits and ``&'-.`` inside (``AT&T``, ``XK-4471-B``)."""
-QUOTED = re.compile(r"[\"“”']([^\"“”']{3,60})[\"“”']")
-"""A quoted phrase: a name of its own."""
+QUOTED = re.compile(r"[\"“”‘’]([^\"“”‘’]{3,60})[\"“”‘’]|(?<![A-Za-z])'([^']{3,60})'(?![A-Za-z])")
+"""A quoted phrase: a name of its own (group 1 or 2). A straight single quote only when no letter
+touches it outside: "What's the colour of the 'loss_cls' line" quotes ``loss_cls``, not
+"s the colour of the "."""
+QUOTED_TITLE = re.compile(r"[\"“”‘’「」『』]([^\"“”‘’「」『』]{3,80})[\"“”‘’「」『』]")
+"""A quoted title for the reranker's phrase feature (``rag.rerank_features``): corner brackets
+too (「보고」), since a Korean title is quoted so; longer than a name."""
 PERIOD = re.compile(r"(?:fy|cy|q[1-4]|h[12])'?\d{2,4}", re.IGNORECASE)
 """A fiscal period ("FY2015", "Q2"): its number is one of the question's numbers, and a filing
 writes "fiscal 2015", so it is no name."""

@@ -43,11 +43,9 @@ from ingest.text.tokens import NAME_STOPWORDS as NAME_STOP
 from ingest.text.tokens import NAME_WORD as _WORD
 from ingest.text.tokens import NUMBER as _NUMBER
 from ingest.text.tokens import PERIOD as _PERIOD
+from ingest.text.tokens import QUOTED as _QUOTED
 from rag.config import GenerateConfig
 
-_QUOTED = re.compile(r"[\"“”‘’]([^\"“”‘’]{3,60})[\"“”‘’]|(?<![A-Za-z])'([^']{3,60})'(?![A-Za-z])")
-"""A quoted phrase; a straight single quote only when no letter touches it outside ("What's the
-colour of the 'loss_cls' line": ``ingest.text.tokens.QUOTED`` read "s the colour of the ")."""
 _CITE = re.compile(r"\[\d+(?:\s*[,;\-–]\s*\d+)*\]")
 _LABEL = re.compile(r"\b(fig(?:ure)?s?\.?|tables?|tab\.)\s*(\d+(?:[-.]\d+)?)"
                     r"|(?<![\uac00-\ud7a3])(그림|표)\s*(\d+(?:[-.]\d+)?)", re.IGNORECASE)
