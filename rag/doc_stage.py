@@ -120,14 +120,21 @@ def too_short(profiles: Sequence[Profile], pages: Sequence[int]) -> np.ndarray:
 def bm25_scores(query_terms: Sequence[str], profiles: Sequence[Profile], k1: float = 1.2,
                 b: float = 0.5) -> np.ndarray:
     """BM25 of the query terms (each once) over the profiles; IDF over the profiles. Shape (n,)."""
-    n = len(profiles)
+    return bm25_over(query_terms, [p.terms for p in profiles], k1, b)
+
+
+def bm25_over(query_terms: Sequence[str], counts: Sequence[Mapping[str, int]], k1: float = 1.2,
+              b: float = 0.5) -> np.ndarray:
+    """BM25 of the query terms (each once) over term counts, one mapping per unit; IDF over the
+    units. Shape (n,)."""
+    n = len(counts)
     if n == 0:
         return np.zeros(0)
-    lengths = np.array([sum(p.terms.values()) for p in profiles], dtype=np.float64)
+    lengths = np.array([sum(c.values()) for c in counts], dtype=np.float64)
     avg = float(lengths.mean()) or 1.0
     out = np.zeros(n, dtype=np.float64)
     for term in dict.fromkeys(query_terms):
-        tf = np.array([p.terms.get(term, 0) for p in profiles], dtype=np.float64)
+        tf = np.array([c.get(term, 0) for c in counts], dtype=np.float64)
         df = int((tf > 0).sum())
         if df == 0:
             continue

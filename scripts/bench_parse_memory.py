@@ -25,20 +25,18 @@ after each part, ``ingest.pdf_state.empty_mupdf_cache``); ``kept`` is the code b
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import bench_compare  # the sibling script (scripts/ is on sys.path)
 import pymupdf
+from parse_bench import add_common, child_main, run_child, watching_children
 
 MODES = ("emptied", "kept")
 
@@ -67,14 +65,6 @@ def _hwm_kib(pid: int) -> int:
             return next((int(ln.split()[1]) for ln in f if ln.startswith("VmHWM:")), 0)
     except OSError:
         return 0
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(x) for x in f.read().split()]
-    except OSError:
-        return []
 
 
 def _never_empty() -> None:
@@ -106,18 +96,12 @@ def child(pdf: Path, mode: str, workers: int, profile: str, sets: dict[str, Any]
 
         parse_pool._init_worker = bench_parse_memory.kept_init  # type: ignore[assignment]
     peaks: dict[int, int] = {}
-    done = threading.Event()
 
-    def poll() -> None:
-        while not done.is_set():
-            for pid in _children(os.getpid()):
-                if (kib := _hwm_kib(pid)) > peaks.get(pid, 0):
-                    peaks[pid] = kib
-            time.sleep(0.1)
+    def sample(pid: int) -> None:
+        if (kib := _hwm_kib(pid)) > peaks.get(pid, 0):
+            peaks[pid] = kib
 
-    watcher = threading.Thread(target=poll, daemon=True)
-    watcher.start()
-    with tempfile.TemporaryDirectory(prefix="bench-parse-mem-") as tmp:
+    with watching_children(sample), tempfile.TemporaryDirectory(prefix="bench-parse-mem-") as tmp:
         found = discover([pdf], cfg)
         t0 = time.perf_counter()
         parts = pages = 0
@@ -128,8 +112,6 @@ def child(pdf: Path, mode: str, workers: int, profile: str, sets: dict[str, Any]
             else:
                 raise SystemExit(f"{pdf}: {got.reason}: {got.detail}")
         seconds = time.perf_counter() - t0
-    done.set()
-    watcher.join()
     # The resource tracker is a child too: the workers are the processes that grew past it.
     worker_peak = max(peaks.values(), default=0)
     return {"pages": pages, "parts": parts, "seconds": seconds, "worker_peak_kib": worker_peak,
@@ -141,18 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", nargs="+", type=int, default=[100, 300, 1000])
     parser.add_argument("--kinds", nargs="+", choices=("text", "photos"), default=["text", "photos"])
-    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
-    parser.add_argument("--repeats", type=int, default=1, help="runs of each (median)")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--profile", default="cpu")
-    parser.add_argument("--set", action="append", default=[], help="profile override, section.field=value")
-    parser.add_argument("--child", nargs=2, metavar=("PDF", "MODE"), help=argparse.SUPPRESS)
+    add_common(parser, MODES, repeats=1, target="PDF")
     args = parser.parse_args(argv)
-    from rag.cli_options import parse_sets
-
-    sets = parse_sets(args.set)
-    if args.child:
-        print(json.dumps(child(Path(args.child[0]), args.child[1], args.workers, args.profile, sets)))
+    if child_main(args, child):
         return 0
     print(f"load average at the start: {', '.join(f'{x:.2f}' for x in os.getloadavg())}; "
           f"{os.cpu_count()} CPUs; PyMuPDF {pymupdf.VersionBind}; overrides {args.set or 'none'}")
@@ -168,12 +141,7 @@ def main(argv: list[str] | None = None) -> int:
                 runs: dict[str, list[dict[str, Any]]] = {m: [] for m in args.modes}
                 for _ in range(args.repeats):
                     for mode in args.modes:
-                        cmd = [sys.executable, __file__, "--child", str(pdf), mode, "--workers", str(args.workers),
-                               "--profile", args.profile, *[a for s in args.set for a in ("--set", s)]]
-                        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-                        if done.returncode != 0:
-                            raise SystemExit(f"child failed:\n{done.stderr[-3000:]}")
-                        runs[mode].append(json.loads(done.stdout.strip().splitlines()[-1]))
+                        runs[mode].append(run_child(__file__, pdf, mode, args))
                 for mode, got in runs.items():
                     def med(key: str, got: list[dict[str, Any]] = got) -> float:
                         return statistics.median(r[key] for r in got)

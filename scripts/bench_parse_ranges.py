@@ -20,18 +20,16 @@ not counted.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import bench_compare  # the sibling script (scripts/ is on sys.path)
+from parse_bench import add_common, child_main, run_child, watching_children
 
 MODES = ("shared", "whole")
 
@@ -65,14 +63,6 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _children(pid: int) -> list[int]:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(x) for x in f.read().split()]
-    except OSError:
-        return []
-
-
 def whole_init(*args: Any) -> None:
     """Worker initializer of the ``whole`` mode: the pool's own, with no file's ranges shared."""
     import ingest.parse
@@ -97,17 +87,11 @@ def child(folder: Path, mode: str, workers: int, profile: str, sets: dict[str, A
         parse_pool._init_worker = bench_parse_ranges.whole_init  # type: ignore[assignment]
     found = discover([folder], cfg)
     cpu: dict[int, float] = {}  # worker pid → CPU seconds (polled: the last reading before it ends)
-    done = threading.Event()
 
-    def poll() -> None:
-        while not done.is_set():
-            for pid in _children(os.getpid()):
-                cpu[pid] = max(cpu.get(pid, 0.0), _cpu_s(pid))
-            time.sleep(0.1)
+    def sample(pid: int) -> None:
+        cpu[pid] = max(cpu.get(pid, 0.0), _cpu_s(pid))
 
-    watcher = threading.Thread(target=poll, daemon=True)
-    watcher.start()
-    with tempfile.TemporaryDirectory(prefix="bench-parse-ranges-") as tmp:
+    with watching_children(sample), tempfile.TemporaryDirectory(prefix="bench-parse-ranges-") as tmp:
         pages, t0 = 0, 0.0
         # The warm-up: a 1-page PDF first, the clock starts at its part (the workers are up).
         warm = bench_compare.write_synthetic(Path(tmp) / "warm" / "warm.pdf", 1)
@@ -120,8 +104,6 @@ def child(folder: Path, mode: str, workers: int, profile: str, sets: dict[str, A
                 continue
             pages += got.pages
         seconds = time.perf_counter() - t0
-    done.set()
-    watcher.join()
     workers_cpu = sorted((c for c in cpu.values() if c > 0.5), reverse=True)  # not the resource tracker
     return {"pages": pages, "seconds": seconds, "workers_cpu_s": workers_cpu}
 
@@ -131,18 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pages", type=int, default=1000)
     parser.add_argument("--kind", choices=("text", "scans"), default="text",
                         help="text: a text layer (render-bound); scans: page images only (OCR-bound)")
-    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
-    parser.add_argument("--repeats", type=int, default=3, help="runs of each (median)")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--profile", default="cpu")
-    parser.add_argument("--set", action="append", default=[], help="profile override, section.field=value")
-    parser.add_argument("--child", nargs=2, metavar=("FOLDER", "MODE"), help=argparse.SUPPRESS)
+    add_common(parser, MODES, repeats=3, target="FOLDER")
     args = parser.parse_args(argv)
-    from rag.cli_options import parse_sets
-
-    sets = parse_sets(args.set)
-    if args.child:
-        print(json.dumps(child(Path(args.child[0]), args.child[1], args.workers, args.profile, sets)))
+    if child_main(args, child):
         return 0
     print(f"load average at the start: {', '.join(f'{x:.2f}' for x in os.getloadavg())}; {os.cpu_count()} CPUs; "
           f"{args.workers} workers; profile {args.profile}, overrides {args.set or 'none'}; {args.kind} PDFs")
@@ -158,12 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         for r in range(args.repeats):
             for name, folder in datasets:
                 for mode in args.modes:
-                    cmd = [sys.executable, __file__, "--child", str(folder), mode, "--workers", str(args.workers),
-                           "--profile", args.profile, *[a for s in args.set for a in ("--set", s)]]
-                    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-                    if done.returncode != 0:
-                        raise SystemExit(f"child failed:\n{done.stderr[-3000:]}")
-                    runs[(name, mode)].append(json.loads(done.stdout.strip().splitlines()[-1]))
+                    runs[(name, mode)].append(run_child(__file__, folder, mode, args))
                     print(f"repeat {r + 1}: {name}, {mode}: {runs[(name, mode)][-1]['seconds']:.1f} s",
                           file=sys.stderr)
     print(f"\n| dataset | ranges | pages | seconds (median of {args.repeats}) | pages/s | all runs s "

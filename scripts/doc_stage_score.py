@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ingest.text.tokens import doc_terms, name_words
-from rag.doc_stage import NAME_REPEAT, PROFILE_CHARS, PROFILE_CHUNKS, Profile, bm25_scores, mix
+from rag.doc_stage import NAME_REPEAT, PROFILE_CHARS, PROFILE_CHUNKS, Profile, bm25_over, bm25_scores, mix
 from rag.eval import metrics as m
 from rag.eval.scoring import corpus_ranking
 
@@ -177,18 +177,8 @@ class Data:
 
 def bm25_counts(query_terms: Sequence[str], counts: Sequence[Counter[str]], k1: float = 1.2,
                 b: float = 0.5) -> np.ndarray:
-    n = len(counts)
-    lengths = np.array([sum(c.values()) for c in counts], dtype=np.float64)
-    avg = float(lengths.mean()) or 1.0
-    out = np.zeros(n)
-    for term in dict.fromkeys(query_terms):
-        tf = np.array([c.get(term, 0) for c in counts], dtype=np.float64)
-        df = int((tf > 0).sum())
-        if df == 0:
-            continue
-        idf = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
-        out += idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * lengths / avg))
-    return out
+    """BM25 over whole documents' term counts (the stage's own BM25)."""
+    return bm25_over(query_terms, counts, k1, b)
 
 
 def evaluate(data: Data, prior_fn: Callable[[dict[str, Any]], dict[str, float] | None], boost: float,

@@ -7,15 +7,20 @@ English policy and a Korean rulebook of look-alike articles holds every keyword 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
-import pymupdf
 import pytest
 
-from rag.doc_stage import PAGE_SLACK, Profile, mix, script_of, too_short
+from rag.doc_stage import PAGE_SLACK, DocumentStage, Profile, mix, script_of, too_short
 from rag.pipeline import Pipeline
+from rag.records import Point
+from rag.store.edge import EdgeStore
+from rag.store.sparse import encode_sparse
+from tests.pdf_pages import write_pages
+
+from .test_retrieve import HashEmbedder, _item
 
 
 def test_script_of_reads_the_writing_system() -> None:
@@ -75,22 +80,13 @@ QUESTION = "출장 중 뉴욕 호텔은 하룻밤에 얼마까지 되나요?"
 """The dense branch finds the policy's page 2 first; the keyword branch finds only rulebook articles."""
 
 
-def _write(path: Path, pages: dict[int, str], font: str) -> Path:
-    doc = pymupdf.open()
-    for no in sorted(pages):
-        page = doc.new_page(width=595, height=842)
-        for row, start in enumerate(range(0, len(pages[no]), 60)):  # insert_text does not wrap
-            page.insert_text((72, 90 + 16 * row), pages[no][start:start + 60], fontname=font, fontsize=11)
-    doc.save(str(path))
-    doc.close()
-    return path
 
 
 @pytest.fixture(scope="module")
 def pipe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
     docs = tmp_path_factory.mktemp("docs")
-    _write(docs / "travel_policy_en.pdf", ENGLISH, "helv")
-    _write(docs / "rulebook.pdf", KOREAN, "korea")
+    write_pages(docs / "travel_policy_en.pdf", ENGLISH, "helv")
+    write_pages(docs / "rulebook.pdf", KOREAN, "korea")
     over = {"store.path": str(tmp_path_factory.mktemp("ix")), "ingest.ocr": "none"}
     with Pipeline.from_config("cpu", over, environ={}) as p:
         assert p.ingest([docs], progress=False).files_ingested == 2
@@ -166,14 +162,20 @@ def test_a_named_page_beyond_a_short_file_rules_it_out(pipe: Pipeline, monkeypat
     assert seen == [[8], []]
 
 
+def _hash_index(tmp_path: Path, embedder: HashEmbedder) -> tuple[EdgeStore, Callable[[str, int, str], None]]:
+    """A real Qdrant Edge index under ``tmp_path`` and a function adding one text point to it."""
+    store = EdgeStore(tmp_path / "idx")
+    store.ensure(embedder.id, embedder.dim)
+
+    def add(file: str, seq: int, text: str) -> None:
+        item = _item("text", file, 1, seq, text).model_copy(update={"order": 0})
+        store.upsert([Point(id=item.id, vector=embedder.embed_texts([text])[0].tolist(), sparse=encode_sparse(text),
+                            item=item, embedded_as="text")])
+
+    return store, add
+
+
 def test_a_new_file_embeds_one_profile_not_all(tmp_path: Path) -> None:
-    from rag.doc_stage import DocumentStage
-    from rag.records import Point
-    from rag.store.edge import EdgeStore
-    from rag.store.sparse import encode_sparse
-
-    from .test_retrieve import HashEmbedder, _item
-
     class Counting(HashEmbedder):
         """The hash embedder, counting the texts it embeds."""
 
@@ -185,14 +187,7 @@ def test_a_new_file_embeds_one_profile_not_all(tmp_path: Path) -> None:
             return super().embed_texts(texts)
 
     embedder = Counting()
-    store = EdgeStore(tmp_path / "idx")
-    store.ensure(embedder.id, embedder.dim)
-
-    def add(file: str, seq: int, text: str) -> None:
-        item = _item("text", file, 1, seq, text).model_copy(update={"order": 0})
-        store.upsert([Point(id=item.id, vector=embedder.embed_texts([text])[0].tolist(), sparse=encode_sparse(text),
-                            item=item, embedded_as="text")])
-
+    store, add = _hash_index(tmp_path, embedder)
     add("/f/a.pdf", 1, "Annual report of ACME")
     add("/f/b.pdf", 2, "Pump manual")
     stage = DocumentStage(embedder, store)
@@ -216,22 +211,8 @@ def test_one_search_scores_one_file_set_while_an_ingest_adds_files(tmp_path: Pat
     """An ingest job may add a file between two reads of the store's file set; the prior must
     score one snapshot (on the old code the script rule's arrays had one more file than the
     signals: IndexError in a search served during an ingest)."""
-    from rag.doc_stage import DocumentStage
-    from rag.records import Point
-    from rag.store.edge import EdgeStore
-    from rag.store.sparse import encode_sparse
-
-    from .test_retrieve import HashEmbedder, _item
-
     embedder = HashEmbedder()
-    store = EdgeStore(tmp_path / "idx")
-    store.ensure(embedder.id, embedder.dim)
-
-    def add(file: str, seq: int, text: str) -> None:
-        item = _item("text", file, 1, seq, text).model_copy(update={"order": 0})
-        store.upsert([Point(id=item.id, vector=embedder.embed_texts([text])[0].tolist(), sparse=encode_sparse(text),
-                            item=item, embedded_as="text")])
-
+    store, add = _hash_index(tmp_path, embedder)
     add("/f/a.pdf", 1, "Annual report of ACME")
     add("/f/b.pdf", 2, "Pump manual")
 

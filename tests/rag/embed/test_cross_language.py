@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import pymupdf
 import pytest
 
 from rag.pipeline import Pipeline
+from tests.pdf_pages import write_pages
 
 ENGLISH = {
     1: "Travel policy. Employees may book economy class for flights under six hours; business class "
@@ -34,23 +34,13 @@ KOREAN = {
 }
 
 
-def _write(path: Path, pages: dict[int, str], font: str) -> Path:
-    doc = pymupdf.open()
-    for no in sorted(pages):
-        page = doc.new_page(width=595, height=842)
-        # One line per sentence piece: insert_text does not wrap, and CJK text needs the CJK font.
-        for row, start in enumerate(range(0, len(pages[no]), 60)):
-            page.insert_text((72, 90 + 16 * row), pages[no][start:start + 60], fontname=font, fontsize=11)
-    doc.save(str(path))
-    doc.close()
-    return path
 
 
 @pytest.fixture(scope="module")
 def pipe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
     docs = tmp_path_factory.mktemp("docs")
-    _write(docs / "travel_policy.pdf", ENGLISH, "helv")
-    _write(docs / "사업보고서.pdf", KOREAN, "korea")
+    write_pages(docs / "travel_policy.pdf", ENGLISH, "helv")
+    write_pages(docs / "사업보고서.pdf", KOREAN, "korea")
     over = {"store.path": str(tmp_path_factory.mktemp("ix")), "ingest.ocr": "none", "retrieve.mode": "dense",
             # the embedding space alone: no page fusion, no document prior (issue 18's stages)
             "retrieve.fusion": "items", "retrieve.doc_stage": False}
