@@ -103,12 +103,21 @@ STATEMENTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 line items; the page whose title is the statement the question names is the one that answers."""
 
 
+def _cue_pattern(cues: Sequence[str]) -> re.Pattern[str]:
+    """One regex for a statement's cues: each not inside a longer word on its left, and short
+    ones (< 5 characters: "roa", "eps") not on their right either. A search of the alternation
+    matches where some cue's own search would: one search a statement instead of ~30 (issue 14)."""
+    return re.compile("(?<![a-z])(?:" + "|".join(
+        f"{re.escape(c)}{'(?![a-z])' if len(c) < 5 else ''}" for c in cues) + ")")
+
+
+_CUES = {name: _cue_pattern(cues) for name, (cues, _) in STATEMENTS.items()}
+
+
 def statements_asked(question: str) -> set[str]:
     """Statements of :data:`STATEMENTS` whose cue words ``question`` holds."""
     norm = normalise(question)
-    return {name for name, (cues, _) in STATEMENTS.items()
-            if any(re.search(rf"(?<![a-z]){re.escape(c)}{'(?![a-z])' if len(c) < 5 else ''}", norm)
-                   for c in cues)}
+    return {name for name, pattern in _CUES.items() if pattern.search(norm)}
 
 
 def statements_titled(title: str) -> set[str]:

@@ -175,3 +175,21 @@ def test_cached_page_values_are_the_functions_values_and_the_matrix_is_the_same_
         warm = rf.feature_matrix(q, cands)
         assert np.array_equal(cold, warm)
         assert rf._bag.cache_info().hits > 0
+
+
+def test_one_regex_per_statement_finds_what_one_search_per_cue_found() -> None:
+    import re
+
+    def by_cue(question: str) -> set[str]:  # the code before issue 14
+        norm = rf.normalise(question)
+        return {name for name, (cues, _) in rf.STATEMENTS.items()
+                if any(re.search(rf"(?<![a-z]){re.escape(c)}{'(?![a-z])' if len(c) < 5 else ''}", norm)
+                       for c in cues)}
+
+    cues = [c for cue_list, _ in rf.STATEMENTS.values() for c in cue_list]
+    questions = [*QUESTIONS, "What was the ROA and the EPS in 2025?", "roadmap and epsilon", "Debt-to-equity?"]
+    for c in cues:
+        questions += [f"What is the {c}?", f"x{c}", f"{c}s of 2024", f"{c.upper()}-based", f"({c})"]
+    assert any(by_cue(q) for q in questions) and any(not by_cue(q) for q in questions)
+    for q in questions:
+        assert rf.statements_asked(q) == by_cue(q), q
