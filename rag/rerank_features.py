@@ -155,9 +155,11 @@ def _terms(text: str) -> tuple[str, ...]:
 # pools of many questions about its document, and rebuilding these (word pairs above all) was
 # most of the features' time (issue 14: ~4 of the reranker's ~10 ms). Each is a pure function of
 # the text, so a cached value is the value; the sets are frozen and the Counter is only read.
-# 1,024 texts each: the pools of ~30 searches of 30 pages; a page's bigrams are ~50 KB at most.
-PAGE_CACHE = 1024
-"""Page texts whose derived values (bag of terms, title terms, numbers, labels, bigrams) are kept."""
+# 4,096 texts each, as for the terms (the pools of ~130 searches of 30 pages; fewer and a round of
+# the 227 dev questions evicted them before they were met again). The bag is the big one (~10-20
+# KB a page: up to ~80 MB when full); the others hold a few numbers, labels or pointers a page.
+PAGE_CACHE = 4096
+"""Page texts whose derived values (bag of terms, title terms, numbers, labels, words) are kept."""
 
 
 @lru_cache(maxsize=PAGE_CACHE)
@@ -191,9 +193,17 @@ def _page_statements(text: str) -> frozenset[str]:
 
 
 @lru_cache(maxsize=PAGE_CACHE)
-def _page_bigrams(text: str) -> frozenset[tuple[str, str]]:
-    """:func:`_bigrams` of a page text's terms."""
-    return frozenset(_bigrams(_terms(text)))
+def _page_words(text: str) -> tuple[str, ...]:
+    """:func:`_words` of a page text's terms (pointers to its terms' strings: small to keep)."""
+    return tuple(_words(_terms(text)))
+
+
+def _bigrams_found(bigrams: set[tuple[str, str]], firsts: set[str], words: Sequence[str]) -> int:
+    """How many of ``bigrams`` (``firsts``: their first words) are adjacent in ``words``: the
+    size of ``bigrams & set(pairwise(words))`` without building the page's every pair (~600
+    tuples a page, most of the features' time before issue 14); a pair whose first word is no
+    first word of ``bigrams`` cannot be one of them."""
+    return len(bigrams.intersection([p for p in pairwise(words) if p[0] in firsts]))
 
 
 @lru_cache(maxsize=PAGE_CACHE)
@@ -227,15 +237,20 @@ def _script(text: str) -> str:
     return script_of(head) if sum(ch.isalpha() for ch in head) >= MIN_SCRIPT_LETTERS else ""
 
 
-def _bigrams(terms: Sequence[str]) -> set[tuple[str, str]]:
-    """Adjacent pairs of ``terms`` once the parts the tokenizer adds after a compound are left out
-    ("hx-7720", "hx", "7720" is one word; 영업이익, 영업, 이익 too), so a pair is two words."""
+def _words(terms: Sequence[str]) -> list[str]:
+    """``terms`` without the parts the tokenizer adds after a compound ("hx-7720", "hx", "7720" is
+    one word; 영업이익, 영업, 이익 too)."""
     words: list[str] = []
     for t in terms:
         if words and t != words[-1] and t in words[-1]:
             continue
         words.append(t)
-    return set(pairwise(words))
+    return words
+
+
+def _bigrams(terms: Sequence[str]) -> set[tuple[str, str]]:
+    """Adjacent pairs of :func:`_words` of ``terms``, so a pair is two words."""
+    return set(pairwise(_words(terms)))
 
 
 @dataclass
@@ -392,7 +407,9 @@ def feature_matrix(question: str | QueryTerms, candidates: Sequence[Candidate]) 
     top_files = Counter(c.file for c in candidates[:10])
     x[:, col["file_share"]] = [top_files.get(c.file, 0) / min(10, n) for c in candidates]
     if q.bigrams:
-        x[:, col["bigrams"]] = [len(q.bigrams & _page_bigrams(c.text)) / len(q.bigrams) for c in candidates]
+        firsts = {a for a, _ in q.bigrams}
+        x[:, col["bigrams"]] = [_bigrams_found(q.bigrams, firsts, _page_words(c.text)) / len(q.bigrams)
+                                for c in candidates]
     if q.quoted:
         norms = [_normalised(c.text) for c in candidates]
         x[:, col["quoted"]] = [sum(1 for ph in q.quoted if ph in t) / len(q.quoted) for t in norms]
@@ -407,5 +424,5 @@ def feature_matrix(question: str | QueryTerms, candidates: Sequence[Candidate]) 
 
 
 PAGE_CACHES = (_terms, _script, _bag, _title_terms, _page_numbers, _page_labels, _page_statements,
-               _page_bigrams, _normalised)
+               _page_words, _normalised)
 """Every per-text cache of this module (``scripts/bench_search.py --cold`` empties them)."""

@@ -167,7 +167,13 @@ def test_cached_page_values_are_the_functions_values_and_the_matrix_is_the_same_
             assert rf._page_numbers(t) == rf.numbers_in(t)
             assert rf._page_labels(t) == rf.labels_in(t)
             assert rf._page_statements(t) == rf.statements_titled(t[:rf.TITLE_CHARS])
-            assert rf._page_bigrams(t) == rf._bigrams(rf.keyword_terms(t))
+            assert set(rf.pairwise(rf._page_words(t))) == rf._bigrams(rf.keyword_terms(t))
+            qt = rf.QueryTerms.of(q)
+            firsts = {a for a, _ in qt.bigrams}
+            assert rf._bigrams_found(qt.bigrams, firsts, rf._page_words(t)) == len(
+                qt.bigrams & rf._bigrams(rf.keyword_terms(t)))
+            for pair in list(rf._bigrams(rf.keyword_terms(t)))[:20]:  # the page's own pairs are found
+                assert rf._bigrams_found({pair, ("zz", "yy")}, {pair[0], "zz"}, rf._page_words(t)) == 1
             assert rf._normalised(t) == rf.normalise(t)
         for cache in rf.PAGE_CACHES:
             cache.cache_clear()
