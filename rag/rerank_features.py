@@ -103,12 +103,21 @@ STATEMENTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 line items; the page whose title is the statement the question names is the one that answers."""
 
 
+def _cue_pattern(cues: Sequence[str]) -> re.Pattern[str]:
+    """One regex for a statement's cues: each not inside a longer word on its left, and short
+    ones (< 5 characters: "roa", "eps") not on their right either. A search of the alternation
+    matches where some cue's own search would: one search a statement instead of ~30 (issue 14)."""
+    return re.compile("(?<![a-z])(?:" + "|".join(
+        f"{re.escape(c)}{'(?![a-z])' if len(c) < 5 else ''}" for c in cues) + ")")
+
+
+_CUES = {name: _cue_pattern(cues) for name, (cues, _) in STATEMENTS.items()}
+
+
 def statements_asked(question: str) -> set[str]:
     """Statements of :data:`STATEMENTS` whose cue words ``question`` holds."""
     norm = normalise(question)
-    return {name for name, (cues, _) in STATEMENTS.items()
-            if any(re.search(rf"(?<![a-z]){re.escape(c)}{'(?![a-z])' if len(c) < 5 else ''}", norm)
-                   for c in cues)}
+    return {name for name, pattern in _CUES.items() if pattern.search(norm)}
 
 
 def statements_titled(title: str) -> set[str]:
@@ -142,6 +151,67 @@ def _terms(text: str) -> tuple[str, ...]:
     return tuple(keyword_terms(text))
 
 
+# What the features read from a page's text alone, kept per text like its terms: a page is in the
+# pools of many questions about its document, and rebuilding these (word pairs above all) was
+# most of the features' time (issue 14: ~4 of the reranker's ~10 ms). Each is a pure function of
+# the text, so a cached value is the value; the sets are frozen and the Counter is only read.
+# 4,096 texts each, as for the terms (the pools of ~130 searches of 30 pages; fewer and a round of
+# the 227 dev questions evicted them before they were met again). The bag is the big one (~10-20
+# KB a page: up to ~80 MB when full); the others hold a few numbers, labels or pointers a page.
+PAGE_CACHE = 4096
+"""Page texts whose derived values (bag of terms, title terms, numbers, labels, words) are kept."""
+
+
+@lru_cache(maxsize=PAGE_CACHE)
+def _bag(text: str) -> Counter[str]:
+    """Term counts of a page text (read only: shared by every pool the page is in)."""
+    return Counter(_terms(text))
+
+
+@lru_cache(maxsize=PAGE_CACHE)
+def _title_terms(text: str) -> frozenset[str]:
+    """Terms of the page's first :data:`TITLE_CHARS` characters."""
+    return frozenset(_terms(text[:TITLE_CHARS]))
+
+
+@lru_cache(maxsize=PAGE_CACHE)
+def _page_numbers(text: str) -> frozenset[str]:
+    """:func:`numbers_in` of a page text."""
+    return frozenset(numbers_in(text))
+
+
+@lru_cache(maxsize=PAGE_CACHE)
+def _page_labels(text: str) -> frozenset[str]:
+    """:func:`labels_in` of a page text."""
+    return frozenset(labels_in(text))
+
+
+@lru_cache(maxsize=PAGE_CACHE)
+def _page_statements(text: str) -> frozenset[str]:
+    """:func:`statements_titled` of the page's first :data:`TITLE_CHARS` characters."""
+    return frozenset(statements_titled(text[:TITLE_CHARS]))
+
+
+@lru_cache(maxsize=PAGE_CACHE)
+def _page_words(text: str) -> tuple[str, ...]:
+    """:func:`_words` of a page text's terms (pointers to its terms' strings: small to keep)."""
+    return tuple(_words(_terms(text)))
+
+
+def _bigrams_found(bigrams: set[tuple[str, str]], firsts: set[str], words: Sequence[str]) -> int:
+    """How many of ``bigrams`` (``firsts``: their first words) are adjacent in ``words``: the
+    size of ``bigrams & set(pairwise(words))`` without building the page's every pair (~600
+    tuples a page, most of the features' time before issue 14); a pair whose first word is no
+    first word of ``bigrams`` cannot be one of them."""
+    return len(bigrams.intersection([p for p in pairwise(words) if p[0] in firsts]))
+
+
+@lru_cache(maxsize=PAGE_CACHE)
+def _normalised(text: str) -> str:
+    """:func:`~ingest.text.tokens.normalise` of a page text (quoted phrases are matched in it)."""
+    return normalise(text)
+
+
 LEXICAL = ("sparse_rr", "sparse_rel", "keyword_pool_rr", "bm25_rel", "bm25_pool_rr", "coverage",
            "title_coverage", "bigrams", "quoted")
 """Features read from the question's words: silent on a page in another script than the question
@@ -167,15 +237,20 @@ def _script(text: str) -> str:
     return script_of(head) if sum(ch.isalpha() for ch in head) >= MIN_SCRIPT_LETTERS else ""
 
 
-def _bigrams(terms: Sequence[str]) -> set[tuple[str, str]]:
-    """Adjacent pairs of ``terms`` once the parts the tokenizer adds after a compound are left out
-    ("hx-7720", "hx", "7720" is one word; 영업이익, 영업, 이익 too), so a pair is two words."""
+def _words(terms: Sequence[str]) -> list[str]:
+    """``terms`` without the parts the tokenizer adds after a compound ("hx-7720", "hx", "7720" is
+    one word; 영업이익, 영업, 이익 too)."""
     words: list[str] = []
     for t in terms:
         if words and t != words[-1] and t in words[-1]:
             continue
         words.append(t)
-    return set(pairwise(words))
+    return words
+
+
+def _bigrams(terms: Sequence[str]) -> set[tuple[str, str]]:
+    """Adjacent pairs of :func:`_words` of ``terms``, so a pair is two words."""
+    return set(pairwise(_words(terms)))
 
 
 @dataclass
@@ -308,22 +383,22 @@ def feature_matrix(question: str | QueryTerms, candidates: Sequence[Candidate]) 
         sd = float(cv.std())
         x[:, col["page_cos_z"]] = (cv - cv.mean()) / sd if sd > 1e-9 else 0.0
     page_terms = [_terms(c.text) for c in candidates]
-    bags = [Counter(t) for t in page_terms]
+    bags = [_bag(c.text) for c in candidates]
     lengths = np.array([len(t) for t in page_terms], dtype=np.float64)
     x[:, col["bm25_rel"]] = _rel(_bm25(q.terms, bags, lengths))
     if q.terms:
         x[:, col["coverage"]] = [sum(1 for t in q.terms if t in bag) / len(q.terms) for bag in bags]
-        titles = [set(_terms(c.text[:TITLE_CHARS])) for c in candidates]
+        titles = [_title_terms(c.text) for c in candidates]
         x[:, col["title_coverage"]] = [sum(1 for t in q.terms if t in tt) / len(q.terms) for tt in titles]
     if q.numbers:
-        x[:, col["numbers"]] = [len(q.numbers & numbers_in(c.text)) / len(q.numbers) for c in candidates]
+        x[:, col["numbers"]] = [len(q.numbers & _page_numbers(c.text)) / len(q.numbers) for c in candidates]
     if q.labels:
-        x[:, col["labels"]] = [len(q.labels & labels_in(c.text)) / len(q.labels) for c in candidates]
+        x[:, col["labels"]] = [len(q.labels & _page_labels(c.text)) / len(q.labels) for c in candidates]
     x[:, col["figures"]] = [float(c.figures > 0) for c in candidates]
     if q.visual:
         x[:, col["visual"]] = x[:, col["figures"]]
     if q.statements:
-        x[:, col["statement"]] = [len(q.statements & statements_titled(c.text[:TITLE_CHARS])) / len(q.statements)
+        x[:, col["statement"]] = [len(q.statements & _page_statements(c.text)) / len(q.statements)
                                   for c in candidates]
     x[:, col["log_len"]] = np.log1p(lengths) / 8.0
     rr_of = {(c.file, c.page): x[i, col["fused_rr"]] for i, c in enumerate(candidates)}
@@ -332,9 +407,11 @@ def feature_matrix(question: str | QueryTerms, candidates: Sequence[Candidate]) 
     top_files = Counter(c.file for c in candidates[:10])
     x[:, col["file_share"]] = [top_files.get(c.file, 0) / min(10, n) for c in candidates]
     if q.bigrams:
-        x[:, col["bigrams"]] = [len(q.bigrams & _bigrams(t)) / len(q.bigrams) for t in page_terms]
+        firsts = {a for a, _ in q.bigrams}
+        x[:, col["bigrams"]] = [_bigrams_found(q.bigrams, firsts, _page_words(c.text)) / len(q.bigrams)
+                                for c in candidates]
     if q.quoted:
-        norms = [normalise(c.text) for c in candidates]
+        norms = [_normalised(c.text) for c in candidates]
         x[:, col["quoted"]] = [sum(1 for ph in q.quoted if ph in t) / len(q.quoted) for t in norms]
     pooled = {"chunk_pool_rr": x[:, col["text_rel"]], "page_pool_rr": x[:, col["image_rel"]],
               "keyword_pool_rr": x[:, col["sparse_rel"]], "bm25_pool_rr": x[:, col["bm25_rel"]]}
@@ -344,3 +421,8 @@ def feature_matrix(question: str | QueryTerms, candidates: Sequence[Candidate]) 
         x[:, col[name]] = (RRF_K + 1) / (RRF_K + ranks)
     _neutral_across_scripts(x, candidates, col, q.script)
     return x
+
+
+PAGE_CACHES = (_terms, _script, _bag, _title_terms, _page_numbers, _page_labels, _page_statements,
+               _page_words, _normalised)
+"""Every per-text cache of this module (``scripts/bench_search.py --cold`` empties them)."""

@@ -17,6 +17,19 @@ branches alone: dense, keyword; with and without payloads), grouping by page.
 
 The index is opened read-only in spirit (searches only), but Qdrant Edge takes a lock on it: point
 ``--index`` at a copy when another process holds the original. Progress goes to stderr.
+
+Against another checkout (``--baseline-tree``, e.g. a worktree of main): that code runs in a child
+process (this script with ``--serve``, its ``rag`` imported from the tree) on its own copy of the
+index (``--baseline-index``: Edge locks its folder), interleaved question by question with the
+variants here, each search timed inside its own process. ``--check-same`` then compares every
+variant's rankings with the first one's (pages, order, rerank scores) on every question and round;
+``--cold`` empties the reranker's per-text caches (:data:`rag.rerank_features` ``lru_cache`` s)
+and the Edge store's items (``EdgeStore._items``) before every search, in every variant, so no
+page is known from an earlier search;
+``--scope folder`` searches the whole index (no document filter)::
+
+    PYTHONPATH=. .venv/bin/python scripts/bench_search.py --index /tmp/ix --repeats 3 \\
+        --baseline-tree /tmp/main-wt --baseline-index /tmp/ix-copy --check-same --no-stages
 """
 
 from __future__ import annotations
@@ -26,9 +39,11 @@ import json
 import logging
 import os
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -49,17 +64,103 @@ def _p95(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
-def questions(qa: Path, docs: Path, limit: int | None) -> list[tuple[str, SearchFilter]]:
-    """(question, its document's filter) for every question of ``qa`` whose document exists."""
-    out: list[tuple[str, SearchFilter]] = []
+def questions(qa: Path, docs: Path, limit: int | None, scope: str = "doc") -> list[tuple[str, SearchFilter | None]]:
+    """(question, its document's filter) for every question of ``qa`` whose document exists; with
+    ``scope`` ``folder`` no filter (the whole index)."""
+    out: list[tuple[str, SearchFilter | None]] = []
     for line in qa.read_text(encoding="utf-8").splitlines():
         if not line.strip():
             continue
         row = json.loads(line)
         doc = (docs / row["doc"]).resolve()
         if doc.exists():
-            out.append((row["question"], SearchFilter(files=[str(doc)])))
+            out.append((row["question"], SearchFilter(files=[str(doc)]) if scope == "doc" else None))
     return out[:limit] if limit else out
+
+
+Ranking = list[tuple[str, int, float | None]]
+"""A search's pages as (file, page, rerank score), best first."""
+
+
+def empty_page_caches() -> None:
+    """Empty every ``lru_cache`` of :mod:`rag.rerank_features` (the reranker's per-text values; on
+    any checkout: found by attribute, not by name)."""
+    import rag.rerank_features as rf
+
+    for value in vars(rf).values():
+        clear = getattr(value, "cache_clear", None)
+        if callable(clear):
+            clear()
+
+
+def timed_search(pipe: Pipeline, q: str, flt: SearchFilter | None, cold: bool) -> tuple[float, Ranking]:
+    """One search as a new question (its cached vector deleted first; per-text caches emptied
+    when ``cold``): seconds and ranking."""
+    forget(pipe, q)  # a new question to the embedding cache, as a user's: written, model run
+    if cold:
+        empty_page_caches()
+        items = getattr(pipe.store, "_items", None)  # EdgeStore's items read since the last write
+        if isinstance(items, dict):
+            items.clear()
+    t = time.perf_counter()
+    found = pipe.search(q, k=SEARCH_K, flt=flt)
+    seconds = time.perf_counter() - t
+    return seconds, [(e.file, e.page, e.rerank_score) for e in found]
+
+
+def serve(args: argparse.Namespace) -> int:
+    """``--serve``: answer search requests on stdin (one JSON per line: question, files or null,
+    cold) with one JSON line each (seconds, ranking) on stdout, on this process's ``rag``."""
+    import rag
+
+    over = {**parse_sets(args.set), "store.path": args.index}
+    pipe = Pipeline.from_config(args.config, over, environ={})
+    out = sys.stdout
+    sys.stdout = sys.stderr  # nothing else may write on the reply channel
+    try:
+        print(json.dumps({"ready": str(Path(rag.__file__).resolve().parent.parent)}), file=out, flush=True)
+        for line in sys.stdin:
+            req = json.loads(line)
+            flt = SearchFilter(files=req["files"]) if req["files"] is not None else None
+            seconds, ranking = timed_search(pipe, req["q"], flt, req["cold"])
+            print(json.dumps({"s": seconds, "ranking": ranking}), file=out, flush=True)
+    finally:
+        pipe.close()
+    return 0
+
+
+class Child:
+    """A ``--serve`` process of this script on another checkout's ``rag``."""
+
+    def __init__(self, tree: Path, index: str, config: str, sets: list[str]) -> None:
+        env = {**os.environ, "PYTHONPATH": str(tree)}
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", "--index", index, "--config", config]
+        for s in sets:
+            cmd += ["--set", s]
+        self.proc = subprocess.Popen(cmd, cwd=tree, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True)
+        ready = json.loads(self._line())
+        if Path(ready["ready"]) != tree.resolve():
+            raise SystemExit(f"the baseline child imported rag from {ready['ready']}, not {tree}")
+
+    def _line(self) -> str:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise SystemExit(f"the baseline child exited (code {self.proc.wait()})")
+        return line
+
+    def search(self, q: str, flt: SearchFilter | None, cold: bool) -> tuple[float, Ranking]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps({"q": q, "files": flt.files if flt else None, "cold": cold}) + "\n")
+        self.proc.stdin.flush()
+        got = json.loads(self._line())
+        return got["s"], [(f, p, s) for f, p, s in got["ranking"]]
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        self.proc.wait(timeout=60)
 
 
 def forget(pipe: Pipeline, query: str) -> None:
@@ -81,7 +182,7 @@ def _timed(fn: Callable[[], Any]) -> float:
     return time.perf_counter() - t
 
 
-def stages(pipe: Pipeline, qs: list[tuple[str, SearchFilter]]) -> dict[str, list[float]]:
+def stages(pipe: Pipeline, qs: list[tuple[str, SearchFilter | None]]) -> dict[str, list[float]]:
     """Seconds of each step of one search, per question (one pass, after a warm-up)."""
     from rag.retrieve import build_plan, group_by_page, referenced_pages
     from rag.store.sparse import encode_sparse_query
@@ -140,7 +241,7 @@ def _edge_engine(store: Any, plan: Any, with_payload: bool) -> Any:
     plan = plan.model_copy(update={"filter": flt})
     branches = active_branches(plan, store._meta.dim)
     prefetches = [_edge_prefetch(plan, b, terms) for b, terms in branches]
-    request = QueryRequest(limit=plan.limit, query=Fusion.Rrf(k=RRF_K, weights=fusion_weights(branches)),
+    request = QueryRequest(limit=plan.limit, query=Fusion.Rrf(k=RRF_K, weights=fusion_weights(branches)),  # type: ignore[arg-type]
                            prefetches=prefetches, with_payload=with_payload)
     return store._shard.query(request)
 
@@ -155,14 +256,35 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--limit", type=int, default=None, help="first N questions only")
     ap.add_argument("--no-stages", action="store_true")
+    ap.add_argument("--scope", choices=["doc", "folder"], default="doc",
+                    help="doc: each question within its document (as mmrag eval); folder: the whole index")
+    ap.add_argument("--cold", action="store_true",
+                    help="empty the reranker's per-text caches and the store's items before every search")
+    ap.add_argument("--baseline-tree", type=Path, help="another checkout, run as the first variant in a child")
+    ap.add_argument("--baseline-index", help="the baseline's own copy of --index (Edge locks a folder)")
+    ap.add_argument("--baseline-set", action="append", default=[], help="key=value for the baseline child")
+    ap.add_argument("--check-same", action="store_true",
+                    help="compare every variant's rankings (pages, order, rerank scores) with the first one's")
+    ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--set", action="append", default=[], help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s")
-    qs = questions(Path(args.qa), Path(args.docs), args.limit)
+    if args.serve:
+        return serve(args)
+    if args.baseline_tree and not args.baseline_index:
+        ap.error("--baseline-tree needs --baseline-index (a copy of --index)")
+    qs = questions(Path(args.qa), Path(args.docs), args.limit, args.scope)
     load = os.getloadavg()
     print(f"machine: {os.cpu_count()} CPUs; load average at the start {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}; "
-          f"{len(qs)} questions, {args.repeats} rounds")
+          f"{len(qs)} questions, {args.repeats} rounds, scope {args.scope}{', cold page caches' if args.cold else ''}")
     pipes: list[tuple[str, Pipeline]] = []
+    child: Child | None = None
+    runners: list[tuple[str, Callable[[str, SearchFilter | None], tuple[float, Ranking]]]] = []
     try:
+        if args.baseline_tree:
+            child = Child(args.baseline_tree, str(Path(args.baseline_index).resolve()), args.config, args.baseline_set)
+            child.search(qs[0][0], qs[0][1], False)  # warm-up
+            runners.append((f"baseline {args.baseline_tree.name}", partial(_child_search, child, cold=args.cold)))
         for spec in args.variants:
             name, _, rest = spec.partition(":")
             over = {**parse_sets([p for p in rest.split(",") if p]), "store.path": args.index}
@@ -171,21 +293,37 @@ def main(argv: list[str] | None = None) -> int:
                 args.config, over, pipes[0][1])
             pipe.search(qs[0][0], k=SEARCH_K, flt=qs[0][1])  # warm-up: model, Kiwi, caches of the engine
             pipes.append((name, pipe))
-        per: dict[str, list[list[float]]] = {name: [[] for _ in qs] for name, _ in pipes}
+            runners.append((name, partial(timed_search, pipe, cold=args.cold)))
+        per: dict[str, list[list[float]]] = {name: [[] for _ in qs] for name, _ in runners}
+        rankings: dict[str, list[list[Ranking]]] = {name: [[] for _ in qs] for name, _ in runners}
         for r in range(args.repeats):
             log.info("round %d/%d", r + 1, args.repeats)
             for i, (q, flt) in enumerate(qs):
-                for name, pipe in pipes:
-                    forget(pipe, q)  # a new question to the embedding cache, as a user's: written, model run
-                    per[name][i].append(_timed(lambda p=pipe, q=q, f=flt: p.search(q, k=SEARCH_K, flt=f)))  # type: ignore[misc]
-        print("\n| variant | p50 ms | p95 ms | mean ms | vs first |\n|---|---:|---:|---:|---:|")
+                for name, run in runners:
+                    seconds, ranking = run(q, flt)
+                    per[name][i].append(seconds)
+                    rankings[name][i].append(ranking)
+        # round 1 apart: each question's first search, before any repeat of it warmed a cache
+        print("\n| variant | p50 ms | p95 ms | mean ms | vs first | round 1 p50 ms |\n|---|---:|---:|---:|---:|---:|")
         first = None
-        for name, _ in pipes:
+        for name, _ in runners:
             med = [statistics.median(v) for v in per[name]]
             p50 = statistics.median(med)
             first = first or p50
             print(f"| {name} | {1000 * p50:.2f} | {1000 * _p95(med):.2f} | {1000 * statistics.mean(med):.2f} | "
-                  f"{first / p50:.2f}x |")
+                  f"{first / p50:.2f}x | {1000 * statistics.median(v[0] for v in per[name]):.2f} |")
+        if args.check_same:
+            ref = runners[0][0]
+            for name, _ in runners[1:]:
+                differ = [i for i in range(len(qs)) for a, b in zip(rankings[ref][i], rankings[name][i], strict=True)
+                          if a != b]
+                pages = [i for i in range(len(qs)) for a, b in zip(rankings[ref][i], rankings[name][i], strict=True)
+                         if [x[:2] for x in a] != [x[:2] for x in b]]
+                print(f"\nsame results, {name} vs {ref}: {len(qs) * args.repeats - len(differ)} of "
+                      f"{len(qs) * args.repeats} searches identical (pages, order, rerank scores); "
+                      f"{len(set(pages))} questions with other pages or order, {len(set(differ))} with any difference")
+                for i in sorted(set(differ))[:5]:
+                    print(f"  differs: {qs[i][0][:70]!r}")
         if not args.no_stages:
             for name, pipe in pipes:
                 got = stages(pipe, qs)
@@ -197,11 +335,17 @@ def main(argv: list[str] | None = None) -> int:
         end = os.getloadavg()
         print(f"\nload average at the end {end[0]:.2f}, {end[1]:.2f}, {end[2]:.2f}")
     finally:
+        if child is not None:
+            child.close()
         for i, (_, pipe) in enumerate(pipes):
             if i:
                 pipe.store = _Unclosed()  # type: ignore[assignment]  # shared: closed once, by the first
             pipe.close()
     return 0
+
+
+def _child_search(child: Child, q: str, flt: SearchFilter | None, cold: bool) -> tuple[float, Ranking]:
+    return child.search(q, flt, cold)
 
 
 class _Unclosed:

@@ -9,7 +9,7 @@ from rag.backend_settings import EdgeStoreConfig, ServerStoreConfig
 from rag.config import StoreConfig
 from rag.records import Hit, Point, QueryPlan, SearchFilter, StoreStats
 from rag.registry import Registry
-from rag.store.common import StoreMeta
+from rag.store.common import PointRef, StoreMeta
 
 DENSE = "dense"
 SPARSE = "sparse"
@@ -91,6 +91,23 @@ class Optimizable(Protocol):
 
     def optimize(self) -> bool:
         """Build the index now (blocking); True if anything changed."""
+        ...
+
+
+@runtime_checkable
+class RefQueries(Protocol):
+    """A store that also runs plans returning only where each hit is (no items), and reads
+    points by id: the ``features`` reranker's pool lookups (:mod:`rag.rerank`). Every
+    backend here implements it; a store without it is searched through :meth:`Store.query`."""
+
+    def query_refs(self, plans: Sequence[QueryPlan]) -> list[list[PointRef]]:
+        """For each plan, what :meth:`Store.query` returns for it (same points, order and scores)
+        as :class:`~rag.store.common.PointRef` s."""
+        ...
+
+    def hits_by_id(self, ids: Sequence[str]) -> list[Hit]:
+        """The points with these ids as hits of score 0, in the order given; ids not held are
+        left out."""
         ...
 
 

@@ -32,10 +32,11 @@ import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 import qdrant_edge as qe
 
+from ingest.records import Item
 from rag.backend_settings import EdgeStoreConfig
 from rag.errors import StoreError
 from rag.records import Hit, Point, QueryPlan, SearchFilter, StoreStats
@@ -44,6 +45,7 @@ from rag.store.common import (
     INDEX_FIELDS,
     RRF_K,
     TENANT_FIELD,
+    PointRef,
     StoreMeta,
     active_branches,
     check_one_file,
@@ -63,6 +65,11 @@ from rag.store.rwlock import ReadWriteLock
 log = logging.getLogger(__name__)
 
 UPSERT_BATCH = 512
+Found = tuple[str, float, Item, Literal["text", "image"]]
+"""A hit before it is a :class:`Hit`: id, score, item, embedded_as."""
+ITEM_CACHE = 20_000
+"""Items kept between writes (:meth:`EdgeStore._lookup`): ~72 MB at the 3.6 KB an item measured on
+the dev index (docs/benchmarks.md, lat14); emptied when full."""
 """Points per Edge update operation (one WAL record each)."""
 SCROLL_PAGE = 1024
 
@@ -90,6 +97,8 @@ class EdgeStore:
         self.auto_optimize_at = auto_optimize_at
         self._lock = ReadWriteLock()
         self._shard: qe.EdgeShard | None = None
+        self._items: dict[str, tuple[Item, Literal["text", "image"]]] = {}
+        """Point id -> (item, embedded_as) of points read since the last write: see :meth:`_lookup`."""
         self.pending_path = self.root / "unindexed"
         self._meta = read_meta(self.meta_path)
         self._pending = self._read_pending()
@@ -171,6 +180,7 @@ class EdgeStore:
     def close(self) -> None:
         """Flush and release the shard (and its WAL lock). Safe to call twice."""
         with self._lock.write():
+            self._items.clear()
             if self._shard is not None:
                 self._shard.flush()
                 self._shard.close()
@@ -200,6 +210,7 @@ class EdgeStore:
         assert self._meta is not None
         check_points(points, self._meta.dim)
         with self._lock.write():
+            self._items.clear()
             for start in range(0, len(points), UPSERT_BATCH):
                 batch = [_edge_point(p) for p in points[start:start + UPSERT_BATCH]]
                 shard.update(qe.UpdateOperation.upsert_points(batch))
@@ -214,6 +225,7 @@ class EdgeStore:
             return 0
         flt = _edge_filter(file_terms(file, tenant))
         with self._lock.write():
+            self._items.clear()
             n = self._shard.count(qe.CountRequest(exact=True, filter=flt))
             if n:
                 self._shard.update(qe.UpdateOperation.delete_points_by_filter(flt))  # type: ignore[arg-type]
@@ -232,6 +244,7 @@ class EdgeStore:
             stale: list[int | uuid.UUID | str] = [i for i in self.file_ids(file, tenant) if i not in keep]
             for start in range(0, len(stale), UPSERT_BATCH):
                 shard.update(qe.UpdateOperation.delete_points(stale[start:start + UPSERT_BATCH]))
+            self._items.clear()
         return len(stale)
 
     def optimize(self) -> bool:
@@ -251,31 +264,86 @@ class EdgeStore:
     def query(self, plan: QueryPlan) -> list[Hit]:
         """Run the plan in one engine call: each prefetch with the common filter and its own
         kinds, fused by RRF (a single branch is queried directly and keeps its raw scores)."""
-        if self._shard is None:
+        return [Hit(id=i, score=score, item=item, embedded_as=how) for i, score, item, how in self._query(plan)]
+
+    def query_refs(self, plans: Sequence[QueryPlan]) -> list[list[PointRef]]:
+        """Each plan as :meth:`query` runs it, one engine call each. Not ``query_batch``: it
+        saved nothing measurable on two pool queries (1.74 vs 1.77 ms) and orders tied RRF
+        scores differently from ``query``, so its hits would not be :meth:`query`'s."""
+        return [[PointRef(i, score, item.file, item.page, item.kind) for i, score, item, _ in self._query(plan)]
+                for plan in plans]
+
+    def hits_by_id(self, ids: Sequence[str]) -> list[Hit]:
+        """The points with these ids (score 0), in the order given; ids not held are left out."""
+        if self._shard is None or not ids:
             return []
-        assert self._meta is not None
-        flt = resolve_file_globs(plan.filter, self.files)
-        if flt is None:
+        with self._lock.read():
+            found = self._lookup([(i, 0.0) for i in ids])
+        return [Hit(id=i, score=score, item=item, embedded_as=how) for i, score, item, how in found]
+
+    def _query(self, plan: QueryPlan) -> list[Found]:
+        request = self._request(plan)
+        if request is None or self._shard is None:
             return []
-        plan = plan.model_copy(update={"filter": flt})
-        branches = active_branches(plan, self._meta.dim)
-        if not branches:
-            return []
-        edge_branches = [_edge_prefetch(plan, b, terms) for b, terms in branches]
-        if len(edge_branches) == 1:
-            (only,) = edge_branches
-            request = qe.QueryRequest(limit=min(plan.limit, only.limit), query=only.query,
-                                      filter=only.filter, params=only.params, with_payload=True)
-        else:
-            fusion = qe.Fusion.Rrf(k=RRF_K, weights=fusion_weights(branches))
-            request = qe.QueryRequest(limit=plan.limit, query=fusion,  # type: ignore[arg-type]
-                                      prefetches=edge_branches, with_payload=True)
         try:
             with self._lock.read():
                 found = self._shard.query(request)
+                return self._lookup([(p.id, p.score) for p in found])
+        except StoreError:
+            raise
         except Exception as exc:
             raise StoreError(f"query on index {self.root} failed: {exc}") from exc
-        return [hit_from_payload(p.id, p.score, p.payload) for p in found]
+
+    def _lookup(self, scored: Sequence[tuple[object, float]]) -> list[Found]:
+        """These (id, score) pairs with their items, from :attr:`_items`, the others read in one
+        ``retrieve``; ids not held are left out. Called under the read lock.
+
+        Why (issue 14): reading a hit's payload costs the engine ~14 us a point whatever fields
+        are asked for, and validating it into an ``Item`` as much again; a search reads ~400
+        (its branches and the reranker's pool lookups), mostly the same points as the search
+        before it. So queries run without payloads and each point's item is validated once, on
+        first read, and kept until the next write: every write clears :attr:`_items` under the
+        write lock, and a read fills it only under the read lock, so no item outlives the point
+        it was read from (Edge allows no other writer: it locks its folder)."""
+        assert self._shard is not None
+        ids = [str(i) for i, _ in scored]
+        # a local view: another reader may empty the shared dict (when full) in the meantime
+        known = {i: self._items.get(i) for i in ids}
+        missing = [i for i, v in known.items() if v is None]
+        if missing:
+            if len(self._items) + len(missing) > ITEM_CACHE:
+                self._items.clear()
+            for r in self._shard.retrieve(missing, with_payload=True, with_vector=False):  # type: ignore[arg-type]
+                hit = hit_from_payload(r.id, 0.0, r.payload)
+                known[hit.id] = self._items[hit.id] = (hit.item, hit.embedded_as)
+        out: list[Found] = []
+        for i, (_, score) in zip(ids, scored, strict=True):
+            got = known.get(i)
+            if got is not None:
+                out.append((i, float(score), got[0], got[1]))
+        return out
+
+    def _request(self, plan: QueryPlan) -> qe.QueryRequest | None:
+        """The engine request of ``plan`` (file globs resolved, dead branches dropped), without
+        payloads (:meth:`_lookup`); None when it can match nothing."""
+        if self._shard is None:
+            return None
+        assert self._meta is not None
+        flt = resolve_file_globs(plan.filter, self.files)
+        if flt is None:
+            return None
+        plan = plan.model_copy(update={"filter": flt})
+        branches = active_branches(plan, self._meta.dim)
+        if not branches:
+            return None
+        edge_branches = [_edge_prefetch(plan, b, terms) for b, terms in branches]
+        if len(edge_branches) == 1:
+            (only,) = edge_branches
+            return qe.QueryRequest(limit=min(plan.limit, only.limit), query=only.query,
+                                   filter=only.filter, params=only.params, with_payload=False)
+        fusion = qe.Fusion.Rrf(k=RRF_K, weights=fusion_weights(branches))
+        return qe.QueryRequest(limit=plan.limit, query=fusion,  # type: ignore[arg-type]
+                               prefetches=edge_branches, with_payload=False)
 
     def count(self, flt: SearchFilter | None = None) -> int:
         """Points matching ``flt`` (all points without one), counted exactly."""

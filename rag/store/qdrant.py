@@ -27,9 +27,11 @@ from rag.errors import StoreError
 from rag.records import Hit, Point, QueryPlan, SearchFilter, StoreStats
 from rag.store.base import DENSE, SPARSE
 from rag.store.common import (
+    REF_FIELDS,
     RRF_K,
     TENANT_FIELD,
     FloatRange,
+    PointRef,
     StoreMeta,
     Terms,
     active_branches,
@@ -42,6 +44,7 @@ from rag.store.common import (
     hit_from_payload,
     point_from_stored,
     point_payload,
+    ref_from_payload,
     resolve_file_globs,
 )
 
@@ -220,6 +223,24 @@ class QdrantStore:
     def query(self, plan: QueryPlan) -> list[Hit]:
         """Run the plan in one ``query_points`` call: prefetch branches fused by RRF (a single
         branch is queried directly and keeps its raw scores)."""
+        return [hit_from_payload(p.id, p.score, p.payload) for p in self._points(plan, True)]
+
+    @_serialised
+    def query_refs(self, plans: Sequence[QueryPlan]) -> list[list[PointRef]]:
+        """Each plan as :meth:`query` runs it (one call each), reading only the flat ``file``,
+        ``page`` and ``kind`` payload fields of each hit."""
+        return [[ref_from_payload(p.id, p.score, p.payload) for p in self._points(plan, REF_FIELDS)]
+                for plan in plans]
+
+    @_serialised
+    def hits_by_id(self, ids: Sequence[str]) -> list[Hit]:
+        """The points with these ids (score 0), in the order given; ids not held are left out."""
+        if not ids or not self._exists():
+            return []
+        by_id = {str(r.id): r for r in self.client.retrieve(self.collection, list(ids), with_payload=True)}
+        return [hit_from_payload(i, 0.0, by_id[i].payload) for i in ids if i in by_id]
+
+    def _points(self, plan: QueryPlan, with_payload: bool | list[str]) -> list[models.ScoredPoint]:
         if not self._exists():
             return []
         flt = resolve_file_globs(plan.filter, self.files)
@@ -234,15 +255,16 @@ class QdrantStore:
             (only,) = branches
             response = self.client.query_points(
                 self.collection, query=only.query, using=only.using, query_filter=only.filter,
-                search_params=only.params, limit=min(plan.limit, only.limit or plan.limit), with_payload=True)
+                search_params=only.params, limit=min(plan.limit, only.limit or plan.limit),
+                with_payload=with_payload)
         else:
             weights = fusion_weights(active)
             fusion: models.FusionQuery | models.RrfQuery = (
                 models.FusionQuery(fusion=models.Fusion.RRF) if weights is None
                 else models.RrfQuery(rrf=models.Rrf(k=RRF_K, weights=weights)))
             response = self.client.query_points(
-                self.collection, prefetch=branches, query=fusion, limit=plan.limit, with_payload=True)
-        return [hit_from_payload(p.id, p.score, p.payload) for p in response.points]
+                self.collection, prefetch=branches, query=fusion, limit=plan.limit, with_payload=with_payload)
+        return response.points
 
     def _prefetch(self, plan: QueryPlan, using: str, limit: int, terms: Terms) -> models.Prefetch:
         params = self._search_params(using, limit)

@@ -27,8 +27,8 @@ import pytest
 from rag.config import StoreConfig
 from rag.errors import StoreError
 from rag.records import DateRange, Hit, Point, Prefetch, QueryPlan, SearchFilter
-from rag.store.base import Store, open_store
-from rag.store.common import RRF_K, point_payload
+from rag.store.base import RefQueries, Store, open_store
+from rag.store.common import RRF_K, PointRef, point_payload
 from rag.store.sparse import encode_sparse_query
 from rag.testing.corpus import (
     DIM,
@@ -67,6 +67,17 @@ def store_opener(cfg: StoreConfig) -> Iterator[Callable[[], Store]]:
             if getattr(last, "server", False) and client is not None:
                 client.delete_collection(cfg.collection)
             last.close()
+
+
+def _tied(refs: Sequence[PointRef]) -> list[tuple[float, set[PointRef]]]:
+    """``refs`` (best first) as runs of equal scores: the order the engine owes a fused query."""
+    runs: list[tuple[float, set[PointRef]]] = []
+    for r in refs:
+        if runs and runs[-1][0] == r.score:
+            runs[-1][1].add(r)
+        else:
+            runs.append((r.score, {r}))
+    return runs
 
 
 class StoreContract:
@@ -250,6 +261,39 @@ class StoreContract:
         assert target in [h.id for h in hits[:3]]
         sparse_only = store.query(hybrid(None, "XK-4471-B", limit=5))
         assert sparse_only[0].id == target
+
+    def test_query_refs_are_the_hits_of_query_and_hits_by_id_their_items(self, store: Store) -> None:
+        """:class:`~rag.store.base.RefQueries` (the reranker's pool lookups): each plan's refs
+        are what :meth:`Store.query` returns for it, point for point, order and scores included."""
+        assert isinstance(store, RefQueries)
+        store.ensure(EMBEDDER, DIM)
+        store.upsert(corpus(60, seed=3, unique_lengths=True))  # no keyword ties at a branch's cut
+        pages = SearchFilter(files=["/docs/f0.pdf", "/docs/f1.pdf"])
+        plans = [
+            hybrid(qvec(4), "pump valve", limit=100),  # every fused hit: no tie at the cut either
+            QueryPlan(dense=qvec(4), limit=40, filter=pages,
+                      prefetch=[Prefetch(using="dense", limit=40, pages=[1, 2, 3])]),
+            QueryPlan(sparse=encode_sparse_query("pump seal"), limit=40, filter=pages,
+                      prefetch=[Prefetch(using="sparse", limit=40, pages=[1, 2])]),
+            hybrid(None, "what is the"),  # stopwords only: no branch left
+            dense_all(qvec(4), 10, SearchFilter(file_globs=["/nowhere/*.pdf"])),  # matches nothing
+        ]
+        got = store.query_refs(plans)
+        assert len(got) == len(plans)
+        for i, (plan, refs) in enumerate(zip(plans, got, strict=True)):
+            want = [PointRef(h.id, h.score, h.item.file, h.item.page, h.item.kind) for h in store.query(plan)]
+            if i == 0:  # fused: RRF ties come in any order, from one call of `query` to the next too
+                assert _tied(refs) == _tied(want)
+            else:  # local mode's numpy scores differ in the 9th digit from one call to the next
+                assert [(r.id, r.file, r.page, r.kind) for r in refs] == [(r.id, r.file, r.page, r.kind) for r in want]
+                assert [r.score for r in refs] == pytest.approx([r.score for r in want], abs=1e-6)
+        assert got[0] and got[1] and got[2] and got[3] == [] and got[4] == []
+        wanted = [r.id for r in reversed(got[1][:5])]
+        items = {h.id: h.item for h in store.query(plans[1])}
+        hits = store.hits_by_id([wanted[0], "00000000-0000-0000-0000-000000000000", *wanted[1:]])
+        assert [h.id for h in hits] == wanted and all(h.score == 0.0 for h in hits)
+        assert [h.item for h in hits] == [items[i] for i in wanted]
+        assert store.hits_by_id([]) == []
 
     def test_stopword_only_query_drops_the_sparse_branch(self, store: Store) -> None:
         store.ensure(EMBEDDER, DIM)

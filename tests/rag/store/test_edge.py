@@ -102,3 +102,36 @@ def test_points_waiting_for_an_index_build_are_counted_across_opens(tmp_path: Pa
     reopened = EdgeStore(tmp_path / "idx")
     assert reopened.unindexed() == 0
     reopened.close()
+
+
+def test_items_kept_between_reads_never_outlive_a_write(tmp_path: Path) -> None:
+    """EdgeStore keeps the items it read until the next write (queries run without payloads):
+    every kind of write makes the next read see the stored item, not the kept one."""
+    from rag.records import Prefetch, QueryPlan
+    from rag.store.sparse import encode_sparse_query
+    from rag.testing.corpus import EMBEDDER, make_point
+
+    store = EdgeStore(tmp_path / "index")
+    store.ensure(EMBEDDER, DIM)
+    points = corpus(30)
+    store.upsert(points)
+
+    def find(word: str) -> list[tuple[str, str]]:
+        plan = QueryPlan(sparse=encode_sparse_query(word), prefetch=[Prefetch(using="sparse", limit=50)], limit=50)
+        return [(h.id, h.item.text) for h in store.query(plan)]
+
+    first = points[0]
+    assert first.id in {i for i, _ in find(first.item.text.split()[0])}  # read, so kept
+    assert store._items and store.hits_by_id([first.id])[0].item == first.item
+    changed = make_point(first.item.model_copy(update={"text": "quokka"}), first.vector, tenant=first.tenant)
+    store.upsert([changed])
+    assert find("quokka") == [(first.id, "quokka")]
+    assert store.hits_by_id([first.id])[0].item.text == "quokka"
+    again = make_point(first.item.model_copy(update={"text": "wombat"}), first.vector, tenant=first.tenant)
+    others = [p for p in points if p.item.file == first.item.file and p.id != first.id]
+    store.replace_file(first.item.file, [again, *others], tenant=None)
+    assert find("wombat") == [(first.id, "wombat")] and find("quokka") == []
+    assert store.hits_by_id([first.id])[0].item.text == "wombat"
+    store.delete_file(first.item.file)
+    assert find("wombat") == [] and store.hits_by_id([first.id]) == []
+    store.close()
