@@ -65,12 +65,12 @@ from rag.store.rwlock import ReadWriteLock
 log = logging.getLogger(__name__)
 
 UPSERT_BATCH = 512
+"""Points per Edge update operation (one WAL record each)."""
 Found = tuple[str, float, Item, Literal["text", "image"]]
 """A hit before it is a :class:`Hit`: id, score, item, embedded_as."""
 ITEM_CACHE = 20_000
 """Items kept between writes (:meth:`EdgeStore._lookup`): ~72 MB at the 3.6 KB an item measured on
 the dev index (docs/benchmarks.md, lat14); emptied when full."""
-"""Points per Edge update operation (one WAL record each)."""
 SCROLL_PAGE = 1024
 
 
