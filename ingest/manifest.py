@@ -8,6 +8,12 @@ one tenant's re-ingest, change or delete never touches the other's row. A manife
 schema (keyed by path alone, schema version 1) is migrated when it is opened, in one transaction:
 each old row goes to the tenant ``tenant_of(path)`` names (the caller reads it from the points
 the store holds for the file), or to ``default`` without one.
+
+Each row also records how the file was embedded (``embedding``: the caller's name for the rule,
+e.g. ``rag.indexing.PageVectorRule.recipe``): :meth:`Manifest.diff` lists a file whose content is
+unchanged but whose rule differs from the one asked for as ``reembed``, so a changed rule
+re-embeds the files instead of mixing vectors made two ways. Rows of schema 2 (before the column)
+read as :data:`LEGACY_EMBEDDING`, the rule every index was built with until then.
 """
 
 from __future__ import annotations
@@ -27,9 +33,12 @@ from ingest.records import Document, FileInfo
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
-"""``PRAGMA user_version`` of the current layout (1: keyed by path only, no tenant column)."""
+SCHEMA_VERSION = 3
+"""``PRAGMA user_version`` of the current layout (1: keyed by path only, no tenant column; 2: no
+``embedding`` column)."""
 DEFAULT_TENANT = "default"
+LEGACY_EMBEDDING = "text"
+"""The embedding rule of rows written before it was recorded: page items embedded from their text."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS {table} (
@@ -41,6 +50,7 @@ CREATE TABLE IF NOT EXISTS {table} (
     doc_id TEXT NOT NULL,
     item_ids TEXT NOT NULL,
     ingested_at TEXT NOT NULL,
+    embedding TEXT NOT NULL DEFAULT '{legacy}',
     PRIMARY KEY (tenant, path)
 )
 """
@@ -56,6 +66,8 @@ class ManifestDiff(BaseModel):
     changed: list[FileInfo] = Field(default_factory=list)
     """In the manifest with different content (SHA-256)."""
     unchanged: list[FileInfo] = Field(default_factory=list)
+    reembed: list[FileInfo] = Field(default_factory=list)
+    """Same content, but recorded with another embedding rule than the one asked for."""
     deleted: list[str] = Field(default_factory=list)
     """Recorded paths under the given roots that were not discovered this time."""
 
@@ -84,8 +96,12 @@ class Manifest:
                 columns = [r[1] for r in self._conn.execute("PRAGMA table_info(files)")]
                 if columns and "tenant" not in columns:
                     self._migrate(tenant_of)
+                elif columns and "embedding" not in columns:  # schema 2: rows read as the legacy rule
+                    self._conn.execute("ALTER TABLE files ADD COLUMN embedding TEXT NOT NULL "
+                                       f"DEFAULT '{LEGACY_EMBEDDING}'")
+                    self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
                 else:
-                    self._conn.execute(_SCHEMA.format(table="files"))
+                    self._conn.execute(_SCHEMA.format(table="files", legacy=LEGACY_EMBEDDING))
                     self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             except BaseException:
                 self._conn.close()
@@ -99,7 +115,7 @@ class Manifest:
             rows = self._conn.execute(
                 "SELECT path, size, mtime, sha256, doc_id, item_ids, ingested_at FROM files").fetchall()
             self._conn.execute("DROP TABLE IF EXISTS files_v2")
-            self._conn.execute(_SCHEMA.format(table="files_v2"))
+            self._conn.execute(_SCHEMA.format(table="files_v2", legacy=LEGACY_EMBEDDING))
             for row in rows:
                 tenant = (tenant_of(row[0]) if tenant_of else None) or DEFAULT_TENANT
                 self._conn.execute(f"INSERT INTO files_v2 ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -115,20 +131,23 @@ class Manifest:
                  self.path, len(rows), SCHEMA_VERSION)
 
     def diff(self, files: Sequence[FileInfo], roots: Sequence[Path],
-             tenant: str = DEFAULT_TENANT) -> ManifestDiff:
-        """Sort ``files`` into new / changed / unchanged for ``tenant``, and list that tenant's
-        recorded files under ``roots`` that are gone. Files recorded under other roots, and every
-        other tenant's rows, are left alone."""
+             tenant: str = DEFAULT_TENANT, embedding: str | None = None) -> ManifestDiff:
+        """Sort ``files`` into new / changed / reembed / unchanged for ``tenant``, and list that
+        tenant's recorded files under ``roots`` that are gone. ``embedding``: the rule the caller
+        embeds with (None: any rule is current). Files recorded under other roots, and every other
+        tenant's rows, are left alone."""
         with self._lock:
-            known = {p: sha for p, sha in self._conn.execute(
-                "SELECT path, sha256 FROM files WHERE tenant = ?", (tenant,))}
+            known = {p: (sha, how) for p, sha, how in self._conn.execute(
+                "SELECT path, sha256, embedding FROM files WHERE tenant = ?", (tenant,))}
         out = ManifestDiff()
         for f in files:
-            sha = known.get(f.path)
-            if sha is None:
+            row = known.get(f.path)
+            if row is None:
                 out.new.append(f)
-            elif sha != f.sha256:
+            elif row[0] != f.sha256:
                 out.changed.append(f)
+            elif embedding is not None and row[1] != embedding:
+                out.reembed.append(f)
             else:
                 out.unchanged.append(f)
         present = {f.path for f in files}
@@ -136,15 +155,18 @@ class Manifest:
         out.deleted = sorted(p for p in known if p not in present and _under(p, resolved))
         return out
 
-    def record(self, doc: Document, item_ids: list[str], tenant: str = DEFAULT_TENANT) -> None:
-        """Record (or replace) one file ingested by ``tenant``: one committed transaction."""
+    def record(self, doc: Document, item_ids: list[str], tenant: str = DEFAULT_TENANT,
+               embedding: str = LEGACY_EMBEDDING) -> None:
+        """Record (or replace) one file ingested by ``tenant`` and embedded by rule ``embedding``:
+        one committed transaction."""
         now = datetime.now(UTC).isoformat(timespec="seconds")
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 self._conn.execute(
-                    f"INSERT OR REPLACE INTO files ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (tenant, doc.path, doc.size, doc.mtime, doc.sha256, doc.doc_id, json.dumps(item_ids), now),
+                    f"INSERT OR REPLACE INTO files ({_COLUMNS}, embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (tenant, doc.path, doc.size, doc.mtime, doc.sha256, doc.doc_id, json.dumps(item_ids), now,
+                     embedding),
                 )
             except BaseException:
                 self._conn.execute("ROLLBACK")
@@ -183,6 +205,16 @@ class Manifest:
         with self._lock:
             return [r[0] for r in self._conn.execute(
                 "SELECT tenant FROM files WHERE path = ? ORDER BY tenant", (path,))]
+
+    def embeddings(self, tenant: str | None = None) -> dict[str, int]:
+        """How many files (of ``tenant``; of every tenant when None) each embedding rule holds."""
+        with self._lock:
+            if tenant is None:
+                rows = self._conn.execute("SELECT embedding, COUNT(*) FROM files GROUP BY embedding")
+            else:
+                rows = self._conn.execute("SELECT embedding, COUNT(*) FROM files WHERE tenant = ? "
+                                          "GROUP BY embedding", (tenant,))
+            return {str(how): int(n) for how, n in rows}
 
     def doc_id_uses(self) -> dict[str, int]:
         """How many rows (of every tenant) name each doc_id: page renders and crops live under

@@ -159,7 +159,7 @@ def parts_of_range(doc: pymupdf.Document, plan: PdfPlan, info: FileInfo, cfg: In
                 else:
                     tabled = [str(t.fields["text"]) for t in pending if t.kind == "table"]
                     items.append(PageImage(**kw, text=page_item_text(page_text, tabled, cfg.page_item_text),
-                                           **p.fields))
+                                           ocr=bool(st.ocr.get(idx)), **p.fields))
         seconds = {k: round(v - sent_seconds.get(k, 0.0), 4) for k, v in st.seconds.items()
                    if v > sent_seconds.get(k, 0.0)}
         sent_seconds = dict(st.seconds)

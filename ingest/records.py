@@ -148,6 +148,9 @@ class PageImage(_ItemBase):
     image_path: str
     width: int = Field(ge=1)
     height: int = Field(ge=1)
+    ocr: bool = False
+    """The page's text came from OCR (no usable text layer): its text is not that of chunks
+    embedded from a text layer, so it keeps its own page vector (``embed.page_vector``)."""
 
 
 Item = Annotated[TextChunk | Table | Figure | PageImage, Field(discriminator="kind")]

@@ -54,6 +54,16 @@ class EmbedConfig(BackendSection):
     """Longest side images are resized to before embedding."""
     cache: bool = True
     """Cache vectors on disk keyed by (embedder id, content hash)."""
+    page_vector: Literal["text", "window", "chunks"] = "text"
+    """How the dense vector of a text-layer page's page item is made when it is embedded as text
+    (its text is the page's whole text, already embedded as the page's chunks: a third of an
+    ingest's tokens): ``text``, from that text (cut to the model window); ``window``, from its
+    first ``page_tokens`` tokens; ``chunks``, the normalised mean of the vectors of the page's own
+    text chunks and tables, with no model call. Image-only (OCR) pages and pages without chunks
+    keep their text. The manifest records the choice per file: changing it re-embeds the files at
+    the next ingest (:mod:`rag.indexing`; recall per choice: docs/eval.md, issue 14)."""
+    page_tokens: int = Field(default=256, ge=8, le=8192)
+    """``page_vector: window``: tokens of a page's text its page vector is embedded from."""
 
 
 class StoreConfig(BackendSection):

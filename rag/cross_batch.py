@@ -11,6 +11,10 @@ part coming again (parsing started over) or :meth:`~CrossFileBatcher.drop` disca
 
 A batch that fails with an :class:`~rag.errors.MmragError` is embedded again file by file, so
 only the file whose texts really fail is failed; an unreadable image fails its own file.
+
+Page items whose vector is the mean of their page's chunk vectors (``embed.page_vector: chunks``,
+:func:`rag.indexing.plan_texts`) are not embedded: each is filled at the end of the flush that
+embedded its page's chunks (a part holds whole pages, so they come in the same :meth:`add`).
 """
 
 from __future__ import annotations
@@ -28,7 +32,16 @@ from ingest.parts import FilePart, whole
 from ingest.records import Document, Item, PageWarning, ParsedFile
 from rag.embed.base import Embedder
 from rag.errors import MmragError
-from rag.indexing import embed_text_of, load_item_image, max_tokens_of, split_items
+from rag.indexing import (
+    WHOLE_TEXT,
+    PageVectorRule,
+    load_item_image,
+    max_tokens_of,
+    mean_vector,
+    plan_texts,
+    split_items,
+    token_head_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +57,8 @@ class FileVectors:
     as_image: list[Item]
     text_vecs: list[np.ndarray | None] = field(default_factory=list)
     image_vecs: list[np.ndarray | None] = field(default_factory=list)
+    text_embedded_as: list[str] = field(default_factory=list)
+    """What each text point records as ``embedded_as`` (parallel to ``as_text``)."""
     error: MmragError | None = None
     left: int = 0
     """Vectors still missing."""
@@ -65,23 +80,28 @@ class _Job:
     file: FileVectors
     index: int  # into file.as_text or file.as_image
     text: str = ""
+    members: list[int] = field(default_factory=list)  # a mean's: indexes into file.as_text
 
 
 class CrossFileBatcher:
     """Holds parsed files' items and embeds them across files (see the module doc)."""
 
     def __init__(self, embedder: Embedder, batch_size: int,
-                 on_batch: Callable[[], None] | None = None) -> None:
+                 on_batch: Callable[[], None] | None = None,
+                 page_vector: PageVectorRule = WHOLE_TEXT) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.embedder = embedder
         self.batch_size = batch_size
+        self.page_vector = page_vector
         self._window = max_tokens_of(embedder)
+        self._head = token_head_of(embedder)
         self._files: list[FileVectors] = []  # held, in arrival order
         self._by_path: dict[str, FileVectors] = {}  # files held, by path
         self._failed: set[str] = set()  # failed before their last part: later parts are ignored
         self._texts: list[_Job] = []
         self._images: list[_Job] = []
+        self._means: list[_Job] = []  # page vectors made from their page's chunk vectors
         self._on_batch = on_batch
         self.seconds = 0.0
         """Time spent inside the embedder's calls."""
@@ -91,7 +111,7 @@ class CrossFileBatcher:
     @property
     def pending(self) -> int:
         """Texts and images held, not yet embedded."""
-        return len(self._texts) + len(self._images)
+        return len(self._texts) + len(self._images) + len(self._means)
 
     def add(self, parsed: ParsedFile | FilePart) -> list[FileVectors]:
         """Hold the items of ``parsed`` (a whole file or its next part) for the next flush; returns
@@ -121,7 +141,10 @@ class CrossFileBatcher:
         fv.warnings += part.warnings
         fv.document = part.document
         fv.complete = part.last
-        self._texts += [_Job(fv, t0 + i, embed_text_of(it, self._window)) for i, it in enumerate(as_text)]
+        plan = plan_texts(as_text, self._window, self.page_vector, self._head)
+        fv.text_embedded_as += plan.embedded_as
+        self._texts += [_Job(fv, t0 + i, text) for i, text in enumerate(plan.texts) if text is not None]
+        self._means += [_Job(fv, t0 + i, members=[t0 + j for j in own]) for i, own in plan.members.items()]
         self._images += [_Job(fv, i0 + i) for i in range(len(as_image))]
         return self._take_done()
 
@@ -135,6 +158,7 @@ class CrossFileBatcher:
         self._files = [f for f in self._files if f is not fv]
         self._texts = [j for j in self._texts if j.file is not fv]
         self._images = [j for j in self._images if j.file is not fv]
+        self._means = [j for j in self._means if j.file is not fv]
         return fv
 
     def flush(self) -> list[FileVectors]:
@@ -142,10 +166,27 @@ class CrossFileBatcher:
         texts, self._texts = sorted(self._texts, key=lambda j: len(j.text)), []
         for start in range(0, len(texts), self.batch_size):
             self._embed_texts(texts[start:start + self.batch_size])
+        means, self._means = self._means, []
+        self._fill_means(means)
         images, self._images = self._images, []
         for start in range(0, len(images), self.batch_size):
             self._embed_images(images[start:start + self.batch_size])
         return self._take_done()
+
+    @staticmethod
+    def _fill_means(jobs: list[_Job]) -> None:
+        """Each job's vector: the mean of its members' (embedded in this flush; a file whose
+        texts failed has its error and is skipped)."""
+        for j in jobs:
+            if j.file.error is not None:
+                continue
+            vecs = [j.file.text_vecs[m] for m in j.members]
+            if any(v is None for v in vecs):  # cannot happen: a part holds its pages' chunks
+                j.file.error = MmragError(f"{j.file.document.path}: page vector of item {j.index} "
+                                          "before its chunks' vectors")
+                continue
+            j.file.text_vecs[j.index] = mean_vector([v for v in vecs if v is not None])
+            j.file.left -= 1
 
     def _take_done(self) -> list[FileVectors]:
         """Hand back the files that are done, keeping arrival order among those still held."""

@@ -4,16 +4,27 @@ A point's id is its item's id scoped to the tenant (:func:`tenant_item_id`): the
 by two tenants gives two sets of points, so one tenant's upsert never overwrites (and retags) the
 other's.
 
-The steps are also exposed one by one (:func:`split_items`, :func:`embed_text_of`,
+The steps are also exposed one by one (:func:`split_items`, :func:`plan_texts`,
 :func:`make_points`) for the ingest's cross-file batching (:mod:`rag.cross_batch`), which embeds the
 items of many files together and builds each file's points once all its vectors are in.
+
+**Page vectors** (``embed.page_vector``, issue 14). A text-layer page's page item carries the page's
+whole text as its bridge text, which is already embedded as that page's chunks: a third of the
+tokens of an ingest. :class:`PageVectorRule` says how its dense vector is made instead: ``text``
+(its text, cut to the model window), ``window`` (its first ``embed.page_tokens`` tokens) or
+``chunks`` (the normalised mean of the vectors of that page's own text chunks and tables: no model
+call). Image-only pages (their text is OCR, ``PageImage.ocr``) and pages with no chunk or table keep
+their text. Each point records how its vector was made (``Point.embedded_as``: ``text``,
+``text:<N>``, ``chunks`` or ``image``) and the manifest records the rule per file
+(:attr:`PageVectorRule.recipe`), so a change of rule re-embeds the files instead of mixing vectors.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
@@ -22,6 +33,7 @@ from PIL import Image
 
 from ingest.errors import IngestError
 from ingest.records import IMAGE_KINDS, Item, image_path_of
+from rag.config import EmbedConfig
 from rag.embed.base import Embedder
 from rag.records import Point
 from rag.store.sparse import encode_sparse
@@ -89,6 +101,121 @@ def embed_text_of(item: Item, max_tokens: int) -> str:
     return cut_for_window(item.text, max_tokens)
 
 
+PageVector = Literal["text", "window", "chunks"]
+TokenHead = Callable[[str, int], str]
+"""``head(text, n)``: the start of ``text`` holding its first ``n`` tokens (``text`` itself when it
+has no more)."""
+APPROX_CHARS_PER_TOKEN = 4
+"""Non-space characters per token assumed by :func:`approx_head` (English wordpieces average ~4)."""
+MEMBER_KINDS = frozenset({"text", "table"})
+"""Items whose vectors a ``chunks`` page vector averages: the page item's text is the page's prose
+and its tables' text (``ingest.page_item_text``), embedded as these."""
+
+
+@dataclass(frozen=True)
+class PageVectorRule:
+    """How the dense vector of a text-embedded page item is made (``embed.page_vector`` and
+    ``embed.page_tokens``; see the module doc)."""
+
+    mode: PageVector = "text"
+    tokens: int = 256
+    """``window``: tokens of the page's text embedded (the model's window still applies)."""
+
+    @property
+    def recipe(self) -> str:
+        """The rule as the manifest records it: ``text``, ``window:<N>`` or ``chunks``."""
+        return f"window:{self.tokens}" if self.mode == "window" else self.mode
+
+
+WHOLE_TEXT = PageVectorRule()
+"""The default rule: page items embedded from their text (what every index held before the rule)."""
+
+
+def page_vector_rule(cfg: EmbedConfig) -> PageVectorRule:
+    """The rule an ``embed`` section configures."""
+    return PageVectorRule(cfg.page_vector, cfg.page_tokens)
+
+
+def approx_head(text: str, tokens: int) -> str:
+    """A :data:`TokenHead` for embedders without a tokenizer to ask: the text cut after
+    :data:`APPROX_CHARS_PER_TOKEN` non-space characters a token."""
+    budget = APPROX_CHARS_PER_TOKEN * tokens
+    seen = 0
+    for i, ch in enumerate(text):
+        if not ch.isspace():
+            seen += 1
+            if seen > budget:
+                return text[:i]
+    return text
+
+
+def token_head_of(embedder: Embedder) -> TokenHead:
+    """The embedder's own ``head_tokens(text, n)`` (looked up through wrappers such as the cache),
+    else :func:`approx_head`."""
+    seen: object = embedder
+    while seen is not None:
+        head = getattr(seen, "head_tokens", None)
+        if callable(head):
+            return head
+        seen = getattr(seen, "inner", None)
+    return approx_head
+
+
+@dataclass
+class TextPlan:
+    """What each text-embedded item of one file (or part) gets its vector from: ``texts[i]`` is the
+    text to embed, or None when item ``i``'s vector is the normalised mean of the vectors of the
+    items ``members[i]`` (indexes into the same list); ``embedded_as[i]`` is what its point records."""
+
+    texts: list[str | None] = field(default_factory=list)
+    members: dict[int, list[int]] = field(default_factory=dict)
+    embedded_as: list[str] = field(default_factory=list)
+
+
+def plan_texts(as_text: Sequence[Item], window: int, rule: PageVectorRule = WHOLE_TEXT,
+               head: TokenHead = approx_head) -> TextPlan:
+    """The :class:`TextPlan` of ``as_text`` (text-embedded items of whole pages: a page's chunks and
+    its page item come together, as in a file or a :class:`~ingest.parts.FilePart`) under ``rule``;
+    ``window``: the model's window in tokens, ``head``: the embedder's token cut."""
+    members: dict[tuple[str, int], list[int]] = {}
+    if rule.mode == "chunks":
+        for i, it in enumerate(as_text):
+            if it.kind in MEMBER_KINDS:
+                members.setdefault((it.file, it.page), []).append(i)
+    plan = TextPlan()
+    for i, it in enumerate(as_text):
+        text: str | None = embed_text_of(it, window)
+        how = "text"
+        if it.kind == "page" and not getattr(it, "ocr", False):
+            if rule.mode == "window" and rule.tokens < window:
+                text, how = head(text or "", rule.tokens), f"text:{rule.tokens}"
+            elif rule.mode == "chunks" and (own := members.get((it.file, it.page))):
+                plan.members[i] = own
+                text, how = None, "chunks"
+        plan.texts.append(text)
+        plan.embedded_as.append(how)
+    return plan
+
+
+def mean_vector(vectors: Sequence[np.ndarray]) -> np.ndarray:
+    """The L2-normalised mean of (normalised) vectors of shape (dim,): a ``chunks`` page vector."""
+    total = np.sum(np.stack([np.asarray(v, dtype=np.float32) for v in vectors]), axis=0)  # (dim,)
+    norm = float(np.linalg.norm(total))
+    return (total / norm if norm > 1e-12 else total).astype(np.float32)
+
+
+def embed_planned(plan: TextPlan, embed: Callable[[list[str]], np.ndarray], dim: int) -> list[np.ndarray]:
+    """The vector of every item of ``plan``: its texts embedded in one call, then the means."""
+    todo = [i for i, t in enumerate(plan.texts) if t is not None]
+    vecs: list[np.ndarray | None] = [None] * len(plan.texts)
+    if todo:
+        for i, v in zip(todo, embed([plan.texts[i] or "" for i in todo]), strict=True):
+            vecs[i] = v
+    for i, own in plan.members.items():
+        vecs[i] = mean_vector([v for v in (vecs[j] for j in own) if v is not None])
+    return [v if v is not None else np.zeros(dim, dtype=np.float32) for v in vecs]
+
+
 def split_items(items: Sequence[Item], embedder: Embedder) -> tuple[list[Item], list[Item]]:
     """``(as_text, as_image)``: figures and page renders go in as images when the embedder has an
     image space; otherwise (and for text-only items) their text is embedded: for images that is the
@@ -114,31 +241,34 @@ def load_item_image(item: Item) -> Image.Image:
 
 def make_points(as_text: Sequence[Item], text_vecs: Sequence[np.ndarray], as_image: Sequence[Item],
                 image_vecs: Sequence[np.ndarray], *, tenant: str = "default", tags: Sequence[str] = (),
-                modified: datetime | None = None, created: datetime | None = None) -> list[Point]:
+                modified: datetime | None = None, created: datetime | None = None,
+                text_embedded_as: Sequence[str] | None = None) -> list[Point]:
     """The points of one file from its items and their vectors (rows of shape (dim,)): text points
-    first, then image points."""
-    return ([_point(it, np.asarray(v).tolist(), "text", tenant, tags, modified, created)
-             for it, v in zip(as_text, text_vecs, strict=True)]
+    first, then image points. ``text_embedded_as``: what each text point records (its
+    :class:`TextPlan`'s; None: ``text`` for all)."""
+    how = list(text_embedded_as) if text_embedded_as is not None else ["text"] * len(as_text)
+    return ([_point(it, np.asarray(v).tolist(), h, tenant, tags, modified, created)
+             for it, v, h in zip(as_text, text_vecs, how, strict=True)]
             + [_point(it, np.asarray(v).tolist(), "image", tenant, tags, modified, created)
                for it, v in zip(as_image, image_vecs, strict=True)])
 
 
 def items_to_points(items: Sequence[Item], embedder: Embedder, *, tenant: str = "default",
                     tags: Sequence[str] = (), modified: datetime | None = None,
-                    created: datetime | None = None) -> list[Point]:
+                    created: datetime | None = None, page_vector: PageVectorRule = WHOLE_TEXT) -> list[Point]:
     """Embed ``items`` (one file's) into points (``modified``/``created``: the source document's
-    dates, for date-range filters). See :func:`split_items` for what is embedded from what."""
+    dates, for date-range filters). See :func:`split_items` for what is embedded from what and
+    :class:`PageVectorRule` for the page items."""
     as_text, as_image = split_items(items, embedder)
-    window = max_tokens_of(embedder)
-    text_vecs = (embedder.embed_texts([embed_text_of(it, window) for it in as_text]) if as_text
-                 else np.zeros((0, embedder.dim), dtype=np.float32))  # (n_text, dim)
+    plan = plan_texts(as_text, max_tokens_of(embedder), page_vector, token_head_of(embedder))
+    text_vecs = embed_planned(plan, embedder.embed_texts, embedder.dim)  # n_text rows of (dim,)
     image_vecs = (embedder.embed_images([load_item_image(it) for it in as_image]) if as_image
                   else np.zeros((0, embedder.dim), dtype=np.float32))  # (n_image, dim)
-    return make_points(as_text, list(text_vecs), as_image, list(image_vecs), tenant=tenant, tags=tags,
-                       modified=modified, created=created)
+    return make_points(as_text, text_vecs, as_image, list(image_vecs), tenant=tenant, tags=tags,
+                       modified=modified, created=created, text_embedded_as=plan.embedded_as)
 
 
-def _point(item: Item, vector: list[float], embedded_as: Literal["text", "image"], tenant: str,
+def _point(item: Item, vector: list[float], embedded_as: str, tenant: str,
            tags: Sequence[str], modified: datetime | None, created: datetime | None) -> Point:
     pid = tenant_item_id(item.id, tenant)
     item = item.model_copy(update={"id": pid})  # the item as stored names the point it is

@@ -17,7 +17,7 @@ from ingest.parts import FilePart, whole
 from ingest.records import FileFailure, FileInfo, ParsedFile
 from rag.cross_batch import CrossFileBatcher, FileVectors
 from rag.errors import MmragError
-from rag.indexing import make_points
+from rag.indexing import make_points, page_vector_rule
 from rag.parse_feed import ParseFeed
 from rag.progress import PageBar, PageProgress, estimate_pages
 from rag.records import FileNotice, FileWarning, IngestReport
@@ -90,7 +90,8 @@ class _Run:
         if self.ingestor.embedder is None:
             raise MmragError("the local ingest engine needs an embedder (ingest.engine: local)")
         batch = cfg.embed.max_batch
-        batcher = CrossFileBatcher(self.ingestor.embedder, batch, on_batch=self._emit)
+        batcher = CrossFileBatcher(self.ingestor.embedder, batch, on_batch=self._emit,
+                                   page_vector=page_vector_rule(cfg.embed))
         window = batch * FLUSH_BATCHES
         try:
             with ParseFeed(parse_stream(todo, cfg.ingest, cfg.media_dir), cfg.ingest.queue_items) as feed:
@@ -188,7 +189,7 @@ class _Run:
                 points = make_points(fv.as_text, [v for v in fv.text_vecs if v is not None], fv.as_image,
                                      [v for v in fv.image_vecs if v is not None], tenant=self.tenant,
                                      tags=self.tags, modified=datetime.fromtimestamp(doc.mtime, UTC),
-                                     created=doc.created)
+                                     created=doc.created, text_embedded_as=fv.text_embedded_as)
             self.timer.add("points", t)
             t = time.perf_counter()
             # One step for searches: new points in, this tenant's other points of the file out.
@@ -201,7 +202,8 @@ class _Run:
             log.warning("%s: %s", path, exc)
             report.files_failed.append(FileFailure(path=path, reason=str(exc), detail=type(exc).__name__))
             return False
-        self.manifest.record(doc, [p.id for p in points], self.tenant)
+        self.manifest.record(doc, [p.id for p in points], self.tenant,
+                             embedding=page_vector_rule(self.ingestor.settings.embed).recipe)
         report.files_ingested += 1
         report.pages += doc.pages
         for p in points:

@@ -50,6 +50,7 @@ from ingest.media import remove_media, sweep_partial_writes
 from rag.backend_settings import EdgeStoreConfig
 from rag.config import Settings
 from rag.embed.base import Embedder
+from rag.indexing import page_vector_rule
 from rag.ingest_run import _Run, _Timer
 from rag.progress import PageProgress
 from rag.records import FileSkip, IngestReport, SearchFilter
@@ -144,11 +145,15 @@ class Ingestor:
         report.files_failed = list(found.failed)
         if removed := sweep_partial_writes(cfg.media_dir):
             log.info("removed %d partial image files left by an interrupted run", removed)
+        recipe = page_vector_rule(cfg.embed).recipe
         with self.open_manifest() as manifest:
             t = time.perf_counter()
-            diff = manifest.diff(found.files, roots, tenant)
+            diff = manifest.diff(found.files, roots, tenant, embedding=recipe)
             timer.add("diff", t)
             report.files_unchanged = len(diff.unchanged)
+            if diff.reembed:
+                log.info("%d unchanged file(s) were embedded with another page-vector rule than %r "
+                         "(embed.page_vector): embedding them again", len(diff.reembed), recipe)
             in_use = Counter(manifest.doc_id_uses())
             t = time.perf_counter()
             for path in diff.deleted:
@@ -158,11 +163,17 @@ class Ingestor:
                 self._release_media(in_use, old)
                 report.files_deleted += 1
             timer.add("delete", t)
-            todo = [*diff.new, *diff.changed]
+            todo = [*diff.new, *diff.changed, *diff.reembed]
             run = _Run(self, manifest, report, timer, tenant, tags, in_use,
-                       replaced={info.path: manifest.doc_id(info.path, tenant) for info in diff.changed},
+                       replaced={info.path: manifest.doc_id(info.path, tenant)
+                                 for info in [*diff.changed, *diff.reembed]},
                        on_progress=on_progress, on_pages=on_pages)
             self.engine.index(run, todo, disable_bar=True if progress is False else None)
+            if others := {how: n for how, n in manifest.embeddings(tenant).items() if how != recipe}:
+                log.warning("the index still holds files of tenant %s embedded with other page-vector rules "
+                            "than %r (%s), outside the paths ingested now: ingest them again to make the "
+                            "index consistent", tenant, recipe,
+                            ", ".join(f"{how}: {n}" for how, n in sorted(others.items())))
         t = time.perf_counter()
         if self.optimize_due():
             self.optimize()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -21,6 +22,16 @@ class SparseVector(_Record):
     values: list[float] = Field(default_factory=list)
 
 
+EMBEDDED_AS = r"^(text|image|chunks|text:[0-9]+)$"
+"""The values of ``embedded_as`` (see :attr:`Point.embedded_as`)."""
+
+
+def embedded_as_of(value: object) -> str:
+    """A stored payload's ``embedded_as`` as a valid value: payloads written before it was recorded,
+    or with a value this version does not know, read as ``text``."""
+    return value if isinstance(value, str) and re.match(EMBEDDED_AS, value) else "text"
+
+
 class Point(_Record):
     """One item as stored: its dense vector, its keyword vector and the item itself."""
 
@@ -28,8 +39,10 @@ class Point(_Record):
     vector: list[float]
     sparse: SparseVector
     item: Item
-    embedded_as: Literal["text", "image"]
-    """Whether the dense vector came from the item's text or from its image."""
+    embedded_as: str = Field(pattern=EMBEDDED_AS)
+    """How the dense vector was made: from the item's ``text`` (cut to the model window), from its
+    ``image``, from its first N tokens (``text:N``) or as the mean of its page's chunk vectors
+    (``chunks``); the last two only for page items (``embed.page_vector``, :mod:`rag.indexing`)."""
     tenant: str = "default"
     tags: list[str] = Field(default_factory=list)
     modified: datetime | None = None
@@ -115,7 +128,8 @@ class Hit(_Record):
     id: str
     score: float
     item: Item
-    embedded_as: Literal["text", "image"] = "text"
+    embedded_as: str = Field(default="text", pattern=EMBEDDED_AS)
+    """How the point's dense vector was made (:attr:`Point.embedded_as`)."""
 
 
 class StoreStats(_Record):

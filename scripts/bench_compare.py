@@ -118,14 +118,15 @@ def child(system: str, paths: list[Path], profile: str, sets: dict[str, Any]) ->
 
 
 def page_item_cost(paths: list[Path], profile: str, sets: dict[str, Any]) -> dict[str, Any]:
-    """Parse ``paths`` with the profile, then embed the page items (embedded as text) and the other
-    items separately, timing each: what the page-level text vector costs."""
+    """Parse ``paths`` with the profile, then embed the page items (embedded as text, under the
+    profile's ``embed.page_vector``: a ``chunks`` page item embeds nothing) and the other items
+    separately, timing each: what the page-level text vector costs."""
     from ingest.discover import discover
     from ingest.parse import parse_many
     from ingest.records import ParsedFile
     from rag.config import load_settings
     from rag.embed.base import build_embedder
-    from rag.indexing import embed_text_of, max_tokens_of, split_items
+    from rag.indexing import max_tokens_of, page_vector_rule, plan_texts, split_items, token_head_of
 
     with tempfile.TemporaryDirectory(prefix="bench-pagecost-") as tmp:
         settings = load_settings(profile, {"store.path": str(Path(tmp) / "ix"), "embed.cache": False, **sets},
@@ -133,12 +134,14 @@ def page_item_cost(paths: list[Path], profile: str, sets: dict[str, Any]) -> dic
         embedder = build_embedder(settings.embed)
         found = discover(paths, settings.ingest)
         texts: dict[str, list[str]] = {"page": [], "other": []}
-        window = max_tokens_of(embedder)
+        window, rule, head = max_tokens_of(embedder), page_vector_rule(settings.embed), token_head_of(embedder)
         for parsed in parse_many(found.files, settings.ingest, Path(tmp) / "media"):
             if isinstance(parsed, ParsedFile):
                 as_text, _ = split_items(parsed.items, embedder)
-                for it in as_text:
-                    texts["page" if it.kind == "page" else "other"].append(embed_text_of(it, window))
+                plan = plan_texts(as_text, window, rule, head)
+                for it, text in zip(as_text, plan.texts, strict=True):
+                    if text is not None:
+                        texts["page" if it.kind == "page" else "other"].append(text)
         out: dict[str, Any] = {}
         batch = settings.embed.max_batch
         for kind, group in texts.items():
@@ -173,9 +176,11 @@ def _sets_args(sets: list[str]) -> list[str]:
 
 
 def run_compare(docs: list[Path], profile: str, sets: list[str], synthetic_pages: int, repeats: int,
-                page_cost: bool, systems: tuple[str, ...] = SYSTEMS, baseline: Path | None = None) -> str:
+                page_cost: bool, systems: tuple[str, ...] = SYSTEMS, baseline: Path | None = None,
+                baseline_sets: list[str] | None = None) -> str:
     """Every system on every dataset (``repeats`` runs each, interleaved, median), as markdown tables;
-    ``baseline``: also mmrag from that checkout (``mmrag@base``), right after this one's."""
+    ``baseline``: also mmrag from that checkout (``mmrag@base``), right after this one's, with
+    ``baseline_sets`` as its overrides (None: ``sets``; an older checkout may not know a new key)."""
     from bench_ingest import machine_line
 
     lines = [machine_line(), ""]
@@ -203,8 +208,9 @@ def run_compare(docs: list[Path], profile: str, sets: list[str], synthetic_pages
             for r in range(repeats):
                 for system in systems:
                     log.info("%s | %s | run %d/%d", name, system, r + 1, repeats)
+                    own = baseline_sets if system == BASE and baseline_sets is not None else sets
                     runs[system].append(_spawn(["--compare-child", "mmrag" if system == BASE else system,
-                                                "--profile", profile, *_sets_args(sets),
+                                                "--profile", profile, *_sets_args(own),
                                                 "--paths", *[str(p) for p in paths]],
                                                baseline if system == BASE else None))
             rows: dict[str, dict[str, Any]] = {}

@@ -267,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="--compare: which systems to run (the first is the ratios' base)")
     parser.add_argument("--baseline-tree", type=Path, default=None,
                         help="--compare: also run mmrag from this checkout (e.g. a worktree of main), interleaved")
+    parser.add_argument("--baseline-set", action="append", default=None,
+                        help="--compare: overrides of the --baseline-tree runs (default: those of --set)")
     parser.add_argument("--compare-child", choices=bench_compare.SYSTEMS, help=argparse.SUPPRESS)
     parser.add_argument("--page-cost-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--paths", nargs="+", type=Path, default=[], help=argparse.SUPPRESS)
@@ -281,7 +283,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.compare:
         print(bench_compare.run_compare(args.docs, args.profile, args.set, args.synthetic_pages, args.repeats,
-                                        not args.no_page_cost, tuple(args.systems), args.baseline_tree))
+                                        not args.no_page_cost, tuple(args.systems), args.baseline_tree,
+                                        args.baseline_set))
         return 0
     if args.memory_child:
         logging.getLogger().setLevel(logging.WARNING)

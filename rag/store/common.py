@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from ingest.records import Item
 from ingest.text.tokens import LEGACY_TOKENIZER, TOKENIZER_VERSION
 from rag.errors import StoreError
-from rag.records import Hit, Point, Prefetch, QueryPlan, SearchFilter, SparseVector, timestamp
+from rag.records import Hit, Point, Prefetch, QueryPlan, SearchFilter, SparseVector, embedded_as_of, timestamp
 
 RRF_K = 2
 """RRF constant: Qdrant's default (``1 / (rank0 + k)``); every backend fuses with the same one."""
@@ -157,9 +157,8 @@ def hit_from_payload(point_id: object, score: float, payload: dict[str, Any] | N
         item = _ITEM.validate_python(payload["item"])
     except ValidationError as exc:
         raise StoreError(f"point {point_id}: stored item does not validate: {exc}") from exc
-    embedded_as = payload.get("embedded_as", "text")
     return Hit(id=str(point_id), score=float(score), item=item,
-               embedded_as="image" if embedded_as == "image" else "text")
+               embedded_as=embedded_as_of(payload.get("embedded_as")))
 
 
 REF_FIELDS = ["file", "page", "kind"]

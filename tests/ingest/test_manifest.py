@@ -125,7 +125,7 @@ def test_old_schema_migrates_on_open_to_the_tenant_of_its_points(tmp_path: Path)
         assert m.item_ids(a, tenant="alpha") == ["id-aaaa"] and m.doc_id(b) == "b" * 16
         assert m.diff([_info(a, "a" * 64)], [tmp_path], tenant="alpha").unchanged
     with closing(sqlite3.connect(db)) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
         assert conn.execute("SELECT tenant, path FROM files ORDER BY path").fetchall() == [
             ("alpha", a), ("default", b)]
     with Manifest(db, tenant_of=lambda p: "never-called") as m:  # already migrated: nothing changes
