@@ -43,8 +43,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ingest.text.tokens import doc_terms, name_words
+from rag.doc_kind import file_kinds, question_kinds
 from rag.embed.base import Embedder
-from rag.records import Hit, SearchFilter
+from rag.records import Hit, Prefetch, QueryPlan, SearchFilter
 from rag.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,29 @@ class Profile:
     """:func:`script_of` the file name's words."""
     pages: int = 0
     """Page items the file has (one per page with text or a render); 0: unknown."""
+    kinds: frozenset[str] = frozenset()
+    """What the file is (:func:`rag.doc_kind.file_kinds`: ``slides``, ``paper``, ...)."""
+
+
+KIND_PAGES = 8
+"""Page items whose render size is read per file for the slide verdict (any eight)."""
+KIND_FACTOR = 0.5
+"""A question naming a kind of document ("the paper", "the slides") scales the prior of files of
+another kind by this, when the folder holds a file of that kind (:func:`kind_factors`)."""
+
+
+def kind_factors(question: str, profiles: Sequence[Profile], factor: float = KIND_FACTOR) -> np.ndarray:
+    """Per file, 1 or ``factor``: ``factor`` for files of none of the kinds the question names,
+    when at least one file has one; all 1 when the question names no kind or none matches
+    (shape (n,))."""
+    out = np.ones(len(profiles), dtype=np.float64)
+    asked = question_kinds(question)
+    if not asked:
+        return out
+    match = np.array([bool(asked & p.kinds) for p in profiles], dtype=bool)
+    if match.any():
+        out[~match] = factor
+    return out
 
 
 PAGE_SLACK = (1.25, 2)
@@ -229,8 +253,20 @@ class DocumentStage:
         name = name_words(file)
         terms = Counter(doc_terms(name) * NAME_REPEAT + doc_terms(body))
         pages = self.store.count(SearchFilter(files=[file], kinds=["page"]))
+        sizes = self._page_sizes(file) if pages else []
         return Profile(file=file, text=f"{name}\n{body}", terms=terms, script=script_of(body) or script_of(name),
-                       name_script=script_of(name) or "latin", pages=pages)
+                       name_script=script_of(name) or "latin", pages=pages,
+                       kinds=file_kinds(name, body, sizes))
+
+    def _page_sizes(self, file: str) -> list[tuple[int, int]]:
+        """(width, height) of up to :data:`KIND_PAGES` page renders of ``file``: one dense query
+        restricted to the file's page items with a flat probe vector (which pages come back does
+        not matter, only their shape)."""
+        dim = self.embedder.dim
+        plan = QueryPlan(dense=[1.0 / math.sqrt(dim)] * dim,
+                         prefetch=[Prefetch(using="dense", limit=KIND_PAGES, kinds=["page"])],
+                         filter=SearchFilter(files=[file], kinds=["page"]), limit=KIND_PAGES)
+        return [(h.item.width, h.item.height) for h in self.store.query(plan) if h.item.kind == "page"]
 
     def signals(self, query: str, query_vector: Sequence[float] | None,
                 branches: Mapping[str, Sequence[Hit]],
@@ -253,7 +289,8 @@ class DocumentStage:
     def prior(self, query: str, query_vector: Sequence[float] | None, branches: Mapping[str, Sequence[Hit]],
               weights: Mapping[str, float], pages: Sequence[int] = ()) -> dict[str, float]:
         """file -> document prior in [0, 1] (the mix of the signals' shares; for files in another
-        script than the question the higher of that and the mix without the word signals; 0 for
+        script than the question the higher of that and the mix without the word signals; times
+        :data:`KIND_FACTOR` for files of another kind than the one the question names; 0 for
         files too short for the ``pages`` the question names)."""
         # One snapshot for every signal: an ingest job may change the file set between two
         # profiles() calls, and the arrays must stay aligned with one list of files.
@@ -265,6 +302,7 @@ class DocumentStage:
         missing = self.missing(query, snapshot[0])
         if missing:  # words may still raise such a file (a part number both share), never lower it
             out = np.maximum(out, mix(sig, weights, missing))
+        out *= kind_factors(query, snapshot[0])
         out[too_short(snapshot[0], pages)] = 0.0
         return dict(zip(files, out.tolist(), strict=True))
 

@@ -21,6 +21,7 @@ from rag.eval import metrics as m
 from rag.eval.scoring import corpus_ranking
 
 EVAL_K = 30
+KIND_PAGES = 8  # page sizes sampled per file for the slide verdict (rag.doc_stage.KIND_PAGES)
 CAP = 15
 DEPTH = 10
 
@@ -125,6 +126,13 @@ class Data:
         self.n_pages = np.array([max(pts[i][2] for i in by_file[f]) for f in self.files])
         # what the shipped gate knows: page items per file, with slack for pages that have none
         self.page_items = np.array([sum(pts[i][3] == "page" for i in by_file[f]) for f in self.files])
+        # document kinds (rag.doc_kind) from the name, the profile's first chunks and page sizes
+        from rag.doc_kind import file_kinds
+
+        dims = raw.get("page_dims", {})
+        self.kinds = [file_kinds(name_words(f), p.text.split("\n", 1)[-1],
+                                 [dims[k] for k in sorted(k for k in dims if k[0] == f)[:KIND_PAGES]])
+                      for f, p in zip(self.files, self.profiles, strict=True)]
 
     def lists(self, qid: str) -> list[tuple[str, Hits, int]]:
         return [(n, hits, limit) for n, (limit, hits) in self.raw["hits"][qid].items()]
@@ -245,6 +253,7 @@ def score(args: argparse.Namespace) -> None:
         "div": lambda: grid_div(data),                     # diversity among the first five pages
         "lang": lambda: grid_lang(data),                   # word signals dropped across scripts
         "per": lambda: per_question(data),                 # each question, prior on and off
+        "kind": lambda: kind_study(data, args.folds),      # document kinds named by the question
         "none": lambda: None,
     }
     studies[args.what]()
@@ -739,3 +748,72 @@ def cv_weights(data: Data, folds: int) -> None:
     print(f"held-out (weights re-tuned per fold): r5 {a[0]:.3f} mrr {a[1]:.3f} doc5 pages {a[2]:.3f} docs {a[3]:.3f}")
     print(f"in-sample best {settings[best_all]}: " + " ".join(f"{x:.3f}" for x in mean(results[best_all], all_ids)))
     print("shipped in-sample: " + " ".join(f"{x:.3f}" for x in mean(shipped, all_ids)))
+
+
+def kind_prior(data: Data, base: Callable[[dict[str, Any]], dict[str, float]], factor: float
+               ) -> Callable[[dict[str, Any]], dict[str, float]]:
+    """``base`` with the files of another kind than the question names scaled by ``factor``
+    (nothing changes when the question names no kind or no file of the folder has it)."""
+    from rag.doc_kind import question_kinds
+
+    def fn(it: dict[str, Any]) -> dict[str, float]:
+        out = base(it)
+        asked = question_kinds(it["question"])
+        if not asked:
+            return out
+        match = np.array([bool(asked & k) for k in data.kinds])
+        if not match.any():
+            return out
+        return {f: v * (1.0 if ok else factor) for (f, v), ok in zip(out.items(), match, strict=True)}
+    return fn
+
+
+def prior_top5(data: Data, fn: Callable[[dict[str, Any]], dict[str, float]], ids: set[str] | None = None) -> float:
+    """Share of questions whose file is among the prior's first five."""
+    hits = []
+    for it in data.items:
+        if ids is not None and it["id"] not in ids:
+            continue
+        prior = fn(it)
+        doc = data.raw["doc_paths"][it["id"]]
+        v = np.array([prior[f] for f in data.files])
+        hits.append(rank_of(v, data.index[doc]) <= 5)
+    return float(np.mean(hits)) if hits else 0.0
+
+
+def kind_study(data: Data, folds: int) -> None:
+    """The kind factor in-sample (factor x boost) and held out over documents (both chosen on the
+    other folds); what each file is and which questions name a kind."""
+    from rag.doc_kind import question_kinds
+
+    for f, k in zip(data.files, data.kinds, strict=True):
+        if k:
+            print(f"  {Path(f).name[:50]:50s} {sorted(k)}")
+    named = [it for it in data.items if question_kinds(it["question"])]
+    print(f"{len(named)} of {len(data.items)} questions name a kind")
+    base = current_prior(data)
+    cands = [(fac, b) for fac in (1.0, 0.8, 0.6, 0.4, 0.2, 0.0) for b in (0.4, 0.8)]
+    fns = {c: kind_prior(data, base, c[0]) for c in cands}
+    res = {c: per_item(data, fns[c], c[1]) for c in cands}
+    top5 = {c[0]: prior_top5(data, fns[c]) for c in cands}
+    all_ids = {it["id"] for it in data.items}
+
+    def mean(r: dict[str, tuple[float, ...]], ids: set[str]) -> np.ndarray:
+        return np.array([r[i] for i in ids]).mean(axis=0)
+
+    for c in cands:
+        v = mean(res[c], all_ids)
+        print(f"factor {c[0]} boost {c[1]}: r5 {v[0]:.3f} mrr {v[1]:.3f} doc5 pages {v[2]:.3f} docs {v[3]:.3f} "
+              f"prior top-5 {top5[c[0]]:.3f}")
+    held: list[tuple[float, ...]] = []
+    held_top: list[float] = []
+    for f in folds_by_doc(data, folds):
+        train = all_ids - f
+        best = max(cands, key=lambda c: float(mean(res[c], train)[0] + 0.5 * mean(res[c], train)[2]
+                                              + 0.5 * mean(res[c], train)[3]))
+        print(f"  fold ({len(f)} q): chose {best}")
+        held.extend(res[best][i] for i in f)
+        held_top.append(prior_top5(data, fns[best], f) * len(f))
+    a = np.array(held).mean(axis=0)
+    print(f"held-out: r5 {a[0]:.3f} mrr {a[1]:.3f} doc5 pages {a[2]:.3f} docs {a[3]:.3f} "
+          f"prior top-5 {sum(held_top) / len(all_ids):.3f}")

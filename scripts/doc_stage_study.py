@@ -49,13 +49,17 @@ def collect(args: argparse.Namespace) -> None:
         out["cfg"] = cfg.model_dump()
         points: list[tuple[str, str, int, str, int | None, str, list[str], str]] = []
         vectors = []
+        dims: dict[tuple[str, int], tuple[int, int]] = {}  # page items' render size, for document kinds
         for batch in pipe.store.scroll_points():
             for p in batch:
                 it = p.item
+                if it.kind == "page":
+                    dims[(it.file, it.page)] = (it.width, it.height)
                 points.append((p.id, it.file, it.page, it.kind, it.order, it.text, list(it.section),
                                p.embedded_as))
                 vectors.append(np.asarray(p.vector, dtype=np.float32))
         out["points"] = points
+        out["page_dims"] = dims
         out["vectors"] = np.stack(vectors)
         log.info("%d points", len(points))
         for n, item in enumerate(items):
