@@ -254,6 +254,9 @@ def score(args: argparse.Namespace) -> None:
         "lang": lambda: grid_lang(data),                   # word signals dropped across scripts
         "per": lambda: per_question(data),                 # each question, prior on and off
         "kind": lambda: kind_study(data, args.folds),      # document kinds named by the question
+        "kindlen": lambda: kind_length_study(data, args.folds),  # kinds and the named page's file length
+        "tail": lambda: diversity_study(data, args.folds),  # places 6-10 for the prior's other files
+        "hub": lambda: hub_study(data, args.folds),        # long files' best hits discounted
         "none": lambda: None,
     }
     studies[args.what]()
@@ -817,3 +820,194 @@ def kind_study(data: Data, folds: int) -> None:
     a = np.array(held).mean(axis=0)
     print(f"held-out: r5 {a[0]:.3f} mrr {a[1]:.3f} doc5 pages {a[2]:.3f} docs {a[3]:.3f} "
           f"prior top-5 {sum(held_top) / len(all_ids):.3f}")
+
+
+def length_prior(data: Data, base: Callable[[dict[str, Any]], dict[str, float]], alpha: float
+                 ) -> Callable[[dict[str, Any]], dict[str, float]]:
+    """``base`` times ``(shortest / pages) ** alpha`` when the question names a page: a named page
+    is one of a file's N pages, so a short file that holds it is likelier than a long one (files
+    ruled out by the page gate and files with no page items do not count)."""
+    from rag.retrieve import referenced_pages
+
+    n = data.page_items.astype(np.float64)
+
+    def fn(it: dict[str, Any]) -> dict[str, float]:
+        out = base(it)
+        if alpha <= 0 or not referenced_pages(it["question"]):
+            return out
+        v = np.array([out[f] for f in data.files])
+        ok = (v > 0) & (n > 0)
+        if not ok.any():
+            return out
+        fac = np.ones_like(v)
+        fac[ok] = (n[ok].min() / n[ok]) ** alpha
+        return dict(zip(data.files, (v * fac).tolist(), strict=True))
+    return fn
+
+
+def grid_cv(data: Data, folds: int, make: Callable[[tuple[float, ...]], Callable[[dict[str, Any]], dict[str, float]]],
+            cands: Sequence[tuple[float, ...]], label: str) -> None:
+    """In-sample rows of each candidate (its last element the boost) and held-out over documents
+    (the candidate chosen on the other folds)."""
+    fns = {c: make(c) for c in cands}
+    res = {c: per_item(data, fns[c], c[-1]) for c in cands}
+    all_ids = {it["id"] for it in data.items}
+
+    def mean(r: dict[str, tuple[float, ...]], ids: set[str]) -> np.ndarray:
+        return np.array([r[i] for i in ids]).mean(axis=0)
+
+    for c in cands:
+        v = mean(res[c], all_ids)
+        print(f"{label} {c}: r5 {v[0]:.3f} mrr {v[1]:.3f} doc5 pages {v[2]:.3f} docs {v[3]:.3f} "
+              f"prior top-5 {prior_top5(data, fns[c]):.3f}")
+    held: list[tuple[float, ...]] = []
+    top = 0.0
+    tops = {c: {it["id"]: prior_top5(data, fns[c], {it["id"]}) for it in data.items} for c in cands}
+    for f in folds_by_doc(data, folds):
+        train = all_ids - f
+        best = max(cands, key=lambda c: float(mean(res[c], train)[0] + 0.5 * mean(res[c], train)[2]
+                                              + 0.5 * mean(res[c], train)[3]
+                                              + 0.5 * np.mean([tops[c][i] for i in train])))
+        print(f"  fold ({len(f)} q): chose {best}")
+        held.extend(res[best][i] for i in f)
+        top += prior_top5(data, fns[best], f) * len(f)
+    a = np.array(held).mean(axis=0)
+    print(f"{label} held-out: r5 {a[0]:.3f} mrr {a[1]:.3f} doc5 pages {a[2]:.3f} docs {a[3]:.3f} "
+          f"prior top-5 {top / len(all_ids):.3f}")
+
+
+def kind_length_study(data: Data, folds: int) -> None:
+    base = current_prior(data)
+    cands = [(fac, alpha, b) for fac in (1.0, 0.5, 0.25) for alpha in (0.0, 0.25, 0.5, 1.0) for b in (0.4, 0.8)]
+    grid_cv(data, folds, lambda c: length_prior(data, kind_prior(data, base, c[0]), c[1]), cands, "kind, length")
+
+
+Reorder = Callable[[list[tuple[str, int]], Mapping[str, float]], list[tuple[str, int]]]
+
+
+def per_item_order(data: Data, prior_fn: Callable[[dict[str, Any]], dict[str, float]], boost: float,
+                   reorder: Reorder | None) -> dict[str, tuple[float, ...]]:
+    """id -> (recall@5, RR, doc in top-5 pages, doc in top-5 documents, recall@10) with the fused
+    order passed through ``reorder`` (fused order, prior) before the first ``DEPTH`` are kept."""
+    w = {str(k): v for k, v in data.cfg["branch_weights"].items()}
+    out = {}
+    for it in data.items:
+        lists = data.lists(it["id"])
+        prior = prior_fn(it)
+        pairs = fuse([(n, h[:lim]) for n, h, lim in lists], w, data.cfg["rrf_k"], prior, boost)
+        if reorder is not None:
+            deep = page_scores([(n, h) for n, h, _ in lists], w, data.cfg["rrf_k"])  # the prior's depth
+            best: dict[str, tuple[str, int]] = {}
+            for key in sorted(deep, key=lambda k: -deep[k]):
+                best.setdefault(key[0], key)
+            pairs = reorder_deep(reorder, pairs, prior, best)
+        pairs = pairs[:DEPTH]
+        doc = data.raw["doc_paths"][it["id"]]
+        ranked = corpus_ranking(pairs, doc)
+        out[it["id"]] = (m.recall_at_k(ranked, it["pages"], 5), m.reciprocal_rank(ranked, it["pages"]),
+                         m.document_hit_at_k(pairs, doc, 5), m.document_hit_at_k(pairs, doc, 5, distinct=True),
+                         m.recall_at_k(ranked, it["pages"], 10))
+    return out
+
+
+def reorder_deep(reorder: Reorder, pairs: list[tuple[str, int]], prior: Mapping[str, float],
+                 best: Mapping[str, tuple[str, int]]) -> list[tuple[str, int]]:
+    """``reorder`` with every file's best page of the deep lists available to it (appended after
+    the fused pages, so a file no truncated branch reached can still be shown)."""
+    extra = [p for f, p in best.items() if p not in set(pairs)]
+    return reorder(pairs + extra, prior)
+
+
+def tail_fill(start: int, files: int, tau: float) -> Reorder:
+    """From place ``start`` on, the best page of each of the prior's first ``files`` files not yet
+    shown (prior at least ``tau`` of the best), in prior order, then the rest in fused order."""
+    def fn(pairs: list[tuple[str, int]], prior: Mapping[str, float]) -> list[tuple[str, int]]:
+        head = pairs[:start]
+        top = max(prior.values()) if prior else 0.0
+        shown = {f for f, _ in head}
+        want = [f for f in sorted(prior, key=lambda f: -prior[f])[:files]
+                if f not in shown and prior[f] >= tau * top and top > 0]
+        extra = []
+        for f in want:
+            page = next((p for p in pairs[start:] if p[0] == f), None)
+            if page is not None:
+                extra.append(page)
+        rest = [p for p in pairs[start:] if p not in extra]
+        return head + extra + rest
+    return fn
+
+
+def diversity_study(data: Data, folds: int) -> None:
+    """Whole-folder hits showing several files: the tail (places 6-10) given to the prior's other
+    first files, with the kind and length rules on."""
+    base = current_prior(data)
+    rows = []
+    for fac, alpha in ((1.0, 0.0), (0.5, 0.0), (0.5, 0.5)):
+        fn = length_prior(data, kind_prior(data, base, fac), alpha)
+        for start in (5, 7):
+            for files in (0, 5):
+                for tau in (0.0, 0.3):
+                    if files == 0 and tau:
+                        continue
+                    res = per_item_order(data, fn, 0.4, tail_fill(start, files, tau) if files else None)
+                    a = np.array(list(res.values())).mean(axis=0)
+                    rows.append(((fac, alpha, start, files, tau), a))
+                    print(f"kind {fac} length {alpha} tail from {start} files {files} tau {tau}: r5 {a[0]:.3f} "
+                          f"mrr {a[1]:.3f} doc5 pages {a[2]:.3f} docs {a[3]:.3f} r10 {a[4]:.3f}")
+
+
+def hub_prior(data: Data, beta: Mapping[str, float], factor: float = 1.0
+              ) -> Callable[[dict[str, Any]], dict[str, float]]:
+    """:func:`current_prior` with each branch signal (a file's best hit) lowered by
+    ``beta[branch] * ln(items the branch searches in the file)``: the best of many items is high
+    for any question (a 468-page manual's best chunk beats a 17-page brochure's for "how many
+    people are on page 5"), so a long file's best hit says less. ``sparse`` is scaled to its best
+    file first (as in the mix). Then the kind rule with ``factor``."""
+    from ingest.text.tokens import name_words
+    from rag.doc_kind import question_kinds
+    from rag.doc_stage import script_of, too_short
+    from rag.retrieve import referenced_pages
+
+    pts = data.raw["points"]
+    counts = {k: np.zeros(len(data.files)) for k in ("text", "image", "sparse")}
+    for p in pts:
+        i = data.index[p[1]]
+        counts["sparse"][i] += 1
+        counts["text" if p[3] in ("text", "table") else "image"][i] += 1
+    logs = {k: np.log(np.maximum(v, 1.0)) for k, v in counts.items()}
+    profiles = [Profile(p.file, p.text, p.terms, script=script_of(p.text.split("\n", 1)[-1]) or script_of(p.text),
+                        name_script=script_of(name_words(p.file)) or "latin", pages=int(n))
+                for p, n in zip(data.profiles, data.page_items, strict=True)]
+    weights = dict(data.cfg["doc_weights"])
+
+    def fn(it: dict[str, Any]) -> dict[str, float]:
+        sig = {k: np.asarray(v, dtype=np.float64).copy() for k, v in data.signals(it).items()
+               if k in ("name", "dense", "text", "image", "sparse")}
+        for k, b in beta.items():
+            if b and k in sig and np.any(sig[k]):
+                v = sig[k] / (sig[k].max() or 1.0) if k == "sparse" else sig[k]
+                hit = v > 0  # a file the branch did not reach keeps 0
+                v = np.where(hit, v - b * logs[k], 0.0)
+                sig[k] = np.where(hit, np.maximum(v, 1e-6), 0.0)
+        q = script_of(it["question"])
+        missing = {"sparse": np.array([p.script != q for p in profiles]),
+                   "name": np.array([p.script != q and p.name_script != q for p in profiles])} if q else None
+        out = mix(sig, weights, missing)
+        out[too_short(profiles, referenced_pages(it["question"]))] = 0.0
+        asked = question_kinds(it["question"])
+        if asked and factor != 1.0:
+            match = np.array([bool(asked & k) for k in data.kinds])
+            if match.any():
+                out[~match] *= factor
+        return dict(zip(data.files, out.tolist(), strict=True))
+    return fn
+
+
+def hub_study(data: Data, folds: int) -> None:
+    cands = []
+    for bt in (0.0, 0.004, 0.008, 0.012, 0.016, 0.024):
+        for bs in (0.0, 0.05, 0.1):
+            for fac in (1.0, 0.5):
+                cands.append((bt, bs, fac, 0.4))
+    grid_cv(data, folds, lambda c: hub_prior(data, {"text": c[0], "image": c[0], "sparse": c[1]}, c[2]), cands,
+            "hub (text/image beta, sparse beta, kind factor, boost)")

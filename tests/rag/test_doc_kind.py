@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from rag.doc_kind import file_kinds, question_kinds
 from rag.doc_stage import KIND_FACTOR, DocumentStage, Profile, kind_factors
 from rag.records import Point
@@ -94,3 +96,21 @@ def test_a_question_about_the_slides_finds_the_deck_over_the_whole_folder(tmp_pa
     question = "How many tables are there in the whole survey?"
     plain = stage.prior(question, embedder.embed_texts([question])[0].tolist(), {}, weights)
     assert max(plain, key=lambda f: plain[f]) == "/f/report-a.pdf"
+
+
+def test_a_long_files_best_hit_is_discounted_for_its_size() -> None:
+    """The best of 2,000 chunks beats the best of 20 for any question: after the discount a short
+    file whose best hit is a little lower comes first; a branch that missed a file keeps its 0."""
+    from rag.doc_stage import HUB_DISCOUNT, discount
+
+    long_file = Profile(file="/f/manual.pdf", text="", terms={}, items={"text": 2000, "sparse": 2500})  # type: ignore[arg-type]
+    short = Profile(file="/f/brochure.pdf", text="", terms={}, items={"text": 20, "sparse": 40})  # type: ignore[arg-type]
+    unknown = Profile(file="/f/x.pdf", text="", terms={})  # type: ignore[arg-type]
+    sig = {"text": np.array([0.86, 0.84, 0.0]), "sparse": np.array([12.0, 6.0, 3.0]), "name": np.array([1.0, 0, 0])}
+    out = discount(sig, [long_file, short, unknown])
+    assert out["text"][1] > out["text"][0] and out["text"][2] == 0.0
+    assert np.isclose(out["text"][0], 0.86 - HUB_DISCOUNT["text"] * np.log(2000))
+    # sparse is a share of the best file first; a file with no item counts is not discounted
+    assert np.isclose(out["sparse"][2], 0.25)
+    assert np.isclose(out["sparse"][0], 1 - HUB_DISCOUNT["sparse"] * np.log(2500))
+    assert out["name"] is sig["name"]
