@@ -123,13 +123,17 @@ question, so a 468-page manual outscored a 17-page brochure for "How many people
 there in Page 5?". In the signal's units: cosine for the dense branches, share of the best file
 for ``sparse``. Fitted on the dev split, five folds over documents: the same setting chosen on
 four of five (docs/eval.md, doc18)."""
+DISCOUNT_FLOOR = 30
+"""Files of fewer items than this are discounted as if they had this many: the best of a handful
+of items is not inflated by their number, and among small files (a 2-page memo, a 4-page report)
+what their pages say should decide (dev split: the same numbers as no floor)."""
 
 
 def discount(signals: Mapping[str, np.ndarray], profiles: Sequence[Profile],
-             weights: Mapping[str, float] = HUB_DISCOUNT) -> dict[str, np.ndarray]:
-    """The signals with each branch's best-hit scores lowered by ``weights[branch] * ln(items)``
-    (``sparse`` scaled to its best file first); a file the branch did not reach stays 0, one it
-    reached stays above 0."""
+             weights: Mapping[str, float] = HUB_DISCOUNT, floor: int = DISCOUNT_FLOOR) -> dict[str, np.ndarray]:
+    """The signals with each branch's best-hit scores lowered by ``weights[branch] *
+    ln(max(items, floor))`` (``sparse`` scaled to its best file first); a file the branch did not
+    reach stays 0, one it reached stays above 0."""
     out = dict(signals)
     for name, w in weights.items():
         v = signals.get(name)
@@ -137,7 +141,7 @@ def discount(signals: Mapping[str, np.ndarray], profiles: Sequence[Profile],
             continue
         if name == "sparse":
             v = v / (v.max() or 1.0)
-        n = np.array([max(p.items.get(name, 1), 1) for p in profiles], dtype=np.float64)
+        n = np.array([max(p.items[name], floor) if name in p.items else 1 for p in profiles], dtype=np.float64)
         reached = v > 0
         out[name] = np.where(reached, np.maximum(v - w * np.log(n), 1e-6), 0.0)
     return out

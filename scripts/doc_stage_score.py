@@ -257,6 +257,7 @@ def score(args: argparse.Namespace) -> None:
         "kindlen": lambda: kind_length_study(data, args.folds),  # kinds and the named page's file length
         "tail": lambda: diversity_study(data, args.folds),  # places 6-10 for the prior's other files
         "hub": lambda: hub_study(data, args.folds),        # long files' best hits discounted
+        "hubfloor": lambda: hub_floor_study(data, args.folds),  # ... only above a floor of items
         "none": lambda: None,
     }
     studies[args.what]()
@@ -956,7 +957,7 @@ def diversity_study(data: Data, folds: int) -> None:
                           f"mrr {a[1]:.3f} doc5 pages {a[2]:.3f} docs {a[3]:.3f} r10 {a[4]:.3f}")
 
 
-def hub_prior(data: Data, beta: Mapping[str, float], factor: float = 1.0
+def hub_prior(data: Data, beta: Mapping[str, float], factor: float = 1.0, floor: float = 1.0
               ) -> Callable[[dict[str, Any]], dict[str, float]]:
     """:func:`current_prior` with each branch signal (a file's best hit) lowered by
     ``beta[branch] * ln(items the branch searches in the file)``: the best of many items is high
@@ -974,7 +975,7 @@ def hub_prior(data: Data, beta: Mapping[str, float], factor: float = 1.0
         i = data.index[p[1]]
         counts["sparse"][i] += 1
         counts["text" if p[3] in ("text", "table") else "image"][i] += 1
-    logs = {k: np.log(np.maximum(v, 1.0)) for k, v in counts.items()}
+    logs = {k: np.log(np.maximum(v, floor)) for k, v in counts.items()}  # below ``floor`` items: no discount
     profiles = [Profile(p.file, p.text, p.terms, script=script_of(p.text.split("\n", 1)[-1]) or script_of(p.text),
                         name_script=script_of(name_words(p.file)) or "latin", pages=int(n))
                 for p, n in zip(data.profiles, data.page_items, strict=True)]
@@ -1001,6 +1002,13 @@ def hub_prior(data: Data, beta: Mapping[str, float], factor: float = 1.0
                 out[~match] *= factor
         return dict(zip(data.files, out.tolist(), strict=True))
     return fn
+
+
+def hub_floor_study(data: Data, folds: int) -> None:
+    cands = [(bt, bs, floor, 0.4) for bt, bs in ((0.0, 0.0), (0.016, 0.1), (0.024, 0.1), (0.016, 0.0))
+             for floor in (1.0, 30.0, 100.0, 300.0)]
+    grid_cv(data, folds, lambda c: hub_prior(data, {"text": c[0], "image": c[0], "sparse": c[1]}, 0.5, c[2]), cands,
+            "hub (text/image beta, sparse beta, floor, boost)")
 
 
 def hub_study(data: Data, folds: int) -> None:
