@@ -258,6 +258,7 @@ def score(args: argparse.Namespace) -> None:
         "tail": lambda: diversity_study(data, args.folds),  # places 6-10 for the prior's other files
         "hub": lambda: hub_study(data, args.folds),        # long files' best hits discounted
         "hubfloor": lambda: hub_floor_study(data, args.folds),  # ... only above a floor of items
+        "spread": lambda: spread_study(data, args.folds),  # the last places for other likely files
         "none": lambda: None,
     }
     studies[args.what]()
@@ -1019,3 +1020,30 @@ def hub_study(data: Data, folds: int) -> None:
                 cands.append((bt, bs, fac, 0.4))
     grid_cv(data, folds, lambda c: hub_prior(data, {"text": c[0], "image": c[0], "sparse": c[1]}, c[2]), cands,
             "hub (text/image beta, sparse beta, kind factor, boost)")
+
+
+def spread_study(data: Data, folds: int) -> None:
+    """The shipped prior with the last ``slots`` of the ten places given to the prior's other
+    likely files (rag.doc_spread), in-sample and held out over documents (slots and share chosen
+    on the other folds)."""
+    fn = hub_prior(data, {"text": 0.016, "image": 0.016, "sparse": 0.1}, 0.5, 30.0)
+    cands = [(0, 0.0)] + [(s, t) for s in (1, 2, 3) for t in (0.3, 0.5, 0.7)]
+    res = {c: per_item_order(data, fn, 0.4, tail_fill(DEPTH - c[0], 5, c[1]) if c[0] else None) for c in cands}
+    all_ids = {it["id"] for it in data.items}
+
+    def mean(r: dict[str, tuple[float, ...]], ids: set[str]) -> np.ndarray:
+        return np.array([r[i] for i in ids]).mean(axis=0)
+
+    for c in cands:
+        v = mean(res[c], all_ids)
+        print(f"slots {c[0]} share {c[1]}: r5 {v[0]:.3f} mrr {v[1]:.3f} doc5 pages {v[2]:.3f} docs {v[3]:.3f} "
+              f"r10 {v[4]:.3f}")
+    held: list[tuple[float, ...]] = []
+    for f in folds_by_doc(data, folds):
+        train = all_ids - f
+        best = max(cands, key=lambda c: float(mean(res[c], train)[0] + 0.5 * mean(res[c], train)[2]
+                                              + 0.5 * mean(res[c], train)[3] + 0.5 * mean(res[c], train)[4]))
+        print(f"  fold ({len(f)} q): chose {best}")
+        held.extend(res[best][i] for i in f)
+    a = np.array(held).mean(axis=0)
+    print(f"held-out: r5 {a[0]:.3f} mrr {a[1]:.3f} doc5 pages {a[2]:.3f} docs {a[3]:.3f} r10 {a[4]:.3f}")
