@@ -1,5 +1,6 @@
 """Offline scoring of document-stage variants on the data ``doc_stage_study.py collect`` wrote
-(``doc_stage_study.py score DATA --index IX --what add|cv|cvw|logit|misses|k|div|lang|per``).
+(``doc_stage_study.py score DATA --index IX --what add|cv|cvw|logit|misses|k|div|lang|per|kind|kindlen|hub|
+hubfloor|tail|spread``).
 :func:`fuse` replays :func:`rag.retrieve.fuse_pages` and :func:`rag.retrieve.group_by_page` as
 ``mmrag eval`` runs them; :func:`current_prior` is :meth:`rag.doc_stage.DocumentStage.prior`."""
 
@@ -240,7 +241,8 @@ def score(args: argparse.Namespace) -> None:
     cfg = data.cfg
     print("no prior:", fmt(evaluate(data, lambda it: None, 0.0)))
     print("before (fc01747):", fmt(evaluate(data, shipped_prior(data, cfg["doc_weights"]), cfg["doc_boost"])))
-    print("now (script rule, page gate):", fmt(evaluate(data, current_prior(data), cfg["doc_boost"])))
+    print("folder18 (script rule, page gate):", fmt(evaluate(data, current_prior(data), cfg["doc_boost"])))
+    print("now (doc18: + size discount, kinds):", fmt(evaluate(data, shipped_now(data), cfg["doc_boost"])))
     print("variant (word signals only help a file in another script):",
           fmt(evaluate(data, help_only_prior(data), cfg["doc_boost"])))
     studies: dict[str, Callable[[], None]] = {
@@ -476,8 +478,16 @@ def add_one(data: Data, folds: int) -> None:
         print(f"  +{k} t={t} w={w} boost {boost}: {fmt(r)}")
 
 
+def shipped_now(data: Data) -> Callable[[dict[str, Any]], dict[str, float]]:
+    """:meth:`rag.doc_stage.DocumentStage.prior` as shipped (doc18): :func:`hub_prior` with the
+    stage's own discount, floor and kind factor."""
+    from rag.doc_stage import DISCOUNT_FLOOR, HUB_DISCOUNT, KIND_FACTOR
+
+    return hub_prior(data, HUB_DISCOUNT, KIND_FACTOR, float(DISCOUNT_FLOOR))
+
+
 def current_prior(data: Data) -> Callable[[dict[str, Any]], dict[str, float]]:
-    """:meth:`rag.doc_stage.DocumentStage.prior` as shipped: the mix with the word signals missing
+    """:meth:`rag.doc_stage.DocumentStage.prior` before doc18 (folder18): the mix with the word signals missing
     for files in another script (``name`` only when the file name is too), files too short for a
     named page at 0 (page items counted)."""
     from ingest.text.tokens import name_words

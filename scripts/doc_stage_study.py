@@ -11,7 +11,8 @@ variants, and cross-validated over documents (weights chosen on the other folds'
 
     python scripts/doc_stage_study.py collect QA.jsonl --docs DIR --index IX --out study.pkl
     python scripts/doc_stage_study.py score study.pkl --index IX [--folds 5] \
-        --what add|cv|cvw|logit|misses|k|div|lang|per   (see doc_stage_score.py)
+        --what add|cv|cvw|logit|misses|k|div|lang|per|kind|kindlen|hub|hubfloor|tail|spread
+                                                          (see doc_stage_score.py)
 """
 
 from __future__ import annotations
