@@ -261,6 +261,7 @@ def score(args: argparse.Namespace) -> None:
         "hub": lambda: hub_study(data, args.folds),        # long files' best hits discounted
         "hubfloor": lambda: hub_floor_study(data, args.folds),  # ... only above a floor of items
         "spread": lambda: spread_study(data, args.folds),  # the last places for other likely files
+        "prpages": lambda: prior_pages_study(data, args.folds),  # the prior's files' best deep pages as candidates
         "none": lambda: None,
     }
     studies[args.what]()
@@ -1057,3 +1058,45 @@ def spread_study(data: Data, folds: int) -> None:
         held.extend(res[best][i] for i in f)
     a = np.array(held).mean(axis=0)
     print(f"held-out: r5 {a[0]:.3f} mrr {a[1]:.3f} doc5 pages {a[2]:.3f} docs {a[3]:.3f} r10 {a[4]:.3f}")
+
+
+def with_prior_pages(lists: Sequence[tuple[str, Hits, int]], prior: Mapping[str, float], top: int,
+                     per_file: int = 1, weights: Mapping[str, float] | None = None, rrf_k: float = 10.0
+                     ) -> list[tuple[str, Hits]]:
+    """Each branch's first ``limit`` hits, then its deeper hits on the best page (over the deep
+    lists) of each of the prior's first ``top`` files that no truncated branch reached: the files
+    the document stage chose can show a page even when no branch found one in its first ``limit``."""
+    shown = {(h[1], h[2]) for _, hits, lim in lists for h in hits[:lim]}
+    shown_files = {k[0] for k in shown}
+    chosen = [f for f in sorted(prior, key=lambda f: -prior[f])[:top] if f not in shown_files and prior[f] > 0]
+    if not chosen:
+        return [(n, h[:lim]) for n, h, lim in lists]
+    deep = page_scores([(n, h) for n, h, _ in lists], weights or {}, rrf_k)
+    best: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for key in sorted(deep, key=lambda k: -deep[k]):
+        if len(best[key[0]]) < per_file:
+            best[key[0]].append(key)
+    want = {k for f in chosen for k in best.get(f, [])}
+    return [(n, h[:lim] + [x for x in h[lim:] if (x[1], x[2]) in want]) for n, h, lim in lists]
+
+
+def prior_pages_study(data: Data, folds: int) -> None:
+    fn = shipped_now(data)
+    w = {str(k): v for k, v in data.cfg["branch_weights"].items()}
+    for top, per in ((0, 1), (2, 1), (3, 1), (3, 2), (5, 2), (3, 3)):
+        for boost in (0.4,):
+            rows = []
+            for it in data.items:
+                lists = data.lists(it["id"])
+                prior = fn(it)
+                cand = (with_prior_pages(lists, prior, top, per, w, data.cfg["rrf_k"]) if top
+                        else [(n, h[:lim]) for n, h, lim in lists])
+                pairs = fuse(cand, w, data.cfg["rrf_k"], prior, boost)[:DEPTH]
+                doc = data.raw["doc_paths"][it["id"]]
+                ranked = corpus_ranking(pairs, doc)
+                rows.append((m.recall_at_k(ranked, it["pages"], 5), m.reciprocal_rank(ranked, it["pages"]),
+                             m.document_hit_at_k(pairs, doc, 5), m.document_hit_at_k(pairs, doc, 5, distinct=True),
+                             m.recall_at_k(ranked, it["pages"], 10)))
+            a = np.array(rows).mean(axis=0)
+            print(f"prior's first {top} files' best {per} pages as candidates, boost {boost}: r5 {a[0]:.3f} "
+                  f"mrr {a[1]:.3f} doc5 pages {a[2]:.3f} docs {a[3]:.3f} r10 {a[4]:.3f}")
