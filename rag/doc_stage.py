@@ -24,6 +24,12 @@ the other signals when that is higher (:func:`script_of`; words it does share, a
 count; the name signal counts when the file *name* is in the question's script: "Hanbit" meets
 ``hanbit_business_report_2025.pdf`` whatever its text). A question that names a page ("on page
 42") cannot be about a file far shorter than that: such a file's prior is 0 (:func:`too_short`).
+A question that names the kind of its document ("the paper", "the slides", "the manual", "논문")
+scales the prior of files of other kinds by :data:`KIND_FACTOR` when the folder holds one of that
+kind (:mod:`rag.doc_kind`: page shape, an abstract, the file name; :func:`kind_factors`).
+Before the mix, each branch signal is discounted for the file's size (:func:`discount`): a file's
+best hit among thousands of items is high for any question, so long files (a 468-page manual)
+stood first for questions about a 17-page brochure.
 The Retriever adds ``retrieve.doc_boost`` times the file's share to each page's fused score (see
 :meth:`rag.retrieve.Retriever.retrieve`). Tuned on the dev split (docs/eval.md, issue 18); the
 script rule has no parameter and changes nothing on the dev split (every file and question there
@@ -38,13 +44,15 @@ import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from ingest.records import ItemKind
 from ingest.text.tokens import doc_terms, name_words
+from rag.doc_kind import file_kinds, question_kinds
 from rag.embed.base import Embedder
-from rag.records import Hit, SearchFilter
+from rag.records import Hit, Prefetch, QueryPlan, SearchFilter
 from rag.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -100,6 +108,65 @@ class Profile:
     """:func:`script_of` the file name's words."""
     pages: int = 0
     """Page items the file has (one per page with text or a render); 0: unknown."""
+    kinds: frozenset[str] = frozenset()
+    """What the file is (:func:`rag.doc_kind.file_kinds`: ``slides``, ``paper``, ...)."""
+    items: Mapping[str, int] = field(default_factory=dict)
+    """Items each branch searches in the file (``text``: text and tables, ``image``: figures and
+    pages, ``sparse``: all), for :func:`discount`; missing: not discounted."""
+
+
+BRANCH_KINDS: dict[str, list[ItemKind]] = {"text": ["text", "table"], "image": ["figure", "page"], "sparse": []}
+HUB_DISCOUNT = {"text": 0.016, "image": 0.016, "sparse": 0.1}
+"""A branch signal (the file's best hit) is lowered by ``HUB_DISCOUNT[branch] * ln(items the
+branch searches in the file, at least DISCOUNT_FLOOR)`` (:func:`discount`): the best of two
+thousand chunks is high for any question, so a 468-page manual outscored a 17-page brochure for
+"How many people with scarf are there in Page 5?". In the signal's units: cosine for the dense
+branches, share of the best file for ``sparse``. Fitted on the dev split, five folds over
+documents (dense 0.016 chosen on three folds, 0.024 on two; keywords 0.1 on four), held out as
+good as in-sample (docs/eval.md, doc18)."""
+DISCOUNT_FLOOR = 30
+"""Files of fewer items than this are discounted as if they had this many: the best of a handful
+of items is not inflated by their number, and among small files (a 2-page memo, a 4-page report)
+what their pages say should decide (dev split: the same numbers as no floor)."""
+
+
+def discount(signals: Mapping[str, np.ndarray], profiles: Sequence[Profile],
+             weights: Mapping[str, float] = HUB_DISCOUNT, floor: int = DISCOUNT_FLOOR) -> dict[str, np.ndarray]:
+    """The signals with each branch's best-hit scores lowered by ``weights[branch] *
+    ln(max(items, floor))`` (``sparse`` scaled to its best file first); a file the branch did not
+    reach stays 0, one it reached stays above 0."""
+    out = dict(signals)
+    for name, w in weights.items():
+        v = signals.get(name)
+        if v is None or not w or not np.any(v):
+            continue
+        if name == "sparse":
+            v = v / (v.max() or 1.0)
+        n = np.array([max(p.items[name], floor) if name in p.items else 1 for p in profiles], dtype=np.float64)
+        reached = v > 0
+        out[name] = np.where(reached, np.maximum(v - w * np.log(n), 1e-6), 0.0)
+    return out
+
+
+KIND_PAGES = 8
+"""Page items whose render size is read per file for the slide verdict (any eight)."""
+KIND_FACTOR = 0.5
+"""A question naming a kind of document ("the paper", "the slides") scales the prior of files of
+another kind by this, when the folder holds a file of that kind (:func:`kind_factors`)."""
+
+
+def kind_factors(question: str, profiles: Sequence[Profile], factor: float = KIND_FACTOR) -> np.ndarray:
+    """Per file, 1 or ``factor``: ``factor`` for files of none of the kinds the question names,
+    when at least one file has one; all 1 when the question names no kind or none matches
+    (shape (n,))."""
+    out = np.ones(len(profiles), dtype=np.float64)
+    asked = question_kinds(question)
+    if not asked:
+        return out
+    match = np.array([bool(asked & p.kinds) for p in profiles], dtype=bool)
+    if match.any():
+        out[~match] = factor
+    return out
 
 
 PAGE_SLACK = (1.25, 2)
@@ -229,8 +296,21 @@ class DocumentStage:
         name = name_words(file)
         terms = Counter(doc_terms(name) * NAME_REPEAT + doc_terms(body))
         pages = self.store.count(SearchFilter(files=[file], kinds=["page"]))
+        sizes = self._page_sizes(file) if pages else []
+        items = {b: self.store.count(SearchFilter(files=[file], kinds=k)) for b, k in BRANCH_KINDS.items()}
         return Profile(file=file, text=f"{name}\n{body}", terms=terms, script=script_of(body) or script_of(name),
-                       name_script=script_of(name) or "latin", pages=pages)
+                       name_script=script_of(name) or "latin", pages=pages,
+                       kinds=file_kinds(name, body, sizes), items=items)
+
+    def _page_sizes(self, file: str) -> list[tuple[int, int]]:
+        """(width, height) of up to :data:`KIND_PAGES` page renders of ``file``: one dense query
+        restricted to the file's page items with a flat probe vector (which pages come back does
+        not matter, only their shape)."""
+        dim = self.embedder.dim
+        plan = QueryPlan(dense=[1.0 / math.sqrt(dim)] * dim,
+                         prefetch=[Prefetch(using="dense", limit=KIND_PAGES, kinds=["page"])],
+                         filter=SearchFilter(files=[file], kinds=["page"]), limit=KIND_PAGES)
+        return [(h.item.width, h.item.height) for h in self.store.query(plan) if h.item.kind == "page"]
 
     def signals(self, query: str, query_vector: Sequence[float] | None,
                 branches: Mapping[str, Sequence[Hit]],
@@ -252,8 +332,10 @@ class DocumentStage:
 
     def prior(self, query: str, query_vector: Sequence[float] | None, branches: Mapping[str, Sequence[Hit]],
               weights: Mapping[str, float], pages: Sequence[int] = ()) -> dict[str, float]:
-        """file -> document prior in [0, 1] (the mix of the signals' shares; for files in another
-        script than the question the higher of that and the mix without the word signals; 0 for
+        """file -> document prior in [0, 1] (the mix of the signals' shares, branch signals
+        discounted for the file's size by :func:`discount`; for files in another
+        script than the question the higher of that and the mix without the word signals; times
+        :data:`KIND_FACTOR` for files of another kind than the one the question names; 0 for
         files too short for the ``pages`` the question names)."""
         # One snapshot for every signal: an ingest job may change the file set between two
         # profiles() calls, and the arrays must stay aligned with one list of files.
@@ -261,10 +343,12 @@ class DocumentStage:
         files, sig = self.signals(query, query_vector, branches, snapshot)
         if not files:
             return {}
+        sig = discount(sig, snapshot[0])
         out = mix(sig, weights)
         missing = self.missing(query, snapshot[0])
         if missing:  # words may still raise such a file (a part number both share), never lower it
             out = np.maximum(out, mix(sig, weights, missing))
+        out *= kind_factors(query, snapshot[0])
         out[too_short(snapshot[0], pages)] = 0.0
         return dict(zip(files, out.tolist(), strict=True))
 

@@ -1,5 +1,6 @@
 """Offline scoring of document-stage variants on the data ``doc_stage_study.py collect`` wrote
-(``doc_stage_study.py score DATA --index IX --what add|cv|cvw|logit|misses|k|div|lang|per``).
+(``doc_stage_study.py score DATA --index IX --what add|cv|cvw|logit|misses|k|div|lang|per|kind|kindlen|hub|
+hubfloor|tail|spread``).
 :func:`fuse` replays :func:`rag.retrieve.fuse_pages` and :func:`rag.retrieve.group_by_page` as
 ``mmrag eval`` runs them; :func:`current_prior` is :meth:`rag.doc_stage.DocumentStage.prior`."""
 
@@ -21,6 +22,7 @@ from rag.eval import metrics as m
 from rag.eval.scoring import corpus_ranking
 
 EVAL_K = 30
+KIND_PAGES = 8  # page sizes sampled per file for the slide verdict (rag.doc_stage.KIND_PAGES)
 CAP = 15
 DEPTH = 10
 
@@ -125,6 +127,13 @@ class Data:
         self.n_pages = np.array([max(pts[i][2] for i in by_file[f]) for f in self.files])
         # what the shipped gate knows: page items per file, with slack for pages that have none
         self.page_items = np.array([sum(pts[i][3] == "page" for i in by_file[f]) for f in self.files])
+        # document kinds (rag.doc_kind) from the name, the profile's first chunks and page sizes
+        from rag.doc_kind import file_kinds
+
+        dims = raw.get("page_dims", {})
+        self.kinds = [file_kinds(name_words(f), p.text.split("\n", 1)[-1],
+                                 [dims[k] for k in sorted(k for k in dims if k[0] == f)[:KIND_PAGES]])
+                      for f, p in zip(self.files, self.profiles, strict=True)]
 
     def lists(self, qid: str) -> list[tuple[str, Hits, int]]:
         return [(n, hits, limit) for n, (limit, hits) in self.raw["hits"][qid].items()]
@@ -232,7 +241,8 @@ def score(args: argparse.Namespace) -> None:
     cfg = data.cfg
     print("no prior:", fmt(evaluate(data, lambda it: None, 0.0)))
     print("before (fc01747):", fmt(evaluate(data, shipped_prior(data, cfg["doc_weights"]), cfg["doc_boost"])))
-    print("now (script rule, page gate):", fmt(evaluate(data, current_prior(data), cfg["doc_boost"])))
+    print("folder18 (script rule, page gate):", fmt(evaluate(data, current_prior(data), cfg["doc_boost"])))
+    print("now (doc18: + size discount, kinds):", fmt(evaluate(data, shipped_now(data), cfg["doc_boost"])))
     print("variant (word signals only help a file in another script):",
           fmt(evaluate(data, help_only_prior(data), cfg["doc_boost"])))
     studies: dict[str, Callable[[], None]] = {
@@ -245,6 +255,13 @@ def score(args: argparse.Namespace) -> None:
         "div": lambda: grid_div(data),                     # diversity among the first five pages
         "lang": lambda: grid_lang(data),                   # word signals dropped across scripts
         "per": lambda: per_question(data),                 # each question, prior on and off
+        "kind": lambda: kind_study(data, args.folds),      # document kinds named by the question
+        "kindlen": lambda: kind_length_study(data, args.folds),  # kinds and the named page's file length
+        "tail": lambda: diversity_study(data, args.folds),  # places 6-10 for the prior's other files
+        "hub": lambda: hub_study(data, args.folds),        # long files' best hits discounted
+        "hubfloor": lambda: hub_floor_study(data, args.folds),  # ... only above a floor of items
+        "spread": lambda: spread_study(data, args.folds),  # the last places for other likely files
+        "prpages": lambda: prior_pages_study(data, args.folds),  # the prior's files' best deep pages as candidates
         "none": lambda: None,
     }
     studies[args.what]()
@@ -462,8 +479,16 @@ def add_one(data: Data, folds: int) -> None:
         print(f"  +{k} t={t} w={w} boost {boost}: {fmt(r)}")
 
 
+def shipped_now(data: Data) -> Callable[[dict[str, Any]], dict[str, float]]:
+    """:meth:`rag.doc_stage.DocumentStage.prior` as shipped (doc18): :func:`hub_prior` with the
+    stage's own discount, floor and kind factor."""
+    from rag.doc_stage import DISCOUNT_FLOOR, HUB_DISCOUNT, KIND_FACTOR
+
+    return hub_prior(data, HUB_DISCOUNT, KIND_FACTOR, float(DISCOUNT_FLOOR))
+
+
 def current_prior(data: Data) -> Callable[[dict[str, Any]], dict[str, float]]:
-    """:meth:`rag.doc_stage.DocumentStage.prior` as shipped: the mix with the word signals missing
+    """:meth:`rag.doc_stage.DocumentStage.prior` before doc18 (folder18): the mix with the word signals missing
     for files in another script (``name`` only when the file name is too), files too short for a
     named page at 0 (page items counted)."""
     from ingest.text.tokens import name_words
@@ -739,3 +764,339 @@ def cv_weights(data: Data, folds: int) -> None:
     print(f"held-out (weights re-tuned per fold): r5 {a[0]:.3f} mrr {a[1]:.3f} doc5 pages {a[2]:.3f} docs {a[3]:.3f}")
     print(f"in-sample best {settings[best_all]}: " + " ".join(f"{x:.3f}" for x in mean(results[best_all], all_ids)))
     print("shipped in-sample: " + " ".join(f"{x:.3f}" for x in mean(shipped, all_ids)))
+
+
+def kind_prior(data: Data, base: Callable[[dict[str, Any]], dict[str, float]], factor: float
+               ) -> Callable[[dict[str, Any]], dict[str, float]]:
+    """``base`` with the files of another kind than the question names scaled by ``factor``
+    (nothing changes when the question names no kind or no file of the folder has it)."""
+    from rag.doc_kind import question_kinds
+
+    def fn(it: dict[str, Any]) -> dict[str, float]:
+        out = base(it)
+        asked = question_kinds(it["question"])
+        if not asked:
+            return out
+        match = np.array([bool(asked & k) for k in data.kinds])
+        if not match.any():
+            return out
+        return {f: v * (1.0 if ok else factor) for (f, v), ok in zip(out.items(), match, strict=True)}
+    return fn
+
+
+def prior_top5(data: Data, fn: Callable[[dict[str, Any]], dict[str, float]], ids: set[str] | None = None) -> float:
+    """Share of questions whose file is among the prior's first five."""
+    hits = []
+    for it in data.items:
+        if ids is not None and it["id"] not in ids:
+            continue
+        prior = fn(it)
+        doc = data.raw["doc_paths"][it["id"]]
+        v = np.array([prior[f] for f in data.files])
+        hits.append(rank_of(v, data.index[doc]) <= 5)
+    return float(np.mean(hits)) if hits else 0.0
+
+
+def kind_study(data: Data, folds: int) -> None:
+    """The kind factor in-sample (factor x boost) and held out over documents (both chosen on the
+    other folds); what each file is and which questions name a kind."""
+    from rag.doc_kind import question_kinds
+
+    for f, k in zip(data.files, data.kinds, strict=True):
+        if k:
+            print(f"  {Path(f).name[:50]:50s} {sorted(k)}")
+    named = [it for it in data.items if question_kinds(it["question"])]
+    print(f"{len(named)} of {len(data.items)} questions name a kind")
+    base = current_prior(data)
+    cands = [(fac, b) for fac in (1.0, 0.8, 0.6, 0.4, 0.2, 0.0) for b in (0.4, 0.8)]
+    fns = {c: kind_prior(data, base, c[0]) for c in cands}
+    res = {c: per_item(data, fns[c], c[1]) for c in cands}
+    top5 = {c[0]: prior_top5(data, fns[c]) for c in cands}
+    all_ids = {it["id"] for it in data.items}
+
+    def mean(r: dict[str, tuple[float, ...]], ids: set[str]) -> np.ndarray:
+        return np.array([r[i] for i in ids]).mean(axis=0)
+
+    for c in cands:
+        v = mean(res[c], all_ids)
+        print(f"factor {c[0]} boost {c[1]}: r5 {v[0]:.3f} mrr {v[1]:.3f} doc5 pages {v[2]:.3f} docs {v[3]:.3f} "
+              f"prior top-5 {top5[c[0]]:.3f}")
+    held: list[tuple[float, ...]] = []
+    held_top: list[float] = []
+    for f in folds_by_doc(data, folds):
+        train = all_ids - f
+        best = max(cands, key=lambda c: float(mean(res[c], train)[0] + 0.5 * mean(res[c], train)[2]
+                                              + 0.5 * mean(res[c], train)[3]))
+        print(f"  fold ({len(f)} q): chose {best}")
+        held.extend(res[best][i] for i in f)
+        held_top.append(prior_top5(data, fns[best], f) * len(f))
+    a = np.array(held).mean(axis=0)
+    print(f"held-out: r5 {a[0]:.3f} mrr {a[1]:.3f} doc5 pages {a[2]:.3f} docs {a[3]:.3f} "
+          f"prior top-5 {sum(held_top) / len(all_ids):.3f}")
+
+
+def length_prior(data: Data, base: Callable[[dict[str, Any]], dict[str, float]], alpha: float
+                 ) -> Callable[[dict[str, Any]], dict[str, float]]:
+    """``base`` times ``(shortest / pages) ** alpha`` when the question names a page: a named page
+    is one of a file's N pages, so a short file that holds it is likelier than a long one (files
+    ruled out by the page gate and files with no page items do not count)."""
+    from rag.retrieve import referenced_pages
+
+    n = data.page_items.astype(np.float64)
+
+    def fn(it: dict[str, Any]) -> dict[str, float]:
+        out = base(it)
+        if alpha <= 0 or not referenced_pages(it["question"]):
+            return out
+        v = np.array([out[f] for f in data.files])
+        ok = (v > 0) & (n > 0)
+        if not ok.any():
+            return out
+        fac = np.ones_like(v)
+        fac[ok] = (n[ok].min() / n[ok]) ** alpha
+        return dict(zip(data.files, (v * fac).tolist(), strict=True))
+    return fn
+
+
+def grid_cv(data: Data, folds: int, make: Callable[[tuple[float, ...]], Callable[[dict[str, Any]], dict[str, float]]],
+            cands: Sequence[tuple[float, ...]], label: str) -> None:
+    """In-sample rows of each candidate (its last element the boost) and held-out over documents
+    (the candidate chosen on the other folds)."""
+    fns = {c: make(c) for c in cands}
+    res = {c: per_item(data, fns[c], c[-1]) for c in cands}
+    all_ids = {it["id"] for it in data.items}
+
+    def mean(r: dict[str, tuple[float, ...]], ids: set[str]) -> np.ndarray:
+        return np.array([r[i] for i in ids]).mean(axis=0)
+
+    for c in cands:
+        v = mean(res[c], all_ids)
+        print(f"{label} {c}: r5 {v[0]:.3f} mrr {v[1]:.3f} doc5 pages {v[2]:.3f} docs {v[3]:.3f} "
+              f"prior top-5 {prior_top5(data, fns[c]):.3f}")
+    held: list[tuple[float, ...]] = []
+    top = 0.0
+    tops = {c: {it["id"]: prior_top5(data, fns[c], {it["id"]}) for it in data.items} for c in cands}
+    for f in folds_by_doc(data, folds):
+        train = all_ids - f
+        best = max(cands, key=lambda c: float(mean(res[c], train)[0] + 0.5 * mean(res[c], train)[2]
+                                              + 0.5 * mean(res[c], train)[3]
+                                              + 0.5 * np.mean([tops[c][i] for i in train])))
+        print(f"  fold ({len(f)} q): chose {best}")
+        held.extend(res[best][i] for i in f)
+        top += prior_top5(data, fns[best], f) * len(f)
+    a = np.array(held).mean(axis=0)
+    print(f"{label} held-out: r5 {a[0]:.3f} mrr {a[1]:.3f} doc5 pages {a[2]:.3f} docs {a[3]:.3f} "
+          f"prior top-5 {top / len(all_ids):.3f}")
+
+
+def kind_length_study(data: Data, folds: int) -> None:
+    base = current_prior(data)
+    cands = [(fac, alpha, b) for fac in (1.0, 0.5, 0.25) for alpha in (0.0, 0.25, 0.5, 1.0) for b in (0.4, 0.8)]
+    grid_cv(data, folds, lambda c: length_prior(data, kind_prior(data, base, c[0]), c[1]), cands, "kind, length")
+
+
+Reorder = Callable[[list[tuple[str, int]], Mapping[str, float]], list[tuple[str, int]]]
+
+
+def per_item_order(data: Data, prior_fn: Callable[[dict[str, Any]], dict[str, float]], boost: float,
+                   reorder: Reorder | None) -> dict[str, tuple[float, ...]]:
+    """id -> (recall@5, RR, doc in top-5 pages, doc in top-5 documents, recall@10) with the fused
+    order passed through ``reorder`` (fused order, prior) before the first ``DEPTH`` are kept."""
+    w = {str(k): v for k, v in data.cfg["branch_weights"].items()}
+    out = {}
+    for it in data.items:
+        lists = data.lists(it["id"])
+        prior = prior_fn(it)
+        pairs = fuse([(n, h[:lim]) for n, h, lim in lists], w, data.cfg["rrf_k"], prior, boost)
+        if reorder is not None:
+            deep = page_scores([(n, h) for n, h, _ in lists], w, data.cfg["rrf_k"])  # the prior's depth
+            best: dict[str, tuple[str, int]] = {}
+            for key in sorted(deep, key=lambda k: -deep[k]):
+                best.setdefault(key[0], key)
+            pairs = reorder_deep(reorder, pairs, prior, best)
+        pairs = pairs[:DEPTH]
+        doc = data.raw["doc_paths"][it["id"]]
+        ranked = corpus_ranking(pairs, doc)
+        out[it["id"]] = (m.recall_at_k(ranked, it["pages"], 5), m.reciprocal_rank(ranked, it["pages"]),
+                         m.document_hit_at_k(pairs, doc, 5), m.document_hit_at_k(pairs, doc, 5, distinct=True),
+                         m.recall_at_k(ranked, it["pages"], 10))
+    return out
+
+
+def reorder_deep(reorder: Reorder, pairs: list[tuple[str, int]], prior: Mapping[str, float],
+                 best: Mapping[str, tuple[str, int]]) -> list[tuple[str, int]]:
+    """``reorder`` with every file's best page of the deep lists available to it (appended after
+    the fused pages, so a file no truncated branch reached can still be shown)."""
+    extra = [p for f, p in best.items() if p not in set(pairs)]
+    return reorder(pairs + extra, prior)
+
+
+def tail_fill(start: int, files: int, tau: float) -> Reorder:
+    """From place ``start`` on, the best page of each of the prior's first ``files`` files not yet
+    shown (prior at least ``tau`` of the best), in prior order, then the rest in fused order."""
+    def fn(pairs: list[tuple[str, int]], prior: Mapping[str, float]) -> list[tuple[str, int]]:
+        head = pairs[:start]
+        top = max(prior.values()) if prior else 0.0
+        shown = {f for f, _ in head}
+        want = [f for f in sorted(prior, key=lambda f: -prior[f])[:files]
+                if f not in shown and prior[f] >= tau * top and top > 0]
+        extra = []
+        for f in want:
+            page = next((p for p in pairs[start:] if p[0] == f), None)
+            if page is not None:
+                extra.append(page)
+        rest = [p for p in pairs[start:] if p not in extra]
+        return head + extra + rest
+    return fn
+
+
+def diversity_study(data: Data, folds: int) -> None:
+    """Whole-folder hits showing several files: the tail (places 6-10) given to the prior's other
+    first files, with the kind and length rules on."""
+    base = current_prior(data)
+    rows = []
+    for fac, alpha in ((1.0, 0.0), (0.5, 0.0), (0.5, 0.5)):
+        fn = length_prior(data, kind_prior(data, base, fac), alpha)
+        for start in (5, 7):
+            for files in (0, 5):
+                for tau in (0.0, 0.3):
+                    if files == 0 and tau:
+                        continue
+                    res = per_item_order(data, fn, 0.4, tail_fill(start, files, tau) if files else None)
+                    a = np.array(list(res.values())).mean(axis=0)
+                    rows.append(((fac, alpha, start, files, tau), a))
+                    print(f"kind {fac} length {alpha} tail from {start} files {files} tau {tau}: r5 {a[0]:.3f} "
+                          f"mrr {a[1]:.3f} doc5 pages {a[2]:.3f} docs {a[3]:.3f} r10 {a[4]:.3f}")
+
+
+def hub_prior(data: Data, beta: Mapping[str, float], factor: float = 1.0, floor: float = 1.0
+              ) -> Callable[[dict[str, Any]], dict[str, float]]:
+    """:func:`current_prior` with each branch signal (a file's best hit) lowered by
+    ``beta[branch] * ln(items the branch searches in the file)``: the best of many items is high
+    for any question (a 468-page manual's best chunk beats a 17-page brochure's for "how many
+    people are on page 5"), so a long file's best hit says less. ``sparse`` is scaled to its best
+    file first (as in the mix). Then the kind rule with ``factor``."""
+    from ingest.text.tokens import name_words
+    from rag.doc_kind import question_kinds
+    from rag.doc_stage import script_of, too_short
+    from rag.retrieve import referenced_pages
+
+    pts = data.raw["points"]
+    counts = {k: np.zeros(len(data.files)) for k in ("text", "image", "sparse")}
+    for p in pts:
+        i = data.index[p[1]]
+        counts["sparse"][i] += 1
+        counts["text" if p[3] in ("text", "table") else "image"][i] += 1
+    logs = {k: np.log(np.maximum(v, floor)) for k, v in counts.items()}  # below ``floor`` items: no discount
+    profiles = [Profile(p.file, p.text, p.terms, script=script_of(p.text.split("\n", 1)[-1]) or script_of(p.text),
+                        name_script=script_of(name_words(p.file)) or "latin", pages=int(n))
+                for p, n in zip(data.profiles, data.page_items, strict=True)]
+    weights = dict(data.cfg["doc_weights"])
+
+    def fn(it: dict[str, Any]) -> dict[str, float]:
+        sig = {k: np.asarray(v, dtype=np.float64).copy() for k, v in data.signals(it).items()
+               if k in ("name", "dense", "text", "image", "sparse")}
+        for k, b in beta.items():
+            if b and k in sig and np.any(sig[k]):
+                v = sig[k] / (sig[k].max() or 1.0) if k == "sparse" else sig[k]
+                hit = v > 0  # a file the branch did not reach keeps 0
+                v = np.where(hit, v - b * logs[k], 0.0)
+                sig[k] = np.where(hit, np.maximum(v, 1e-6), 0.0)
+        q = script_of(it["question"])
+        missing = {"sparse": np.array([p.script != q for p in profiles]),
+                   "name": np.array([p.script != q and p.name_script != q for p in profiles])} if q else None
+        out = mix(sig, weights, missing)
+        out[too_short(profiles, referenced_pages(it["question"]))] = 0.0
+        asked = question_kinds(it["question"])
+        if asked and factor != 1.0:
+            match = np.array([bool(asked & k) for k in data.kinds])
+            if match.any():
+                out[~match] *= factor
+        return dict(zip(data.files, out.tolist(), strict=True))
+    return fn
+
+
+def hub_floor_study(data: Data, folds: int) -> None:
+    cands = [(bt, bs, floor, 0.4) for bt, bs in ((0.0, 0.0), (0.016, 0.1), (0.024, 0.1), (0.016, 0.0))
+             for floor in (1.0, 30.0, 100.0, 300.0)]
+    grid_cv(data, folds, lambda c: hub_prior(data, {"text": c[0], "image": c[0], "sparse": c[1]}, 0.5, c[2]), cands,
+            "hub (text/image beta, sparse beta, floor, boost)")
+
+
+def hub_study(data: Data, folds: int) -> None:
+    cands = []
+    for bt in (0.0, 0.004, 0.008, 0.012, 0.016, 0.024):
+        for bs in (0.0, 0.05, 0.1):
+            for fac in (1.0, 0.5):
+                cands.append((bt, bs, fac, 0.4))
+    grid_cv(data, folds, lambda c: hub_prior(data, {"text": c[0], "image": c[0], "sparse": c[1]}, c[2]), cands,
+            "hub (text/image beta, sparse beta, kind factor, boost)")
+
+
+def spread_study(data: Data, folds: int) -> None:
+    """The shipped prior with the last ``slots`` of the ten places given to the prior's other
+    likely files (rag.doc_spread), in-sample and held out over documents (slots and share chosen
+    on the other folds)."""
+    fn = hub_prior(data, {"text": 0.016, "image": 0.016, "sparse": 0.1}, 0.5, 30.0)
+    cands = [(0, 0.0)] + [(s, t) for s in (1, 2, 3) for t in (0.3, 0.5, 0.7)]
+    res = {c: per_item_order(data, fn, 0.4, tail_fill(DEPTH - c[0], 5, c[1]) if c[0] else None) for c in cands}
+    all_ids = {it["id"] for it in data.items}
+
+    def mean(r: dict[str, tuple[float, ...]], ids: set[str]) -> np.ndarray:
+        return np.array([r[i] for i in ids]).mean(axis=0)
+
+    for c in cands:
+        v = mean(res[c], all_ids)
+        print(f"slots {c[0]} share {c[1]}: r5 {v[0]:.3f} mrr {v[1]:.3f} doc5 pages {v[2]:.3f} docs {v[3]:.3f} "
+              f"r10 {v[4]:.3f}")
+    held: list[tuple[float, ...]] = []
+    for f in folds_by_doc(data, folds):
+        train = all_ids - f
+        best = max(cands, key=lambda c: float(mean(res[c], train)[0] + 0.5 * mean(res[c], train)[2]
+                                              + 0.5 * mean(res[c], train)[3] + 0.5 * mean(res[c], train)[4]))
+        print(f"  fold ({len(f)} q): chose {best}")
+        held.extend(res[best][i] for i in f)
+    a = np.array(held).mean(axis=0)
+    print(f"held-out: r5 {a[0]:.3f} mrr {a[1]:.3f} doc5 pages {a[2]:.3f} docs {a[3]:.3f} r10 {a[4]:.3f}")
+
+
+def with_prior_pages(lists: Sequence[tuple[str, Hits, int]], prior: Mapping[str, float], top: int,
+                     per_file: int = 1, weights: Mapping[str, float] | None = None, rrf_k: float = 10.0
+                     ) -> list[tuple[str, Hits]]:
+    """Each branch's first ``limit`` hits, then its deeper hits on the best page (over the deep
+    lists) of each of the prior's first ``top`` files that no truncated branch reached: the files
+    the document stage chose can show a page even when no branch found one in its first ``limit``."""
+    shown = {(h[1], h[2]) for _, hits, lim in lists for h in hits[:lim]}
+    shown_files = {k[0] for k in shown}
+    chosen = [f for f in sorted(prior, key=lambda f: -prior[f])[:top] if f not in shown_files and prior[f] > 0]
+    if not chosen:
+        return [(n, h[:lim]) for n, h, lim in lists]
+    deep = page_scores([(n, h) for n, h, _ in lists], weights or {}, rrf_k)
+    best: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for key in sorted(deep, key=lambda k: -deep[k]):
+        if len(best[key[0]]) < per_file:
+            best[key[0]].append(key)
+    want = {k for f in chosen for k in best.get(f, [])}
+    return [(n, h[:lim] + [x for x in h[lim:] if (x[1], x[2]) in want]) for n, h, lim in lists]
+
+
+def prior_pages_study(data: Data, folds: int) -> None:
+    fn = shipped_now(data)
+    w = {str(k): v for k, v in data.cfg["branch_weights"].items()}
+    for top, per in ((0, 1), (2, 1), (3, 1), (3, 2), (5, 2), (3, 3)):
+        for boost in (0.4,):
+            rows = []
+            for it in data.items:
+                lists = data.lists(it["id"])
+                prior = fn(it)
+                cand = (with_prior_pages(lists, prior, top, per, w, data.cfg["rrf_k"]) if top
+                        else [(n, h[:lim]) for n, h, lim in lists])
+                pairs = fuse(cand, w, data.cfg["rrf_k"], prior, boost)[:DEPTH]
+                doc = data.raw["doc_paths"][it["id"]]
+                ranked = corpus_ranking(pairs, doc)
+                rows.append((m.recall_at_k(ranked, it["pages"], 5), m.reciprocal_rank(ranked, it["pages"]),
+                             m.document_hit_at_k(pairs, doc, 5), m.document_hit_at_k(pairs, doc, 5, distinct=True),
+                             m.recall_at_k(ranked, it["pages"], 10)))
+            a = np.array(rows).mean(axis=0)
+            print(f"prior's first {top} files' best {per} pages as candidates, boost {boost}: r5 {a[0]:.3f} "
+                  f"mrr {a[1]:.3f} doc5 pages {a[2]:.3f} docs {a[3]:.3f} r10 {a[4]:.3f}")

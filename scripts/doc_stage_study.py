@@ -11,7 +11,8 @@ variants, and cross-validated over documents (weights chosen on the other folds'
 
     python scripts/doc_stage_study.py collect QA.jsonl --docs DIR --index IX --out study.pkl
     python scripts/doc_stage_study.py score study.pkl --index IX [--folds 5] \
-        --what add|cv|cvw|logit|misses|k|div|lang|per   (see doc_stage_score.py)
+        --what add|cv|cvw|logit|misses|k|div|lang|per|kind|kindlen|hub|hubfloor|tail|spread
+                                                          (see doc_stage_score.py)
 """
 
 from __future__ import annotations
@@ -49,13 +50,17 @@ def collect(args: argparse.Namespace) -> None:
         out["cfg"] = cfg.model_dump()
         points: list[tuple[str, str, int, str, int | None, str, list[str], str]] = []
         vectors = []
+        dims: dict[tuple[str, int], tuple[int, int]] = {}  # page items' render size, for document kinds
         for batch in pipe.store.scroll_points():
             for p in batch:
                 it = p.item
+                if it.kind == "page":
+                    dims[(it.file, it.page)] = (it.width, it.height)
                 points.append((p.id, it.file, it.page, it.kind, it.order, it.text, list(it.section),
                                p.embedded_as))
                 vectors.append(np.asarray(p.vector, dtype=np.float32))
         out["points"] = points
+        out["page_dims"] = dims
         out["vectors"] = np.stack(vectors)
         log.info("%d points", len(points))
         for n, item in enumerate(items):

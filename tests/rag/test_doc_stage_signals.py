@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.doc_stage import PAGE_SLACK, DocumentStage, Profile, mix, script_of, too_short
+from rag.doc_stage import PAGE_SLACK, DocumentStage, Profile, discount, mix, script_of, too_short
 from rag.pipeline import Pipeline
 from rag.records import Point
 from rag.store.edge import EdgeStore
@@ -132,13 +132,14 @@ def test_shared_words_still_raise_a_file_in_another_script(pipe: Pipeline) -> No
     question = "New York 호텔 1박 한도는?"  # Korean, with the policy's own words "New York"
     plan = pipe.retriever.plan(question, 10)
     branches = {"sparse": pipe.store.query(plan.model_copy(update={"prefetch": [plan.prefetch[-1]]}))}
-    files, sig = stage.signals(question, plan.dense, branches)
+    files, raw = stage.signals(question, plan.dense, branches)
+    sig = discount(raw, stage.profiles()[0])  # branch signals discounted for the files' sizes
     with_words = mix(sig, cfg.doc_weights)
     without = mix(sig, cfg.doc_weights, stage.missing(question))
     prior = stage.prior(question, plan.dense, branches, cfg.doc_weights)
     assert [prior[f] for f in files] == np.maximum(with_words, without).tolist()
     policy = next(i for i, f in enumerate(files) if f.endswith("travel_policy_en.pdf"))
-    assert sig["sparse"][policy] > 0  # the keyword branch found "new york" on the policy
+    assert sig["sparse"][policy] > 0 and raw["sparse"][policy] > 0  # the keyword branch found "new york" on the policy
 
 
 def test_a_named_page_beyond_a_short_file_rules_it_out(pipe: Pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
