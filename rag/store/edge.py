@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
 import qdrant_edge as qe
 
@@ -66,7 +66,7 @@ log = logging.getLogger(__name__)
 
 UPSERT_BATCH = 512
 """Points per Edge update operation (one WAL record each)."""
-Found = tuple[str, float, Item, Literal["text", "image"]]
+Found = tuple[str, float, Item, str]
 """A hit before it is a :class:`Hit`: id, score, item, embedded_as."""
 ITEM_CACHE = 20_000
 """Items kept between writes (:meth:`EdgeStore._lookup`): ~72 MB at the 3.6 KB an item measured on
@@ -97,7 +97,7 @@ class EdgeStore:
         self.auto_optimize_at = auto_optimize_at
         self._lock = ReadWriteLock()
         self._shard: qe.EdgeShard | None = None
-        self._items: dict[str, tuple[Item, Literal["text", "image"]]] = {}
+        self._items: dict[str, tuple[Item, str]] = {}
         """Point id -> (item, embedded_as) of points read since the last write: see :meth:`_lookup`."""
         self.pending_path = self.root / "unindexed"
         self._meta = read_meta(self.meta_path)
