@@ -29,7 +29,8 @@ scales the prior of files of other kinds by :data:`KIND_FACTOR` when the folder 
 kind (:mod:`rag.doc_kind`: page shape, an abstract, the file name; :func:`kind_factors`).
 Before the mix, each branch signal is discounted for the file's size (:func:`discount`): a file's
 best hit among thousands of items is high for any question, so long files (a 468-page manual)
-stood first for questions about a 17-page brochure.
+stood first for questions about a 17-page brochure. In a whole-folder search the page-reference
+branch ("on page 42") keeps only pages of the prior's first files (:func:`first_files`).
 The Retriever adds ``retrieve.doc_boost`` times the file's share to each page's fused score (see
 :meth:`rag.retrieve.Retriever.retrieve`). Tuned on the dev split (docs/eval.md, issue 18); the
 script rule has no parameter and changes nothing on the dev split (every file and question there
@@ -167,6 +168,17 @@ def kind_factors(question: str, profiles: Sequence[Profile], factor: float = KIN
     if match.any():
         out[~match] = factor
     return out
+
+
+NAMED_PAGE_FILES = 5
+"""In a whole-folder search, the page-reference branch ("on page 42") keeps only pages of the
+prior's first this many files (:func:`first_files`): page 42 of every long filing is not the page
+a user means (dev: 3, 5 and 10 give the same numbers; docs/eval.md, doc18)."""
+
+
+def first_files(prior: Mapping[str, float], top: int = NAMED_PAGE_FILES) -> set[str]:
+    """The ``top`` files of highest prior (ties: first in the mapping), those above 0 only."""
+    return {f for f in sorted(prior, key=lambda f: -prior[f])[:top] if prior[f] > 0}
 
 
 PAGE_SLACK = (1.25, 2)

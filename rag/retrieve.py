@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from ingest.records import IMAGE_KINDS, TEXT_KINDS, image_path_of
 from rag.config import RetrieveConfig
-from rag.doc_stage import DocumentStage
+from rag.doc_stage import DocumentStage, first_files
 from rag.embed.base import Embedder
 from rag.records import Evidence, Hit, Prefetch, QueryPlan, SearchFilter
 from rag.rerank import NoReranker, RerankContext, Reranker, rerank
@@ -293,6 +293,9 @@ class Retriever:
             named = next((b.pages for b in plan.prefetch if b.pages), [])
             prior = self.doc_stage.prior(query, plan.dense, {n: h for n, h, _ in lists if n != "pages"},
                                          self.cfg.doc_weights, named)
+            keep = first_files(prior)  # a named page of the likely files, not of every file
+            lists = [(n, [h for h in hits if h.item.file in keep] if n == "pages" else hits, limit)
+                     for n, hits, limit in lists]
         weights: dict[str, float] = {str(k): w for k, w in self.cfg.branch_weights.items()}
         fused = [(n, h[:limit]) for n, h, limit in lists]
         return fuse_pages(fused, weights, self.cfg.rrf_k, prior, self.cfg.doc_boost), fused

@@ -262,6 +262,7 @@ def score(args: argparse.Namespace) -> None:
         "hubfloor": lambda: hub_floor_study(data, args.folds),  # ... only above a floor of items
         "spread": lambda: spread_study(data, args.folds),  # the last places for other likely files
         "prpages": lambda: prior_pages_study(data, args.folds),  # the prior's files' best deep pages as candidates
+        "named": lambda: named_pages_study(data, args.folds),  # named pages in the prior's first files only
         "none": lambda: None,
     }
     studies[args.what]()
@@ -1100,3 +1101,44 @@ def prior_pages_study(data: Data, folds: int) -> None:
             a = np.array(rows).mean(axis=0)
             print(f"prior's first {top} files' best {per} pages as candidates, boost {boost}: r5 {a[0]:.3f} "
                   f"mrr {a[1]:.3f} doc5 pages {a[2]:.3f} docs {a[3]:.3f} r10 {a[4]:.3f}")
+
+
+def named_pages_study(data: Data, folds: int) -> None:
+    """Whole folder: the page-reference branch kept to the prior's first ``m`` files (0: all, as
+    before doc18), in-sample and held out over documents (m chosen on the other folds)."""
+    fn = shipped_now(data)
+    w = {str(k): v for k, v in data.cfg["branch_weights"].items()}
+    cands = (0, 1, 3, 5, 10)
+    res: dict[int, dict[str, tuple[float, ...]]] = {}
+    for top in cands:
+        out = {}
+        for it in data.items:
+            lists = data.lists(it["id"])
+            prior = fn(it)
+            keep = set(sorted(prior, key=lambda f: -prior[f])[:top]) if top else None
+            cand = [(n, [h for h in hh[:lim] if keep is None or n != "pages" or h[1] in keep]) for n, hh, lim in lists]
+            pairs = fuse(cand, w, data.cfg["rrf_k"], prior, data.cfg["doc_boost"])[:DEPTH]
+            doc = data.raw["doc_paths"][it["id"]]
+            ranked = corpus_ranking(pairs, doc)
+            out[it["id"]] = (m.recall_at_k(ranked, it["pages"], 5), m.reciprocal_rank(ranked, it["pages"]),
+                             m.document_hit_at_k(pairs, doc, 5), m.document_hit_at_k(pairs, doc, 5, distinct=True),
+                             m.recall_at_k(ranked, it["pages"], 10))
+        res[top] = out
+    all_ids = {it["id"] for it in data.items}
+
+    def mean(r: dict[str, tuple[float, ...]], ids: set[str]) -> np.ndarray:
+        return np.array([r[i] for i in ids]).mean(axis=0)
+
+    for top in cands:
+        v = mean(res[top], all_ids)
+        print(f"named pages in the prior's first {top or 'all'} files: r5 {v[0]:.3f} mrr {v[1]:.3f} "
+              f"doc5 pages {v[2]:.3f} docs {v[3]:.3f} r10 {v[4]:.3f}")
+    held: list[tuple[float, ...]] = []
+    for f in folds_by_doc(data, folds):
+        train = all_ids - f
+        best = max(cands, key=lambda c: float(mean(res[c], train)[0] + 0.5 * mean(res[c], train)[2]
+                                              + 0.5 * mean(res[c], train)[3]))
+        print(f"  fold ({len(f)} q): chose {best}")
+        held.extend(res[best][i] for i in f)
+    a = np.array(held).mean(axis=0)
+    print(f"held-out: r5 {a[0]:.3f} mrr {a[1]:.3f} doc5 pages {a[2]:.3f} docs {a[3]:.3f} r10 {a[4]:.3f}")

@@ -1,7 +1,7 @@
-"""Issue 18, document kinds in the whole-folder document stage: what a question calls its document
-("the paper", "the slides") against what a file is (page shape, an abstract, a file name), pure
-parts first, then a whole-folder search of a real Qdrant Edge index whose slide deck has no word
-of the question."""
+"""Issue 18, the document stage's doc18 rules on whole-folder searches: document kinds (what a
+question calls its document, "the paper", "the slides", against what a file is: page shape, an
+abstract, a file name), the size discount of the branch signals, and named pages looked for in the
+likely files only. Pure parts first, then searches of real Qdrant Edge indexes."""
 
 from __future__ import annotations
 
@@ -114,3 +114,43 @@ def test_a_long_files_best_hit_is_discounted_for_its_size() -> None:
     assert np.isclose(out["sparse"][2], 0.25)
     assert np.isclose(out["sparse"][0], 1 - HUB_DISCOUNT["sparse"] * np.log(2500))
     assert out["name"] is sig["name"]
+
+
+def test_a_named_page_is_looked_for_in_the_likely_files_only() -> None:
+    """Whole folder, "on page 42": the page-reference branch keeps pages of the prior's first
+    files only, so page 42 of every long filing does not fill the first places."""
+    from rag.doc_stage import NAMED_PAGE_FILES, first_files
+
+    prior = {f"/f/{i}.pdf": 1.0 - i / 10 for i in range(8)} | {"/f/zero.pdf": 0.0}
+    assert first_files(prior) == {f"/f/{i}.pdf" for i in range(NAMED_PAGE_FILES)}
+    assert first_files({"/f/a.pdf": 0.0, "/f/b.pdf": 0.2}, 5) == {"/f/b.pdf"}
+
+
+def test_whole_folder_page_references_keep_to_the_priors_files(tmp_path: Path) -> None:
+    """Six filings and a deck each have a page 2; the question names page 2 and the deck: the
+    page-reference branch's hits outside the prior's first files are dropped before fusion."""
+    from rag.config import RetrieveConfig
+    from rag.doc_stage import NAMED_PAGE_FILES
+    from rag.retrieve import Retriever
+
+    embedder = HashEmbedder()
+    store = EdgeStore(tmp_path / "idx")
+    store.ensure(embedder.id, embedder.dim)
+    points: list[Point] = []
+    seq = 0
+    files = [f"/f/filing{i}.pdf" for i in range(6)] + ["/f/deck.pdf"]
+    for file in files:
+        for page in (1, 2):
+            seq += 1
+            text = "Contact phone numbers of the companies" if file == "/f/deck.pdf" else f"Balance sheet {seq}"
+            item = _item("text", file, page, seq, text).model_copy(update={"order": page - 1})
+            points.append(Point(id=item.id, vector=embedder.embed_texts([text])[0].tolist(),
+                                sparse=encode_sparse(text), item=item, embedded_as="text"))
+    store.upsert(points)
+    retriever = Retriever(embedder, store, RetrieveConfig(branch_weights={"pages": 2.0}))
+    question = "What is the contact phone number of the companies on page 2?"
+    plan = retriever.plan(question, 6)
+    _, fused = retriever._query(question, plan, None)
+    named = dict(fused)["pages"]
+    assert named and len({h.item.file for h in named}) <= NAMED_PAGE_FILES
+    assert "/f/deck.pdf" in {h.item.file for h in named} and all(h.item.page == 2 for h in named)
