@@ -87,6 +87,11 @@ def cut_for_window(text: str, max_tokens: int) -> str:
     budget = CHARS_PER_TOKEN * max_tokens
     if len(text) <= budget:  # cheap common case: short enough even counting spaces
         return text
+    return _cut_after_nonspace(text, budget)
+
+
+def _cut_after_nonspace(text: str, budget: int) -> str:
+    """``text`` cut just after its first ``budget`` non-space characters (whole when it has fewer)."""
     seen = 0
     for i, ch in enumerate(text):
         if not ch.isspace():
@@ -139,14 +144,7 @@ def page_vector_rule(cfg: EmbedConfig) -> PageVectorRule:
 def approx_head(text: str, tokens: int) -> str:
     """A :data:`TokenHead` for embedders without a tokenizer to ask: the text cut after
     :data:`APPROX_CHARS_PER_TOKEN` non-space characters a token."""
-    budget = APPROX_CHARS_PER_TOKEN * tokens
-    seen = 0
-    for i, ch in enumerate(text):
-        if not ch.isspace():
-            seen += 1
-            if seen > budget:
-                return text[:i]
-    return text
+    return _cut_after_nonspace(text, APPROX_CHARS_PER_TOKEN * tokens)
 
 
 def token_head_of(embedder: Embedder) -> TokenHead:

@@ -344,6 +344,26 @@ def logit_prior(data: Data, feats: Sequence[str], w: np.ndarray, shape: str = "m
     return fn
 
 
+def mean_of(res: dict[str, tuple[float, ...]], ids: set[str]) -> np.ndarray:
+    """The mean of each metric over the questions ``ids`` (``res``: question id -> metrics)."""
+    return np.array([res[i] for i in ids]).mean(axis=0)
+
+
+def held_out(data: Data, folds: int, res: dict[Any, dict[str, tuple[float, ...]]],
+             objective: Callable[[np.ndarray], float]) -> tuple[np.ndarray, list[tuple[set[str], Any]]]:
+    """Each fold's questions scored by the candidate of ``res`` with the best ``objective`` on the
+    other folds: the held-out mean metrics and each (fold, candidate chosen)."""
+    all_ids = {it["id"] for it in data.items}
+    held: list[tuple[float, ...]] = []
+    chosen: list[tuple[set[str], Any]] = []
+    for f in folds_by_doc(data, folds):
+        best = max(res, key=lambda c: objective(mean_of(res[c], all_ids - f)))
+        print(f"  fold ({len(f)} q): chose {best}")
+        held.extend(res[best][i] for i in f)
+        chosen.append((f, best))
+    return np.array(held).mean(axis=0), chosen
+
+
 def folds_by_doc(data: Data, k: int) -> list[set[str]]:
     docs = sorted({data.raw["doc_paths"][it["id"]] for it in data.items})
     rng = np.random.default_rng(18)
@@ -814,26 +834,14 @@ def kind_study(data: Data, folds: int) -> None:
     res = {c: per_item(data, fns[c], c[1]) for c in cands}
     top5 = {c[0]: prior_top5(data, fns[c]) for c in cands}
     all_ids = {it["id"] for it in data.items}
-
-    def mean(r: dict[str, tuple[float, ...]], ids: set[str]) -> np.ndarray:
-        return np.array([r[i] for i in ids]).mean(axis=0)
-
     for c in cands:
-        v = mean(res[c], all_ids)
+        v = mean_of(res[c], all_ids)
         print(f"factor {c[0]} boost {c[1]}: r5 {v[0]:.3f} mrr {v[1]:.3f} doc5 pages {v[2]:.3f} docs {v[3]:.3f} "
               f"prior top-5 {top5[c[0]]:.3f}")
-    held: list[tuple[float, ...]] = []
-    held_top: list[float] = []
-    for f in folds_by_doc(data, folds):
-        train = all_ids - f
-        best = max(cands, key=lambda c: float(mean(res[c], train)[0] + 0.5 * mean(res[c], train)[2]
-                                              + 0.5 * mean(res[c], train)[3]))
-        print(f"  fold ({len(f)} q): chose {best}")
-        held.extend(res[best][i] for i in f)
-        held_top.append(prior_top5(data, fns[best], f) * len(f))
-    a = np.array(held).mean(axis=0)
+    a, chosen = held_out(data, folds, res, lambda v: float(v[0] + 0.5 * v[2] + 0.5 * v[3]))
+    held_top = sum(prior_top5(data, fns[best], f) * len(f) for f, best in chosen)
     print(f"held-out: r5 {a[0]:.3f} mrr {a[1]:.3f} doc5 pages {a[2]:.3f} docs {a[3]:.3f} "
-          f"prior top-5 {sum(held_top) / len(all_ids):.3f}")
+          f"prior top-5 {held_top / len(all_ids):.3f}")
 
 
 def length_prior(data: Data, base: Callable[[dict[str, Any]], dict[str, float]], alpha: float
@@ -1042,22 +1050,11 @@ def spread_study(data: Data, folds: int) -> None:
     cands = [(0, 0.0)] + [(s, t) for s in (1, 2, 3) for t in (0.3, 0.5, 0.7)]
     res = {c: per_item_order(data, fn, 0.4, tail_fill(DEPTH - c[0], 5, c[1]) if c[0] else None) for c in cands}
     all_ids = {it["id"] for it in data.items}
-
-    def mean(r: dict[str, tuple[float, ...]], ids: set[str]) -> np.ndarray:
-        return np.array([r[i] for i in ids]).mean(axis=0)
-
     for c in cands:
-        v = mean(res[c], all_ids)
+        v = mean_of(res[c], all_ids)
         print(f"slots {c[0]} share {c[1]}: r5 {v[0]:.3f} mrr {v[1]:.3f} doc5 pages {v[2]:.3f} docs {v[3]:.3f} "
               f"r10 {v[4]:.3f}")
-    held: list[tuple[float, ...]] = []
-    for f in folds_by_doc(data, folds):
-        train = all_ids - f
-        best = max(cands, key=lambda c: float(mean(res[c], train)[0] + 0.5 * mean(res[c], train)[2]
-                                              + 0.5 * mean(res[c], train)[3] + 0.5 * mean(res[c], train)[4]))
-        print(f"  fold ({len(f)} q): chose {best}")
-        held.extend(res[best][i] for i in f)
-    a = np.array(held).mean(axis=0)
+    a, _ = held_out(data, folds, res, lambda v: float(v[0] + 0.5 * v[2] + 0.5 * v[3] + 0.5 * v[4]))
     print(f"held-out: r5 {a[0]:.3f} mrr {a[1]:.3f} doc5 pages {a[2]:.3f} docs {a[3]:.3f} r10 {a[4]:.3f}")
 
 
@@ -1125,20 +1122,9 @@ def named_pages_study(data: Data, folds: int) -> None:
                              m.recall_at_k(ranked, it["pages"], 10))
         res[top] = out
     all_ids = {it["id"] for it in data.items}
-
-    def mean(r: dict[str, tuple[float, ...]], ids: set[str]) -> np.ndarray:
-        return np.array([r[i] for i in ids]).mean(axis=0)
-
     for top in cands:
-        v = mean(res[top], all_ids)
+        v = mean_of(res[top], all_ids)
         print(f"named pages in the prior's first {top or 'all'} files: r5 {v[0]:.3f} mrr {v[1]:.3f} "
               f"doc5 pages {v[2]:.3f} docs {v[3]:.3f} r10 {v[4]:.3f}")
-    held: list[tuple[float, ...]] = []
-    for f in folds_by_doc(data, folds):
-        train = all_ids - f
-        best = max(cands, key=lambda c: float(mean(res[c], train)[0] + 0.5 * mean(res[c], train)[2]
-                                              + 0.5 * mean(res[c], train)[3]))
-        print(f"  fold ({len(f)} q): chose {best}")
-        held.extend(res[best][i] for i in f)
-    a = np.array(held).mean(axis=0)
+    a, _ = held_out(data, folds, res, lambda v: float(v[0] + 0.5 * v[2] + 0.5 * v[3]))
     print(f"held-out: r5 {a[0]:.3f} mrr {a[1]:.3f} doc5 pages {a[2]:.3f} docs {a[3]:.3f} r10 {a[4]:.3f}")
