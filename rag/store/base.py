@@ -107,7 +107,7 @@ class RefQueries(Protocol):
 
     def hits_by_id(self, ids: Sequence[str]) -> list[Hit]:
         """The points with these ids as hits of score 0, in the order given; ids not held are
-        left out."""
+        left out. No tenant filter: pass only ids a tenant-filtered :meth:`query_refs` returned."""
         ...
 
 

@@ -228,3 +228,12 @@ def test_an_index_built_with_one_rule_is_re_embedded_not_mixed_under_another(fol
     assert ingest("chunks") == (0, 2)
     with Manifest(index / "manifest.sqlite") as m:
         assert m.embeddings() == {"chunks": 2}
+
+
+def test_approx_head_keeps_four_non_space_characters_a_token() -> None:
+    from rag.indexing import APPROX_CHARS_PER_TOKEN, approx_head
+
+    assert APPROX_CHARS_PER_TOKEN == 4
+    assert approx_head("ab " * 10, 2) == "ab " * 4  # spaces are free: 8 letters, then the cut
+    assert approx_head("x" * 20, 3) == "x" * 12
+    assert approx_head("short", 256) == "short"
