@@ -27,6 +27,8 @@ count; the name signal counts when the file *name* is in the question's script: 
 A question that names the kind of its document ("the paper", "the slides", "the manual", "논문")
 scales the prior of files of other kinds by :data:`KIND_FACTOR` when the folder holds one of that
 kind (:mod:`rag.doc_kind`: page shape, an abstract, the file name; :func:`kind_factors`).
+A question about what pictures show ("How many people with scarf are there in Page 5?") favours
+files made of pictures, read from the size of their page renders (:mod:`rag.doc_visual`).
 Before the mix, each branch signal is discounted for the file's size (:func:`discount`): a file's
 best hit among thousands of items is high for any question, so long files (a 468-page manual)
 stood first for questions about a 17-page brochure. In a whole-folder search the page-reference
@@ -52,6 +54,7 @@ import numpy as np
 from ingest.records import ItemKind
 from ingest.text.tokens import doc_terms, name_words
 from rag.doc_kind import file_kinds, question_kinds
+from rag.doc_visual import picture_prior, picture_share
 from rag.embed.base import Embedder
 from rag.records import Hit, Prefetch, QueryPlan, SearchFilter
 from rag.store.base import Store
@@ -114,6 +117,9 @@ class Profile:
     items: Mapping[str, int] = field(default_factory=dict)
     """Items each branch searches in the file (``text``: text and tables, ``image``: figures and
     pages, ``sparse``: all), for :func:`discount`; missing: not discounted."""
+    pictures: float | None = None
+    """Share of the file's page renders that hold a picture (:func:`rag.doc_visual.picture_share`);
+    None: unknown (no page renders, media not readable)."""
 
 
 BRANCH_KINDS: dict[str, list[ItemKind]] = {"text": ["text", "table"], "image": ["figure", "page"], "sparse": []}
@@ -308,21 +314,24 @@ class DocumentStage:
         name = name_words(file)
         terms = Counter(doc_terms(name) * NAME_REPEAT + doc_terms(body))
         pages = self.store.count(SearchFilter(files=[file], kinds=["page"]))
-        sizes = self._page_sizes(file) if pages else []
+        renders = self._page_renders(file, pages) if pages else []
+        sizes = [(w, h) for _, w, h in renders[:KIND_PAGES]]
         items = {b: self.store.count(SearchFilter(files=[file], kinds=k)) for b, k in BRANCH_KINDS.items()}
         return Profile(file=file, text=f"{name}\n{body}", terms=terms, script=script_of(body) or script_of(name),
                        name_script=script_of(name) or "latin", pages=pages,
-                       kinds=file_kinds(name, body, sizes), items=items)
+                       kinds=file_kinds(name, body, sizes), items=items, pictures=picture_share(renders))
 
-    def _page_sizes(self, file: str) -> list[tuple[int, int]]:
-        """(width, height) of up to :data:`KIND_PAGES` page renders of ``file``: one dense query
-        restricted to the file's page items with a flat probe vector (which pages come back does
-        not matter, only their shape)."""
+    def _page_renders(self, file: str, pages: int) -> list[tuple[str, int, int]]:
+        """(image path, width, height) of the ``pages`` page renders of ``file``: one dense query
+        restricted to the file's page items with a flat probe vector (which pages come first does
+        not matter: the first :data:`KIND_PAGES` give the slide verdict, all of them the picture
+        share)."""
         dim = self.embedder.dim
         plan = QueryPlan(dense=[1.0 / math.sqrt(dim)] * dim,
-                         prefetch=[Prefetch(using="dense", limit=KIND_PAGES, kinds=["page"])],
-                         filter=SearchFilter(files=[file], kinds=["page"]), limit=KIND_PAGES)
-        return [(h.item.width, h.item.height) for h in self.store.query(plan) if h.item.kind == "page"]
+                         prefetch=[Prefetch(using="dense", limit=pages, kinds=["page"])],
+                         filter=SearchFilter(files=[file], kinds=["page"]), limit=pages)
+        return [(h.item.image_path, h.item.width, h.item.height) for h in self.store.query(plan)
+                if h.item.kind == "page"]
 
     def signals(self, query: str, query_vector: Sequence[float] | None,
                 branches: Mapping[str, Sequence[Hit]],
@@ -346,7 +355,9 @@ class DocumentStage:
               weights: Mapping[str, float], pages: Sequence[int] = ()) -> dict[str, float]:
         """file -> document prior in [0, 1] (the mix of the signals' shares, branch signals
         discounted for the file's size by :func:`discount`; for files in another
-        script than the question the higher of that and the mix without the word signals; times
+        script than the question the higher of that and the mix without the word signals; for a
+        question about what pictures show, blended with the files' picture shares and files
+        without pictures scaled down (:func:`rag.doc_visual.picture_prior`); times
         :data:`KIND_FACTOR` for files of another kind than the one the question names; 0 for
         files too short for the ``pages`` the question names)."""
         # One snapshot for every signal: an ingest job may change the file set between two
@@ -360,6 +371,7 @@ class DocumentStage:
         missing = self.missing(query, snapshot[0])
         if missing:  # words may still raise such a file (a part number both share), never lower it
             out = np.maximum(out, mix(sig, weights, missing))
+        out = picture_prior(query, out, [p.pictures for p in snapshot[0]])
         out *= kind_factors(query, snapshot[0])
         out[too_short(snapshot[0], pages)] = 0.0
         return dict(zip(files, out.tolist(), strict=True))
