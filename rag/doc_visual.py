@@ -34,8 +34,10 @@ import numpy as np
 PICTURE_BPP = 0.55
 """A page render holds a picture (a photograph, a scanned image) when its PNG takes at least this
 many bytes per pixel (of ``width * height`` as the page item stores them). Dev split: the 4,522
-page renders of 44 files; papers, filings and manuals stay under 0.5 on every page, the pages
-with the photographs the dev questions ask about are 0.56-1.9."""
+page renders of 44 files at 72 dpi; papers, filings and manuals stay under 0.5 on every page,
+most pages with the photographs the dev questions ask about are 0.56-1.9. Measured for renders at
+72-96 dpi (the ``cpu`` and default ``ingest.page_dpi``): at 36 dpi text pages reach 0.44, at 150
+dpi a photograph of low resolution upsamples smoothly and can fall under it."""
 PICTURE_SHARE = 0.1
 """A file counts as one with pictures when at least this share of its page renders hold one
 (dev split: 0.1 chosen on every fold, 0.05 and 0.2 also tried)."""
