@@ -119,6 +119,14 @@ class RetrieveConfig(Section):
     one document: recall@5 0.680 (items) vs 0.723 (pages, ``rrf_k`` 10, pages weight 2)."""
     rrf_k: float = Field(default=10.0, gt=0)
     """RRF constant of ``fusion: pages``: ``weight / (rrf_k + rank)``, rank from 1."""
+    window_pages: Literal["own", "lift"] = "own"
+    """How the dense image branch scores a page item whose vector saw only its page's first N
+    tokens (``embedded_as: text:N``, ``embed.page_vector: window``) before ``fusion: pages`` ranks
+    it: ``own``, by its own cosine; ``lift``, raised halfway to its page's best chunk in the text
+    branch when that chunk scores higher (the chunks saw the rest of the page), so a page whose
+    answer lies past the window is not ranked by its first lines alone
+    (:func:`rag.retrieve.rescore_window_pages`). Issue 18 (within18): ``lift`` in the ``cpu``
+    profile, whose page vectors are windows."""
     doc_stage: bool = True
     """Searches over more than one file (no ``files`` filter) rank the files first
     (:mod:`rag.doc_stage`) and add ``doc_boost`` times each file's prior to its pages' fused

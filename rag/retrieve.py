@@ -11,6 +11,8 @@ With ``retrieve.fusion: pages`` (the default) each branch runs on its own and is
 level instead (:func:`fuse_pages`): one branch's best item puts its page at that rank, and the
 pages' reciprocal ranks add up over branches. A whole-index search (no file filter) then adds a
 document prior (:mod:`rag.doc_stage`) so the pages of the file the question is about come first.
+With ``retrieve.window_pages: lift`` a page item embedded from its page's first tokens only is
+first raised toward its page's best chunk (:func:`rescore_window_pages`).
 
 Grouping (:func:`group_by_page`) is a pure function over hits, so it is tested without a store.
 An optional reranker (:mod:`rag.rerank`, ``retrieve.rerank``) then reorders the best
@@ -141,6 +143,45 @@ def fuse_pages(branches: Sequence[tuple[str, Sequence[Hit]]], weights: dict[str,
     first = {key: i for i, key in enumerate(members)}
     order = sorted(score, key=lambda key: (-score[key], first[key]))
     return [h.model_copy(update={"score": score[key]}) for key in order for h in members[key].values()]
+
+
+def window_embedded(hit: Hit) -> bool:
+    """Whether ``hit`` is a page item whose vector was embedded from its page's first N tokens
+    only (``embedded_as: text:N``)."""
+    return hit.item.kind == "page" and hit.embedded_as.startswith("text:")
+
+
+def rescore_window_pages(lists: Sequence[tuple[str, Sequence[Hit], int]]) -> list[tuple[str, list[Hit], int]]:
+    """``lists`` (branch name, hits best first, quota) with the ``image`` branch re-scored and
+    re-sorted (stable) for ``retrieve.window_pages: lift``: a :func:`window_embedded` page item
+    whose page's best chunk in the ``text`` branch scores above it is raised halfway to that
+    chunk's score (both are cosines of the same question and embedder)::
+
+        score = own + max(0, best_chunk - own) / 2
+
+    The window saw only the page's first lines and its chunks saw the rest, so a chunk can show
+    what the window missed; a window that scores above every chunk of its page keeps its score.
+    Every other hit (figures, page items embedded from their whole text or an image, pages none of
+    whose chunks the text branch found) keeps its score."""
+    chunk: dict[tuple[str, int], float] = {}
+    for name, hits, _ in lists:
+        if name == "text":
+            for h in hits:
+                key = (h.item.file, h.item.page)
+                chunk[key] = max(chunk.get(key, h.score), h.score)
+    out: list[tuple[str, list[Hit], int]] = []
+    for name, hits, limit in lists:
+        if name != "image":
+            out.append((name, list(hits), limit))
+            continue
+        new: list[Hit] = []
+        for h in hits:
+            best = chunk.get((h.item.file, h.item.page))
+            if window_embedded(h) and best is not None and best > h.score:
+                h = h.model_copy(update={"score": h.score + (best - h.score) / 2})
+            new.append(h)
+        out.append((name, sorted(new, key=lambda h: -h.score), limit))
+    return out
 
 
 def whole_index(flt: SearchFilter | None) -> bool:
@@ -296,6 +337,9 @@ class Retriever:
             keep = first_files(prior)  # a named page of the likely files, not of every file
             lists = [(n, [h for h in hits if h.item.file in keep] if n == "pages" else hits, limit)
                      for n, hits, limit in lists]
+        if self.cfg.window_pages == "lift":
+            # after the document prior, which reads each branch as the store returned it
+            lists = rescore_window_pages(lists)
         weights: dict[str, float] = {str(k): w for k, w in self.cfg.branch_weights.items()}
         fused = [(n, h[:limit]) for n, h, limit in lists]
         return fuse_pages(fused, weights, self.cfg.rrf_k, prior, self.cfg.doc_boost), fused
