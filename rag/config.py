@@ -125,8 +125,9 @@ class RetrieveConfig(Section):
     it: ``own``, by its own cosine; ``lift``, raised halfway to its page's best chunk in the text
     branch when that chunk scores higher (the chunks saw the rest of the page), so a page whose
     answer lies past the window is not ranked by its first lines alone
-    (:func:`rag.retrieve.rescore_window_pages`). Issue 18 (within18): ``lift`` in the ``cpu``
-    profile, whose page vectors are windows."""
+    (:func:`rag.retrieve.rescore_window_pages`). Searches within given files only: a whole-folder
+    search keeps ``own`` (there the lift raised long filings' cover and contents pages for any
+    question). Issue 18 (within18): ``lift`` in the ``cpu`` profile, whose page vectors are windows."""
     doc_stage: bool = True
     """Searches over more than one file (no ``files`` filter) rank the files first
     (:mod:`rag.doc_stage`) and add ``doc_boost`` times each file's prior to its pages' fused

