@@ -55,11 +55,12 @@ def _english_png(text: str = "PRESSURE ALARM 7 on line 3") -> bytes:
     return buf.getvalue()
 
 
-def _korean_png(lines: list[str], width: float = 595, height: float = 300, size: float = 14) -> bytes:
+def _korean_png(lines: list[str], width: float = 595, height: float = 300, size: float = 14,
+                left: float = 72, top: float = 60) -> bytes:
     page = pymupdf.open().new_page(width=width, height=height)
     writer = pymupdf.TextWriter(page.rect)
     for i, line in enumerate(lines):
-        writer.append((72, 60 + 2 * size * i), line, font=pymupdf.Font("korea"), fontsize=size)
+        writer.append((left, top + 2 * size * i), line, font=pymupdf.Font("korea"), fontsize=size)
     writer.write_text(page)
     return page.get_pixmap(dpi=200, colorspace=pymupdf.csGRAY).tobytes("png")
 
@@ -99,8 +100,26 @@ def test_korean_image_is_read_again_with_kor_eng() -> None:
     assert not ocr.confident(ocr.TesseractOcr().ocr_lines(png, "eng"))
 
 
-def test_confident_needs_text_and_confidences() -> None:
-    assert not ocr.confident([])  # an English model may find nothing where kor+eng reads Hangul
+@needs_tesseract
+@pytest.mark.parametrize(("lines", "width", "height", "size"), [
+    (KOREAN_LINES[3:], 250, 30, 10),  # one short line of a crop: both read it
+    (KOREAN_LINES[1:3], 360, 70, 12),  # two lines of a crop: both read them
+    (KOREAN_LINES[:2], 595, 300, 14),  # two lines on a large page: neither finds text
+    (["안전 주의"], 100, 40, 20),  # two words: neither finds text
+])
+def test_where_eng_finds_nothing_kor_eng_finds_nothing(lines: list[str], width: float, height: float,
+                                                        size: float) -> None:
+    engine = ocr.TesseractOcr()
+    png = _korean_png(lines, width, height, size, *((72, 60) if width > 500 else (10, 10 + size)))
+    first = engine.ocr_lines(png, "eng")
+    if not first:  # kept as the reading: it must not lose Hangul that kor+eng would read
+        assert engine.ocr_lines(png, "kor+eng") == []
+    else:
+        assert not ocr.confident(first)
+
+
+def test_confident_takes_no_text_as_sure_but_needs_confidences() -> None:
+    assert ocr.confident([])  # nothing found: nothing for kor+eng either (the test below)
     assert not ocr.confident([ocr.OcrLine("no confidence given", (0, 0, 9, 9), 0)])
     sure, unsure = ocr.OcrLine("Quarterly report", (0, 0, 9, 9), 0, 92.0), ocr.OcrLine("x~", (0, 9, 9, 18), 0, 20.0)
     assert ocr.confident([sure, unsure])  # 15 characters at 92 outweigh 2 at 20
