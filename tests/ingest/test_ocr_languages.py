@@ -135,7 +135,14 @@ def test_other_script_reads_the_text_layer() -> None:
 
 def test_first_pass_default_is_eng_and_off_is_reachable() -> None:
     assert IngestConfig().ocr_first_languages == "eng"
-    assert IngestConfig(ocr_first_languages=None).ocr_first_languages is None
+    for off in (None, "", "none", "off"):
+        assert IngestConfig(ocr_first_languages=off).ocr_first_languages is None
+    import yaml
+
+    for profile in sorted(Path(__file__).resolve().parents[2].joinpath("configs").glob("*.yaml")):
+        ingest = yaml.safe_load(profile.read_text()).get("ingest", {})
+        if ingest.get("ocr", "tesseract") != "none":  # every OCR profile says it, explicitly
+            assert ingest.get("ocr_first_languages") == "eng", profile.name
 
 
 def test_english_scan_is_read_in_english_only(tmp_path: Path, media: Path, engine: Recording) -> None:
