@@ -82,7 +82,7 @@ def get_recorder() -> Recorder:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--docs", type=Path, required=True, help="a folder of PDFs (or one PDF)")
+    parser.add_argument("--docs", type=Path, nargs="+", required=True, help="folders or PDFs")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--profile", default="cpu")
     args = parser.parse_args(argv)
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load average at the start: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     cfg = load_settings(args.profile, {"ingest.workers": 1, "ingest.file_timeout_s": None, "ingest.ocr": "census",
                                        "ingest.tables": False, "ingest.render_pages": False}, environ={}).ingest
-    found = discover([args.docs], cfg)
+    found = discover(args.docs, cfg)
     per_file: list[tuple[str, int, float, float]] = []
     pages_total = 0
     t_all = time.perf_counter()
