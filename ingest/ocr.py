@@ -173,6 +173,9 @@ class TesseractOcr:
     """Tesseract 5 through its command line (``tesseract stdin stdout -l LANGS --psm 3 tsv``)."""
 
     name = "tesseract"
+    reports_confidence = True
+    """Its lines carry their words' mean confidence (``OcrLine.conf``): :func:`recognise` may keep a
+    cheap first pass."""
 
     def __init__(self, binary: str = "tesseract", timeout_s: float = 120.0) -> None:
         found = shutil.which(binary)
@@ -277,8 +280,10 @@ def recognise(engine: OcrEngine, png: bytes, languages: str, first: str | None) 
     With ``first`` (``ingest.ocr_first_languages``, e.g. ``eng``) the image is read with it first,
     which is cheaper than ``kor+eng``; that reading is kept when it is :func:`confident`, and
     otherwise the image is read again with ``languages`` (Hangul read by an English model comes
-    out as low-confidence noise). Without ``first``, or when it equals ``languages``, one pass."""
-    if first and first != languages:
+    out as low-confidence noise). Without ``first``, when it equals ``languages``, or for an engine
+    that gives no confidences (no ``reports_confidence = True``: its first pass could never be
+    kept), one pass."""
+    if first and first != languages and getattr(engine, "reports_confidence", False):
         lines = engine.ocr_lines(png, first)
         if confident(lines):
             return lines, False

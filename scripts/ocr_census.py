@@ -34,6 +34,7 @@ class Recorder:
     """An OCR engine that runs Tesseract and records every call (image, kind, seconds, text)."""
 
     name = "census"
+    reports_confidence = True  # as the Tesseract engine it wraps: the first pass runs as in an ingest
 
     def __init__(self) -> None:
         from ingest.ocr import TesseractOcr

@@ -28,6 +28,7 @@ class Recording:
     """The real Tesseract engine, noting the languages of every call."""
 
     name = "tesseract"
+    reports_confidence = True
 
     def __init__(self) -> None:
         self.inner = ocr.TesseractOcr()
@@ -131,6 +132,20 @@ def test_other_script_reads_the_text_layer() -> None:
     assert not ocr.other_script("Hanbit Electronics annual report, café résumé naïve " * 20)
     assert not ocr.other_script("The α and β coefficients of the model are estimated jointly. " * 40)
     assert not ocr.other_script("회사")  # a stray word is not a Korean document
+
+
+def test_an_engine_without_confidences_reads_once_with_ocr_languages() -> None:
+    calls: list[str] = []
+
+    class Plain:
+        name = "plain"
+
+        def ocr_lines(self, png: bytes, languages: str) -> list[ocr.OcrLine]:
+            calls.append(languages)
+            return [ocr.OcrLine("Quarterly report", (0, 0, 9, 9), 0)]
+
+    lines, full = ocr.recognise(Plain(), b"png", "kor+eng", "eng")
+    assert full and calls == ["kor+eng"] and lines[0].text == "Quarterly report"
 
 
 def test_first_pass_default_is_eng_and_off_is_reachable() -> None:
