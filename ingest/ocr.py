@@ -10,6 +10,9 @@ of the same run: for Korean the TSV has one "word" per syllable, so joining its 
 space inside every word ("정 보 보 호"), while the text output spaces words as written.
 
 A new engine is a class with ``name`` and ``ocr_lines`` plus one ``OCR_ENGINES.register`` line.
+:func:`recognise` picks the languages of one image: a cheap first pass (``ingest.ocr_first_languages``,
+``eng``) kept when :func:`confident`, else the configured ``ingest.ocr_languages`` (``kor+eng``).
+
 When Tesseract is configured but not installed, ``get_ocr_engine`` logs one warning
 and hands back the ``none`` engine, so ingestion goes on without OCR instead of failing.
 """
@@ -23,6 +26,7 @@ import shutil
 import statistics
 import subprocess
 import tempfile
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -44,6 +48,8 @@ class OcrLine:
     """``(x0, y0, x1, y1)`` in image pixels, origin top-left: the union of the line's words."""
     paragraph: int
     """Lines with the same number belong to one paragraph, numbered in reading order."""
+    conf: float = -1.0
+    """Mean confidence (0-100) the engine gave the line's words; -1: the engine gives none."""
 
 
 def text_of(lines: Sequence[OcrLine]) -> str:
@@ -91,21 +97,25 @@ def parse_tsv(tsv: str, txt: str | None = None) -> list[OcrLine]:
 
 def _tsv_lines(tsv: str) -> list[tuple[OcrLine, int]]:
     """``parse_tsv``'s lines, each with the number of the block it belongs to."""
-    words: dict[tuple[int, int, int, int], list[tuple[str, int, int, int, int]]] = {}
+    words: dict[tuple[int, int, int, int], list[tuple[str, int, int, int, int, float]]] = {}
     for row in tsv.splitlines()[1:]:  # the first row is the column header
         cols = row.split("\t")
         if len(cols) < 12 or cols[0] != "5" or not cols[11].strip():
             continue
         page, block, par, line = (int(c) for c in cols[1:5])
         left, top, width, height = (int(c) for c in cols[6:10])
+        try:
+            conf = float(cols[10])
+        except ValueError:
+            conf = -1.0
         words.setdefault((page, block, par, line), []).append(
-            (cols[11].strip(), left, top, left + width, top + height))
+            (cols[11].strip(), left, top, left + width, top + height, conf))
     paragraphs: dict[tuple[int, int, int], int] = {}
     out: list[tuple[OcrLine, int]] = []
     for (page, block, par, _), ws in words.items():
         number = paragraphs.setdefault((page, block, par), len(paragraphs))
         box = (min(w[1] for w in ws), min(w[2] for w in ws), max(w[3] for w in ws), max(w[4] for w in ws))
-        out.append((OcrLine(" ".join(w[0] for w in ws), box, number), block))
+        out.append((OcrLine(" ".join(w[0] for w in ws), box, number, statistics.fmean(w[5] for w in ws)), block))
     return out
 
 
@@ -163,6 +173,9 @@ class TesseractOcr:
     """Tesseract 5 through its command line (``tesseract stdin stdout -l LANGS --psm 3 tsv``)."""
 
     name = "tesseract"
+    reports_confidence = True
+    """Its lines carry their words' mean confidence (``OcrLine.conf``): :func:`recognise` may keep a
+    cheap first pass."""
 
     def __init__(self, binary: str = "tesseract", timeout_s: float = 120.0) -> None:
         found = shutil.which(binary)
@@ -223,6 +236,58 @@ class TesseractOcr:
         if result is not None and fragmented(result[0]):
             result = self._run(png, langs, 4) or result
         return parse_tsv(*result) if result is not None else []
+
+
+FIRST_PASS_MIN_CONF = 70.0
+"""Mean confidence (per character, of its lines) at which a first pass's reading is kept. Measured
+(docs/benchmarks.md, "ocr14"): Korean pages read by ``eng`` score 29-57, English pages and figures
+of the dev folder mostly 75-97; an English page under 70 (a noisy slide) is OCR'd again, as before."""
+
+OTHER_SCRIPT_SHARE = 0.01
+"""Share of a text layer's letters outside the Latin script from which a document is taken to be
+written in another script (a Korean report, an English one quoting a few Korean words)."""
+
+
+def confident(lines: Sequence[OcrLine]) -> bool:
+    """Whether a first OCR pass read ``lines`` surely enough to keep them: the mean confidence of
+    their characters (each line's characters at the line's mean word confidence) is at least
+    :data:`FIRST_PASS_MIN_CONF`. No text at all is a sure reading too: where ``eng`` found nothing,
+    ``kor+eng`` found nothing either, on every such image measured (20 photos, logos and blank pages
+    of the dev folder, small crops of one or two Hangul lines: docs/benchmarks.md, "ocr14"); Tesseract
+    finds where text is before it reads it. Lines without confidences are not a sure reading."""
+    sized = [(len(_bare(line.text)), line.conf) for line in lines]
+    chars = sum(n for n, _ in sized)
+    if chars == 0:
+        return True
+    if any(conf < 0 for n, conf in sized if n):
+        return False
+    return sum(n * conf for n, conf in sized) / chars >= FIRST_PASS_MIN_CONF
+
+
+def other_script(text: str) -> bool:
+    """Whether ``text`` (a document's text layer) is written, at least in part, in a script other
+    than Latin: more than :data:`OTHER_SCRIPT_SHARE` of its letters (and at least 10) are not
+    Latin letters (Hangul, Han, kana, Cyrillic...). Greek letters count as neither: in a Latin-script
+    text they are symbols (α, β)."""
+    letters = [ch for ch in text if ch.isalpha() and not unicodedata.name(ch, "").startswith("GREEK")]
+    other = sum(1 for ch in letters if not unicodedata.name(ch, "").startswith("LATIN"))
+    return other >= 10 and other > OTHER_SCRIPT_SHARE * len(letters)
+
+
+def recognise(engine: OcrEngine, png: bytes, languages: str, first: str | None) -> tuple[list[OcrLine], bool]:
+    """Lines of ``png``, and whether they come from a pass with ``languages``.
+
+    With ``first`` (``ingest.ocr_first_languages``, e.g. ``eng``) the image is read with it first,
+    which is cheaper than ``kor+eng``; that reading is kept when it is :func:`confident`, and
+    otherwise the image is read again with ``languages`` (Hangul read by an English model comes
+    out as low-confidence noise). Without ``first``, when it equals ``languages``, or for an engine
+    that gives no confidences (no ``reports_confidence = True``: its first pass could never be
+    kept), one pass."""
+    if first and first != languages and getattr(engine, "reports_confidence", False):
+        lines = engine.ocr_lines(png, first)
+        if confident(lines):
+            return lines, False
+    return engine.ocr_lines(png, languages), True
 
 
 OCR_ENGINES: Registry[OcrEngine] = Registry("OCR engine", "ingest.ocr")

@@ -15,7 +15,7 @@ from ingest.config import IngestConfig
 from ingest.layout import Rect
 from ingest.limits import MIN_OCR_DPI, MIN_RENDER_DPI, plan_render
 from ingest.media import write_atomic
-from ingest.ocr import OcrEngine, text_of
+from ingest.ocr import OcrEngine, recognise, text_of
 from ingest.pdf_state import _cover, _Pending, _State
 
 
@@ -61,22 +61,29 @@ def _check_images(page: pymupdf.Page, cfg: IngestConfig, st: _State) -> bool:
     return True
 
 
+def _first_languages(cfg: IngestConfig, st: _State) -> str | None:
+    """The languages of a first OCR pass for this document's images (None: ``ocr_languages`` at once)."""
+    return None if st.ocr_full else cfg.ocr_first_languages
+
+
 def _ocr_page(page: pymupdf.Page, engine: OcrEngine, cfg: IngestConfig, margin_texts: set[str],
-              st: _State) -> list[tuple[str, Rect]]:
-    """OCR paragraphs of ``page`` with their boxes in PDF points; repeated margin lines dropped."""
+              st: _State) -> tuple[list[tuple[str, Rect]], bool]:
+    """OCR paragraphs of ``page`` with their boxes in PDF points, repeated margin lines dropped; and
+    whether they were read with ``ingest.ocr_languages`` (the first pass was not sure, or skipped)."""
     rendered = _limited_render(page, cfg.ocr_dpi, st, "OCR render", min_dpi=MIN_OCR_DPI)
     if rendered is None:
-        return []
+        return [], False
     png, _, _, dpi = rendered
     # Pixels → points of the rendered (rotated) page → the unrotated space text boxes use.
     to_page = pymupdf.Matrix(72 / dpi, 72 / dpi) * page.derotation_matrix
     paragraphs: dict[int, list[tuple[str, Rect]]] = {}
-    for line in engine.ocr_lines(png, cfg.ocr_languages):
+    lines, full = recognise(engine, png, cfg.ocr_languages, _first_languages(cfg, st))
+    for line in lines:
         if layout.masked(line.text) in margin_texts:
             continue
         r = pymupdf.Rect(line.box) * to_page
         paragraphs.setdefault(line.paragraph, []).append((line.text, (r.x0, r.y0, r.x1, r.y1)))
-    return [(layout.join_lines([t for t, _ in lines]), _cover([b for _, b in lines])) for lines in paragraphs.values()]
+    return [(layout.join_lines([t for t, _ in ls]), _cover([b for _, b in ls])) for ls in paragraphs.values()], full
 
 
 def _words_only(ocr: str) -> str:
@@ -85,10 +92,15 @@ def _words_only(ocr: str) -> str:
     return ocr if len(words) >= 2 else ""
 
 
-def _ocr_into(doc: pymupdf.Document, idx: int, engine: OcrEngine, cfg: IngestConfig, st: _State) -> None:
+def _ocr_into(doc: pymupdf.Document, idx: int, engine: OcrEngine, cfg: IngestConfig, st: _State,
+              probe: bool = False) -> None:
+    """OCR page ``idx`` into ``st.ocr``. ``probe`` (pass 1, the document's first OCR'd page): when it
+    needed ``ingest.ocr_languages``, so do all the document's images (``st.ocr_full``)."""
     try:
         with st.timed("ocr"):
-            st.ocr[idx] = _ocr_page(doc.load_page(idx), engine, cfg, st.margin_texts, st)
+            st.ocr[idx], full = _ocr_page(doc.load_page(idx), engine, cfg, st.margin_texts, st)
+            if probe and full:
+                st.ocr_full = True
     except Exception as exc:  # a page that cannot be OCR'd keeps its text layer
         st.warn(idx + 1, "OCR failed", f"{type(exc).__name__}: {exc}")
 
@@ -113,7 +125,8 @@ def _render_pending(page: pymupdf.Page, pending: list[_Pending], folder: Path, c
             if p.ocr:
                 with st.timed("ocr"):
                     big = _limited_render(page, cfg.ocr_dpi, st, "figure OCR render", p.bbox, min_dpi=MIN_OCR_DPI)
-                    ocr = _words_only(text_of(engine.ocr_lines(big[0], cfg.ocr_languages))) if big else ""
+                    lines = recognise(engine, big[0], cfg.ocr_languages, _first_languages(cfg, st))[0] if big else []
+                    ocr = _words_only(text_of(lines))
             caption, inner, near = p.bridge
             bridge = "\n".join(" ".join(t.split()) for t in (caption, inner, ocr, near) if t.strip())
             kept.append(_Pending(p.kind, p.page, p.bbox, {**p.fields, "text": bridge, "image_path": str(image)}))

@@ -69,6 +69,10 @@ class _State:
     warnings: list[PageWarning] = field(default_factory=list)
     unrenderable: set[int] = field(default_factory=set)  # pages holding an image over max_image_pixels
     late_ocr: set[int] = field(default_factory=set)  # page indexes OCR'd in pass 2
+    # The document reads in a script ``ingest.ocr_first_languages`` does not (its text layer, or its
+    # first OCR'd page): its images are OCR'd with ``ingest.ocr_languages`` at once. Set in pass 1
+    # only, so every page range (in any worker) decides alike.
+    ocr_full: bool = False
     margin_texts: set[str] = field(default_factory=set)
     start_section: dict[int, tuple[str, ...]] = field(default_factory=dict)
 

@@ -14,7 +14,7 @@ from ingest.chunk import Paragraph
 from ingest.config import IngestConfig
 from ingest.errors import IngestError
 from ingest.layout import Block, Rect
-from ingest.ocr import NoOcr, OcrEngine
+from ingest.ocr import NoOcr, OcrEngine, other_script
 from ingest.pdf_pixels import _check_images, _ocr_into
 from ingest.pdf_state import CACHE_PAGES, _bbox, _Pending, _State, empty_mupdf_cache
 from ingest.records import FileInfo
@@ -167,6 +167,13 @@ def _structure_pass(doc: pymupdf.Document, info: FileInfo, cfg: IngestConfig, en
             text_only = chars > 0 and not st.pictured[idx]
             if chars - removed[idx] < cfg.ocr_min_chars and idx + 1 not in st.unrenderable and not text_only:
                 chosen.append(idx)
+    if cfg.ocr_first_languages and not isinstance(engine, NoOcr):
+        # The text layer names the script (a Korean report's figures are Korean); a scan has none,
+        # so its first OCR'd page is read now and tells for the rest of the document.
+        st.ocr_full = other_script(" ".join(b.text for blocks in before for b in blocks))
+        if chosen and not st.ocr_full:
+            _ocr_into(doc, chosen[0], engine, cfg, st, probe=True)
+            chosen = chosen[1:]  # done, or failed with a warning: not again
     # A page left with nothing but its margins gets them back if OCR finds nothing, which changes
     # the headings of the whole document: OCR it now. The others wait for pass 2.
     for idx in chosen:

@@ -96,9 +96,9 @@ def test_tsv_lines_boxes_and_paragraphs() -> None:
     ]
     lines = ocr.parse_tsv("\n".join([header, *rows]))
     assert lines == [
-        ocr.OcrLine("Turbine bearings", (100, 200, 400, 230), 0),
-        ocr.OcrLine("wore.", (100, 240, 190, 268), 0),
-        ocr.OcrLine("Next", (100, 400, 150, 420), 1),
+        ocr.OcrLine("Turbine bearings", (100, 200, 400, 230), 0, pytest.approx(95.55)),  # its words' mean
+        ocr.OcrLine("wore.", (100, 240, 190, 268), 0, 93.2),
+        ocr.OcrLine("Next", (100, 400, 150, 420), 1, 91.0),
     ]
     assert ocr.text_of(lines) == "Turbine bearings\nwore.\n\nNext"
 
