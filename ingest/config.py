@@ -48,16 +48,19 @@ class IngestConfig(BaseModel):
     ocr_languages: str = "kor+eng"
     """Tesseract language codes joined by '+'. Korean first: with 'eng+kor' Tesseract spaces
     Hangul syllables apart ("정 보 보 호"); 'kor+eng' reads English as well."""
-    ocr_first_languages: str | None = "eng"
+    ocr_first_languages: str | None = None
     """Languages of a cheaper first OCR pass over PDF pages and raster figures (image files
     included): ``eng`` reads an English page for ~0.75 of the CPU of ``kor+eng``, and as well
     (docs/benchmarks.md, "ocr14"). Its reading is kept when Tesseract is sure of it
     (``ingest.ocr.confident``: mean confidence ≥ 70; Korean pages read by ``eng`` score under 60);
     otherwise the image is OCR'd again with ``ocr_languages``. A document whose text layer holds
     letters of another script (``ingest.ocr.other_script``: Hangul...) or whose first OCR'd page
-    needed ``ocr_languages`` skips the first pass. None (or ``none``, ``off``, empty: spellings a
-    command-line override can give): every image read with ``ocr_languages`` at once (the behaviour
-    before ocr14). Office and HWP figures always use ``ocr_languages``."""
+    needed ``ocr_languages`` skips the first pass. None (the default; or ``none``, ``off``, empty:
+    spellings a command-line override can give): every image read with ``ocr_languages`` at once.
+    ``eng`` in the ``cpu-en`` profile only: for Korean folders the first pass reads every Korean image
+    file and each scan's first page twice (1.65x), and on the dev split it moved within-document
+    recall@5 0.780 -> 0.778 (docs/eval.md, "ocr14"). Office and HWP figures always use
+    ``ocr_languages``."""
     ocr_min_chars: int = Field(default=32, ge=0)
     """A page whose text layer has fewer characters than this is OCR'd."""
     ocr_dpi: int = Field(default=200, ge=72, le=600)

@@ -148,8 +148,9 @@ def test_an_engine_without_confidences_reads_once_with_ocr_languages() -> None:
     assert full and calls == ["kor+eng"] and lines[0].text == "Quarterly report"
 
 
-def test_first_pass_default_is_eng_and_off_is_reachable() -> None:
-    assert IngestConfig().ocr_first_languages == "eng"
+def test_first_pass_is_off_by_default_on_in_the_english_profile_and_off_is_reachable() -> None:
+    assert IngestConfig().ocr_first_languages is None
+    assert IngestConfig(ocr_first_languages="eng").ocr_first_languages == "eng"
     for off in (None, "", "none", "off"):
         assert IngestConfig(ocr_first_languages=off).ocr_first_languages is None
     import yaml
@@ -157,12 +158,18 @@ def test_first_pass_default_is_eng_and_off_is_reachable() -> None:
     for profile in sorted(Path(__file__).resolve().parents[2].joinpath("configs").glob("*.yaml")):
         ingest = yaml.safe_load(profile.read_text()).get("ingest", {})
         if ingest.get("ocr", "tesseract") != "none":  # every OCR profile says it, explicitly
-            assert ingest.get("ocr_first_languages") == "eng", profile.name
+            assert "ocr_first_languages" in ingest, profile.name
+            want = "eng" if profile.stem == "cpu-en" else None  # Korean-first profiles read kor+eng at once
+            assert ingest["ocr_first_languages"] == want, profile.name
+
+
+ENG_FIRST = IngestConfig(ocr="tesseract", render_pages=False, ocr_first_languages="eng")
+"""The first pass on, as the ``cpu-en`` profile has it."""
 
 
 def test_english_scan_is_read_in_english_only(tmp_path: Path, media: Path, engine: Recording) -> None:
     path = _scan(tmp_path / "scan.pdf", [_english_png(ENGLISH[:40]), _english_png(ENGLISH[40:])])
-    items = parse_file(info_of(path), IngestConfig(ocr="tesseract", render_pages=False), media).items
+    items = parse_file(info_of(path), ENG_FIRST, media).items
     assert engine.calls == ["eng", "eng"]
     assert "turbine" in _chunks(items).lower()
 
@@ -170,7 +177,7 @@ def test_english_scan_is_read_in_english_only(tmp_path: Path, media: Path, engin
 def test_korean_scan_reads_exact_words_and_tells_the_rest_of_the_document(
         tmp_path: Path, media: Path, engine: Recording) -> None:
     path = _scan(tmp_path / "scan-ko.pdf", [_korean_png(KOREAN_LINES[:3]), _korean_png(KOREAN_LINES[1:])])
-    items = parse_file(info_of(path), IngestConfig(ocr="tesseract", render_pages=False), media).items
+    items = parse_file(info_of(path), ENG_FIRST, media).items
     # page 1 tried in English, found unsure, read as kor+eng; page 2 read as kor+eng at once
     assert engine.calls == ["eng", "kor+eng", "kor+eng"]
     text = _chunks(items)
@@ -197,6 +204,6 @@ def test_korean_text_layer_sends_figures_straight_to_kor_eng(tmp_path: Path, med
     en.insert_text((72, 72), "The dashboard screenshot below shows the alert we received on Monday.")
     en.insert_image(pymupdf.Rect(72, 100, 522, 180), stream=_english_png("VALVE FAULT 12 on line 9"))
     save(doc, tmp_path / "notice.pdf")
-    items = parse_file(info_of(tmp_path / "notice.pdf"), IngestConfig(ocr="tesseract", render_pages=False), media).items
+    items = parse_file(info_of(tmp_path / "notice.pdf"), ENG_FIRST, media).items
     assert engine.calls == ["kor+eng", "kor+eng"]
     assert any("PRESSURE" in f.text for f in items if isinstance(f, Figure))
