@@ -132,12 +132,13 @@ def main(argv: list[str] | None = None) -> int:
         got = _spawn("parse", docs, args.profile, sets)
         rows.append((f"mmrag parse alone, {name} ({sets or 'profile as is'}); Tesseract {got['children']:.1f} s, "
                      f"OCR stage {got['ocr_wall']:.1f} s wall", got, got["main"] + got["children"]))
-    print("\n| what | pages | wall s | CPU s | CPU s per page | pages/s on 2 cores at this CPU |")
+    cores = os.cpu_count() or 1  # what this machine's cores could give at that CPU cost
+    print(f"\n| what | pages | wall s | CPU s | CPU s per page | pages/s on {cores} cores at this CPU |")
     print("|---|---:|---:|---:|---:|---:|")
     for name, got, cpu in rows:
         per_page = cpu / max(got["pages"], 1)
         print(f"| {name} | {got['pages']} | {got['wall']:.1f} | {cpu:.1f} | {per_page:.3f} | "
-              f"{2 / per_page if per_page else float('inf'):.1f} |")
+              f"{cores / per_page if per_page else float('inf'):.1f} |")
     print(f"\nload average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 
