@@ -145,6 +145,24 @@ def make_pages(n: int, *, dpi: int = 96, seed: int = 0) -> list[Image.Image]:
         doc.close()
 
 
+def save_pages(folder: Path, n: int) -> list[Path]:
+    """Render :func:`make_pages` into ``folder`` as ``page-001.png`` ...; the paths written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, image in enumerate(make_pages(n), start=1):
+        paths.append(folder / f"page-{i:03d}.png")
+        image.save(paths[-1])
+    return paths
+
+
+def load_pages(folder: Path, n: int) -> list[Image.Image]:
+    """The first ``n`` pages :func:`save_pages` wrote into ``folder``."""
+    paths = sorted(folder.glob("page-*.png"))[:n]
+    if len(paths) < n:
+        raise SystemExit(f"bench_embed: {folder} holds {len(paths)} page images, --pages asks for {n}")
+    return [Image.open(p).convert("RGB") for p in paths]
+
+
 # -- measuring --------------------------------------------------------------------------------------
 
 @dataclass
@@ -438,6 +456,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--texts", type=int, default=64, help="text chunks (about 150 words each)")
     parser.add_argument("--pages", type=int, default=16, help="page images (A4 at 96 dpi)")
+    parser.add_argument("--pages-dir", type=Path, default=None,
+                        help="read the page images from PNGs here (made by --save-pages) instead of rendering "
+                             "them: for a machine without PyMuPDF, e.g. the GPU device (scripts/device_check.sh)")
+    parser.add_argument("--save-pages", type=Path, default=None,
+                        help="render the --pages page images into PNGs in this folder and exit")
     parser.add_argument("--repeats", type=int, default=3, help="timed calls per figure; the median is reported")
     parser.add_argument("--no-vllm", action="store_true", help="skip the vLLM pooling server runner")
     parser.add_argument("--vllm-python", default=DEFAULT_PYTHON, help="interpreter of the vLLM venv")
@@ -470,6 +493,9 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if not args.verbose:
         logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
+    if args.save_pages:
+        print(f"wrote {len(save_pages(args.save_pages, args.pages))} page images to {args.save_pages}")
+        return 0
     import torch
 
     if args.threads:
@@ -481,7 +507,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = E5VEmbedConfig(batch_tokens=args.batch_tokens, max_batch=args.max_batch, image_side=args.image_side)
     started = time.perf_counter()
     chunks = make_chunks(args.texts)
-    pages = make_pages(args.pages)
+    pages = load_pages(args.pages_dir, args.pages) if args.pages_dir else make_pages(args.pages)
     log.info("inputs: %d chunks (%.0f words on average), %d pages of %dx%d px, made in %.1f s", len(chunks),
              np.mean([len(c.split()) for c in chunks]), len(pages), *(pages[0].size if pages else (0, 0)),
              time.perf_counter() - started)
