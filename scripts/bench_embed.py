@@ -28,6 +28,8 @@ at once. Progress goes to the log (stderr); only the machine line and the table 
     .venv/bin/python scripts/bench_embed.py --texts 32 --pages 8 --no-vllm --threads 1  # busy shared CPU
     .venv/bin/python scripts/bench_embed.py --e5v-size --texts 64 --pages 16  # GPU: E5-V-sized, H100 peak
     .venv/bin/python scripts/bench_embed.py --e5v-size --peak-tflops 756      # H100 PCIe
+    .venv/bin/python scripts/bench_embed.py --pages 16 --save-pages DIR       # pages for a machine without PyMuPDF
+    python3 scripts/bench_embed.py --e5v-size --pages-dir DIR                 # ... read there (scripts/device_check.sh)
 """
 
 from __future__ import annotations

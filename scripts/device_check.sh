@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 WHEELS=.whl
 # Versions pinned to this project's venv, so the device runs the code's tested combination.
-PKGS=(pydantic pydantic_core annotated_types typing_inspection)
+PKGS=(pydantic pydantic_core annotated_types typing_inspection typing_extensions)
 PAGES=16
 
 case "${1:-}" in

@@ -49,3 +49,18 @@ def test_device_check_refuses_to_run_off_the_device_and_without_a_mode() -> None
     bare = subprocess.run(["bash", str(ROOT / "scripts" / "device_check.sh")], capture_output=True, text=True,
                           check=False)
     assert bare.returncode == 2 and "usage" in bare.stderr
+
+
+@pytest.mark.slow
+def test_the_e5v_sized_benchmark_runs_its_gpu_code_path_on_a_cpu(tiny_llava_dir: Path) -> None:
+    """The device run's own code (E5-V's config, processor, random build, FLOP floor) on a shrunk text
+    model, so a transformers change breaks here and not in the few minutes of a lent GPU."""
+    from rag.backend_settings import E5VEmbedConfig
+
+    bench = _bench_embed()
+    row = bench.bench_e5v_sized(tiny_llava_dir, E5VEmbedConfig(), bench.make_chunks(2), [], 1, 989.0,
+                                device="cpu", dtype_name="float32", num_hidden_layers=1, hidden_size=256,
+                                intermediate_size=512, num_attention_heads=4, num_key_value_heads=4)
+    assert row.chunks_per_s and row.chunks_per_s > 0
+    assert row.floor_chunks_per_s and row.floor_chunks_per_s > row.chunks_per_s
+    assert row.tokens_per_chunk and row.tokens_per_chunk > 100  # ~150 words in the E5-V prompt
