@@ -5,7 +5,7 @@
 # is over the 64 MiB a run may carry), and it reaches no package index: the wheels and the page
 # images, rendered here, travel with the working tree:
 #
-#   here, once:  scripts/device_check.sh wheels        # cp312 wheels and 16 pages into .whl/ (git-ignored, ~4 MB)
+#   here, once:  scripts/device_check.sh wheels        # cp312 wheels and 16 pages into .whl/ (git-ignored, ~5 MB)
 #   there:       the device tool's run with command "bash scripts/device_check.sh run",
 #                carry [".whl"], timeout_s 480 (about 3 minutes of it on an H200)
 #
