@@ -95,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     overhead = tokens([""])[0]  # <s> passage: </s>
     lengths: dict[tuple[str, str], list[int]] = defaultdict(list)  # (pipeline, what) -> tokens of each text
     pdfs = sorted(p for p in (args.docs.rglob("*.pdf") if args.docs.is_dir() else [args.docs]))
+    if not pdfs:
+        raise SystemExit(f"token_budget: no PDF under {args.docs}")
     pages = layer = 0
     splitter = SentenceSplitter()
     for pdf in pdfs:
@@ -128,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     def cost(group: list[int]) -> float:
         return float(np.interp(group, CURVE_LENGTHS, curve).sum()) if group else 0.0
 
+    if not lengths.get(("llamaindex", f"SentenceSplitter nodes, cut at {window}")):
+        raise SystemExit(f"token_budget: the PDFs under {args.docs} have no text layer to compare on")
     rows = [(who, what, len(g), sum(g), cost(g)) for (who, what), g in lengths.items()]
     mm = [r for r in rows if r[0] == "mmrag"]
     rows = [r for r in rows if r[0] != "mmrag"] + sorted(mm, key=lambda r: -r[3])
